@@ -1,0 +1,1 @@
+"""Ray Tune orchestration, MLflow tracking, reports and the ``probe-sweep`` CLI."""
