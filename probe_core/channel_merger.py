@@ -67,14 +67,16 @@ class FourierEmb(pydantic.BaseModel):
 
 
 class FourierEmbedding(nn.Module):
-    """``(..., n_dims) -> (..., 2 * n_freqs ** n_dims)``: cos and sin of every frequency combination."""
+    """``(..., n_dims) -> (..., 2 * n_freqs ** n_dims)``: cos, sin of all frequency combinations."""
 
     def __init__(self, n_freqs: int, n_dims: int, margin: float) -> None:
         super().__init__()
         self.n_dims = n_dims
         self.margin = margin
-        grid = torch.tensor(list(itertools.product(range(n_freqs), repeat=n_dims)), dtype=torch.float)
-        self.register_buffer("frequencies", grid, persistent=False)  # (n_freqs ** n_dims, n_dims)
+        grid = torch.tensor(list(itertools.product(range(n_freqs), repeat=n_dims)))
+        self.register_buffer(
+            "frequencies", grid.float(), persistent=False
+        )  # (n_freqs ** n_dims, n_dims)
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         if positions.shape[-1] != self.n_dims:

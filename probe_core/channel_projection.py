@@ -92,7 +92,9 @@ class ChannelProjection(pydantic.BaseModel):
         rename = self.rename_mapping or {}
         return [rename.get(name, name).upper() for name in input_channel_names]
 
-    def _identity_pattern(self, canonical: list[str], input_names: list[str] | None) -> torch.Tensor:
+    def _identity_pattern(
+        self, canonical: list[str], input_names: list[str] | None
+    ) -> torch.Tensor:
         """``(n_target, n_in)`` one-hot rows; an input matching an already covered target adds."""
         assert self.target_channel_names is not None and input_names is not None
         target_index: dict[str, int] = {}
@@ -108,7 +110,9 @@ class ChannelProjection(pydantic.BaseModel):
                 LOGGER.warning(
                     "ChannelProjection identity init: target channel %r is already covered by "
                     "another input; input %r (%r) contributes additively.",
-                    self.target_channel_names[i], input_names[j], name,
+                    self.target_channel_names[i],
+                    input_names[j],
+                    name,
                 )
             pattern[i, j] = 1.0
             covered.add(i)
@@ -116,8 +120,11 @@ class ChannelProjection(pydantic.BaseModel):
         LOGGER.info(
             "ChannelProjection identity init: %d/%d target channels covered (missing: %s); "
             "%d/%d input channels contribute.",
-            len(covered), self.n_target_channels, missing or "none",
-            sum(name in target_index for name in canonical), len(canonical),
+            len(covered),
+            self.n_target_channels,
+            missing or "none",
+            sum(name in target_index for name in canonical),
+            len(canonical),
         )
         return pattern
 
@@ -148,8 +155,13 @@ class ChannelProjection(pydantic.BaseModel):
             "ChannelProjection bipolar init: %d/%d fully covered (+1/-1 added over Kaiming "
             "baseline), %d partial and %d missing (kept at the Kaiming baseline so they can still "
             "learn). Covered: %s. Partial: %s. Missing: %s.",
-            len(covered), self.n_target_channels, len(partial), len(missing),
-            covered or "none", partial or "none", missing or "none",
+            len(covered),
+            self.n_target_channels,
+            len(partial),
+            len(missing),
+            covered or "none",
+            partial or "none",
+            missing or "none",
         )
         return pattern
 

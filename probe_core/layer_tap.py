@@ -1,5 +1,7 @@
 """Probe an intermediate layer: capture one submodule's output during the backbone's forward."""
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -37,13 +39,11 @@ class LayerTap:
 
     def __call__(self, model: nn.Module, batch_size: int, *args, **kwargs) -> torch.Tensor:
         self._captured = None
-        try:
+        with contextlib.suppress(_LayerReached):
             model(*args, **kwargs)
-        except _LayerReached:
-            pass
         output, self._captured = self._captured, None
         if output is None:
-            raise RuntimeError(f"probe_layer={self.layer_name!r} was not called in the forward pass")
+            raise RuntimeError(f"probe_layer={self.layer_name!r} did not run in the forward pass")
         if not isinstance(output, torch.Tensor):
             raise ValueError(
                 f"probe_layer={self.layer_name!r} returns {type(output).__name__}, not a tensor; "

@@ -13,9 +13,7 @@ from torch import nn
 
 from probe_core.channel_merger import INVALID_POS_VALUE
 
-ScalerName = Literal[
-    "RobustScaler", "StandardScaler", "QuantileAbsScaler", "MinMaxScaler"
-]
+ScalerName = Literal["RobustScaler", "StandardScaler", "QuantileAbsScaler", "MinMaxScaler"]
 
 _EPS = 1e-8
 

@@ -174,7 +174,7 @@ class DownstreamWrapperModel(nn.Module):
         probe_config: ProbeConfig,
         n_outputs: int,
     ) -> None:
-        """Create the aggregation and probe for backbone features of ``feature_shape`` (no batch)."""
+        """Create the aggregation and probe for features of ``feature_shape`` (without batch)."""
         self.aggregation, n_features = make_aggregation(aggregation, feature_shape)
         if probe_config is None:
             self.probe = nn.Identity()
