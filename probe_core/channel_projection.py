@@ -63,14 +63,12 @@ class ChannelProjection(pydantic.BaseModel):
         if self.init == "random":
             return conv
         canonical = self._canonical_inputs(conv, input_channel_names)
-        if self.init == "identity":
-            pattern = self._identity_pattern(canonical, input_channel_names)
-            init_weight = pattern
-        else:
-            pattern = self._bipolar_pattern(canonical)
-            init_weight = raw_conv_weight(conv).detach() + pattern
         with torch.no_grad():
-            raw_conv_weight(conv).copy_(init_weight.unsqueeze(-1))
+            weight = raw_conv_weight(conv)
+            if self.init == "identity":
+                weight.copy_(self._identity_pattern(canonical, input_channel_names).unsqueeze(-1))
+            else:  # additive on the Kaiming-uniform init nn.Conv1d already applied
+                weight.add_(self._bipolar_pattern(canonical).unsqueeze(-1))
             if conv.bias is not None:
                 conv.bias.zero_()
         return conv

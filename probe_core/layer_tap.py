@@ -31,16 +31,22 @@ class LayerTap:
         self.layer_name = layer_name
         self.batch_dim = batch_dim
         self._captured: object = None
+        self._active = False
         module.register_forward_hook(self._hook)
 
     def _hook(self, module: nn.Module, inputs: object, output: object) -> None:
-        self._captured = output
-        raise _LayerReached
+        if self._active:  # calls of the backbone outside the tap run normally
+            self._captured = output
+            raise _LayerReached
 
     def __call__(self, model: nn.Module, batch_size: int, *args, **kwargs) -> torch.Tensor:
         self._captured = None
-        with contextlib.suppress(_LayerReached):
-            model(*args, **kwargs)
+        self._active = True
+        try:
+            with contextlib.suppress(_LayerReached):
+                model(*args, **kwargs)
+        finally:
+            self._active = False
         output, self._captured = self._captured, None
         if output is None:
             raise RuntimeError(f"probe_layer={self.layer_name!r} did not run in the forward pass")

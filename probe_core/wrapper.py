@@ -159,7 +159,9 @@ class DownstreamWrapperModel(nn.Module):
         self.adapter_needs_positions = adapter_needs_positions
         self.wrapped_model = model
         self.model_output_key = model_output_key
-        self.tap = LayerTap(model, probe_layer, probe_batch_dim) if probe_layer else None
+        self.tap = (
+            LayerTap(model, probe_layer, probe_batch_dim) if probe_layer is not None else None
+        )
         self.aggregation: nn.Module = nn.Identity()
         self.probe: nn.Module = nn.Identity()
         parameters = inspect.signature(model.forward).parameters.values()
