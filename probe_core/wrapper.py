@@ -186,10 +186,19 @@ class DownstreamWrapperModel(nn.Module):
             self.probe = probe_config.build(input_size=n_features, output_size=n_outputs)
 
     def forward_features(self, *args: torch.Tensor, **kwargs: torch.Tensor) -> torch.Tensor:
-        """The selected backbone output, before aggregation. The signal is the first positional
-        argument, or else the first keyword argument."""
-        signal_key = None if args else next(iter(kwargs))
-        x = args[0] if args else kwargs[signal_key]
+        """The selected backbone output, before aggregation.
+
+        The signal is the first positional argument, or else the first keyword argument (under
+        any name); it reaches the backbone positionally, as braindecode models name it
+        differently (``input``, ``x``, ``X``). Other keywords reach it when its forward accepts
+        them.
+        """
+        if args:
+            x, rest = args[0], args[1:]
+        else:
+            signal_key = next(iter(kwargs))
+            x, rest = kwargs[signal_key], ()
+            kwargs = {k: v for k, v in kwargs.items() if k != signal_key}
         if self.preprocessor is not None:
             x, positions = self.preprocessor(x, kwargs.get("channel_positions"))
             if positions is not None and "channel_positions" in kwargs:
@@ -202,15 +211,11 @@ class DownstreamWrapperModel(nn.Module):
                 x = self.channel_adapter(x, subject_ids, kwargs.get("channel_positions"))
             else:
                 x = self.channel_adapter(x)
-        if args:
-            args = (x, *args[1:])
-        else:
-            kwargs = {**kwargs, signal_key: x}
         if not self._inner_accepts_var_kwargs:
             kwargs = {k: v for k, v in kwargs.items() if k in self._inner_param_names}
         if self.tap is not None:
-            return self.tap(self.wrapped_model, x.shape[0], *args, **kwargs)
-        out = self.wrapped_model(*args, **kwargs)
+            return self.tap(self.wrapped_model, x.shape[0], x, *rest, **kwargs)
+        out = self.wrapped_model(x, *rest, **kwargs)
         if self.model_output_key is not None:
             out = out[self.model_output_key]
         return out
