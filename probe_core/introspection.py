@@ -24,18 +24,19 @@ def _is_head(name: str) -> bool:
 def discover_blocks(model: nn.Module) -> list[str]:
     """Ordered names of the backbone's repeated blocks (transformer layers, conv stages).
 
-    The blocks are the largest (by parameters) group of two or more sibling submodules of one
-    class that themselves contain submodules: ``blocks.0 … blocks.11`` for Labram,
-    ``encoder.layers.*`` for CBraMod. A model without such repetition (EEGNet, ShallowFBCSPNet,
-    Deep4Net) falls back to its top-level stages that hold weight matrices or kernels (norm
-    layers have only 1-D parameters and belong to the stage before them). The head is excluded.
+    The blocks are the largest (by parameters) group of two or more submodules of one class,
+    themselves made of submodules, that are siblings in a ``ModuleList`` or ``Sequential``:
+    ``blocks.0 … blocks.11`` for Labram, ``encoder.layers.*`` for CBraMod. A model without such
+    repetition (EEGNet, ShallowFBCSPNet, Deep4Net) falls back to its top-level stages that hold
+    weight matrices or kernels (norm layers have only 1-D parameters and belong to the stage
+    before them). The head is excluded.
 
     "The last k blocks" then means every parameter registered from ``blocks[-k]`` onwards.
     """
     best: list[str] = []
     best_size = 0
     for parent_name, parent in model.named_modules():
-        if _is_head(parent_name):
+        if _is_head(parent_name) or not isinstance(parent, nn.ModuleList | nn.Sequential):
             continue
         siblings: dict[type, list[tuple[str, nn.Module]]] = defaultdict(list)
         for child_name, child in parent.named_children():
@@ -74,3 +75,28 @@ def parameter_summary(model: nn.Module) -> ParameterSummary:
         total=sum(p.numel() for p in params),
         trainable=sum(p.numel() for p in params if p.requires_grad),
     )
+
+
+def attention_projections(model: nn.Module) -> list[str]:
+    """Names of the query/key/value/output projections of a model's attention layers.
+
+    An attention layer is a ``nn.MultiheadAttention`` (its fused ``in_proj`` and ``out_proj``
+    count as one projection module) or a module whose class name contains "attention" and that
+    owns linear layers directly (``qkv``/``proj`` in Labram, ``to_q``… in BIOT, ``keys``… in
+    EEGConformer). Blocks that merely contain attention layers are not attention layers.
+    """
+    names: list[str] = []
+    for name, module in model.named_modules():
+        if _is_head(name):
+            continue
+        if isinstance(module, nn.MultiheadAttention):
+            names.append(name)
+        elif "attention" in type(module).__name__.lower() and not any(
+            name.startswith(f"{seen}.") for seen in names
+        ):
+            names.extend(
+                f"{name}.{child_name}"
+                for child_name, child in module.named_children()
+                if isinstance(child, nn.Linear)
+            )
+    return names

@@ -1,0 +1,193 @@
+"""Pretrained backbones: any braindecode model by name, with its weights, ready to be wrapped.
+
+Like timm's ``create_model``: one name-based registry (braindecode's own, 70+ models), one
+constructor signature (``n_chans``, ``n_outputs``, ``n_times``, ``sfreq``, ``chs_info``) filled
+from the data, and the weights from a checkpoint.
+"""
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import torch
+from torch import nn
+
+from probe_core.dataset import EEGDataset
+
+HEAD = "final_layer"
+"""braindecode's name for a model's classification head."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing or does not fit the backbone."""
+
+
+def model_names() -> list[str]:
+    from braindecode.models.util import models_dict
+
+    return sorted(models_dict)
+
+
+def model_class(name: str) -> type[nn.Module]:
+    from braindecode.models.util import models_dict
+
+    if name in models_dict:
+        return models_dict[name]
+    lowered = {key.lower(): key for key in models_dict}
+    close = difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(lowered[c] for c in close)}?" if close else ""
+    raise ValueError(f"backbone.name: unknown braindecode model {name!r}{hint}")
+
+
+class BackboneConfig(pydantic.BaseModel):
+    """A braindecode model and where its weights come from.
+
+    - ``checkpoint``: a ``.pt`` state dict (loaded with ``weights_only``), a ``.safetensors``
+      file, or a directory / Hugging Face hub id for braindecode's ``from_pretrained`` (which
+      also restores the saved constructor arguments). ``None``: random initialisation.
+    - ``allow_partial_load``: accept missing, unexpected or mis-shaped keys (reported in the log);
+      otherwise a mismatch is an error that lists them.
+    - ``keep_head``: keep the model's own classification head (``final_layer``); by default it is
+      removed so the backbone outputs its embedding and the probe replaces the head.
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    name: str
+    kwargs: dict[str, Any] = {}
+    checkpoint: str | None = None
+    allow_partial_load: bool = False
+    keep_head: bool = False
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        model_class(name)
+        return name
+
+    def build(
+        self, data: EEGDataset, n_outputs: int, n_chans: int | None = None, pretrained: bool = True
+    ) -> nn.Module:
+        """The backbone for ``data`` (``n_chans`` overrides the data's channel count when a
+        channel adapter sits in front); ``pretrained=False`` skips the checkpoint."""
+        n_chans = data.n_chans if n_chans is None else n_chans
+        checkpoint = self.checkpoint if pretrained else None
+        if checkpoint is not None and _is_pretrained_directory_or_hub_id(checkpoint):
+            model = self._from_pretrained(checkpoint, n_chans)
+        else:
+            model = self._construct(data, n_outputs, n_chans)
+            if checkpoint is not None:
+                self._load_state_dict(model, Path(checkpoint))
+        if not self.keep_head:
+            remove_head(model)
+        return model
+
+    def _construct(self, data: EEGDataset, n_outputs: int, n_chans: int) -> nn.Module:
+        arguments: dict[str, Any] = {
+            "n_chans": n_chans,
+            "n_outputs": n_outputs,
+            "n_times": data.n_times,
+            "sfreq": data.sfreq,
+        }
+        if n_chans == data.n_chans:
+            arguments["chs_info"] = data.chs_info()
+        arguments.update(self.kwargs)
+        try:
+            return model_class(self.name)(**arguments)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise ValueError(
+                f"backbone {self.name}: cannot be built for this data ({error})"
+            ) from None
+
+    def _from_pretrained(self, checkpoint: str, n_chans: int) -> nn.Module:
+        try:
+            model = model_class(self.name).from_pretrained(checkpoint, **self.kwargs)
+        except (OSError, ValueError) as error:
+            raise CheckpointError(f"backbone.checkpoint {checkpoint}: {error}") from None
+        expected = getattr(model, "n_chans", n_chans)
+        if expected != n_chans:
+            raise CheckpointError(
+                f"backbone.checkpoint {checkpoint}: the pretrained {self.name} expects "
+                f"{expected} channels, the data has {n_chans}; add a channel adapter "
+                "(wrapper.channel_adapter_config)"
+            )
+        return model
+
+    def _load_state_dict(self, model: nn.Module, path: Path) -> None:
+        if not path.is_file():
+            raise CheckpointError(f"backbone.checkpoint {path}: file not found")
+        state = read_state_dict(path)
+        if not self.keep_head:  # the head is replaced by the probe: its weights do not matter
+            state = {k: v for k, v in state.items() if not k.startswith(f"{HEAD}.")}
+        own = {k: v for k, v in model.state_dict().items()
+               if self.keep_head or not k.startswith(f"{HEAD}.")}  # fmt: skip
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        mismatched = sorted(
+            f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+            for k in set(own) & set(state)
+            if state[k].shape != own[k].shape
+        )
+        if (missing or unexpected or mismatched) and not self.allow_partial_load:
+            raise CheckpointError(
+                f"backbone.checkpoint {path} does not fit {self.name}: missing keys {missing[:5]}"
+                f"{'…' if len(missing) > 5 else ''}, unexpected keys {unexpected[:5]}"
+                f"{'…' if len(unexpected) > 5 else ''}, shape mismatches {mismatched[:3]} "
+                "(a different channel count or architecture; set allow_partial_load to accept)"
+            )
+        loadable = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
+        model.load_state_dict(loadable, strict=False)
+        if missing or unexpected or mismatched:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "partial load of %s: %d missing, %d unexpected, %d mis-shaped keys",
+                path, len(missing), len(unexpected), len(mismatched),
+            )  # fmt: skip
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors from a ``.safetensors`` file or a ``.pt`` file (``weights_only``: no code runs)."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(path)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"backbone.checkpoint {path}: unreadable ({error})") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise CheckpointError(f"backbone.checkpoint {path}: not a state dict")
+    return state
+
+
+def save_state_dict(model: nn.Module, path: Path) -> None:
+    """Write ``model``'s weights as ``.safetensors`` or ``.pt`` by the file's suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(state, path)
+    else:
+        torch.save(state, path)
+
+
+def remove_head(model: nn.Module) -> None:
+    """Replace braindecode's ``final_layer`` by identities so the model returns its embedding."""
+    head = getattr(model, HEAD, None)
+    if isinstance(head, nn.ModuleList):  # one head per branch (ATCNet's sliding windows)
+        setattr(model, HEAD, nn.ModuleList(nn.Identity() for _ in head))
+    elif isinstance(head, nn.Module):
+        setattr(model, HEAD, nn.Identity())
+
+
+def _is_pretrained_directory_or_hub_id(checkpoint: str) -> bool:
+    path = Path(checkpoint)
+    if path.is_dir():
+        return True
+    looks_like_hub_id = checkpoint.count("/") == 1 and not path.suffix and not path.exists()
+    return looks_like_hub_id and not checkpoint.startswith((".", "/", "~"))

@@ -1,0 +1,203 @@
+"""Data configs: where a trial's epochs come from. Each ``build()`` returns an ``EEGDataset``."""
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pydantic
+
+from probe_core.dataset import DataError, EEGDataset
+from probe_core.montage import montage_positions
+from probe_core.synthetic import SyntheticData
+
+
+class _Source(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    subjects: list[int] | None = None
+    """Keep only these subject ids (all when omitted)."""
+
+
+class EpochsData(_Source):
+    """MNE ``-epo.fif`` files. Classes are the event names (sorted); the subject of an epoch is
+    the ``subject`` column of the epochs' metadata when present, else its file's position."""
+
+    kind: Literal["epochs"] = "epochs"
+    paths: list[Path] = pydantic.Field(min_length=1)
+    subjects: list[int] | None = None
+
+    def build(self) -> EEGDataset:
+        import mne
+
+        parts = []
+        for index, path in enumerate(self.paths):
+            if not path.is_file():
+                raise DataError(f"epochs file {path}: not found")
+            try:
+                epochs = mne.read_epochs(path, preload=True, verbose="error")
+            except Exception as error:  # MNE raises many types for unreadable files
+                raise DataError(
+                    f"epochs file {path}: cannot be read as MNE epochs ({error})"
+                ) from None
+            parts.append((path, epochs.pick("data", exclude="bads"), index))
+        names = sorted({name for _, epochs, _ in parts for name in epochs.event_id})
+        reference = parts[0][1]
+        X, y, subjects = [], [], []
+        for path, epochs, index in parts:
+            if (
+                epochs.ch_names != reference.ch_names
+                or epochs.info["sfreq"] != reference.info["sfreq"]
+            ):
+                raise DataError(
+                    f"epochs file {path}: channels or sampling rate differ from {parts[0][0]}"
+                )
+            code_to_class = {code: names.index(name) for name, code in epochs.event_id.items()}
+            X.append(epochs.get_data(copy=False).astype(np.float32))
+            y.append(np.array([code_to_class[code] for code in epochs.events[:, 2]]))
+            metadata = epochs.metadata
+            if metadata is not None and "subject" in metadata:
+                subjects.append(metadata["subject"].to_numpy(dtype=np.int64))
+            else:
+                subjects.append(np.full(len(epochs), index, dtype=np.int64))
+        positions = np.array([ch["loc"][:3] for ch in reference.info["chs"]], dtype=np.float32)
+        positions[~np.isfinite(positions).all(axis=1) | (np.abs(positions).sum(axis=1) == 0)] = (
+            np.nan
+        )
+        dataset = EEGDataset(
+            X=np.concatenate(X),
+            y=np.concatenate(y),
+            subjects=np.concatenate(subjects),
+            ch_names=list(reference.ch_names),
+            sfreq=float(reference.info["sfreq"]),
+            positions=positions,
+            class_names=names,
+            source=f"epochs file {self.paths[0]}" if len(self.paths) == 1 else "epochs files",
+        )
+        return dataset.select_subjects(self.subjects)
+
+
+class NpzData(_Source):
+    """A NumPy ``.npz`` with arrays ``X`` (n, C, T), ``y`` (n,), ``ch_names`` (C,), ``sfreq``
+    and optionally ``subjects`` (n,) and ``class_names``. Positions come from the standard
+    10-05 montage by channel name."""
+
+    kind: Literal["npz"] = "npz"
+    path: Path
+
+    def build(self) -> EEGDataset:
+        if not self.path.is_file():
+            raise DataError(f"npz file {self.path}: not found")
+        try:
+            arrays = dict(np.load(self.path, allow_pickle=False))
+        except Exception as error:
+            raise DataError(f"npz file {self.path}: cannot be read ({error})") from None
+        missing = [key for key in ("X", "y", "ch_names", "sfreq") if key not in arrays]
+        if missing:
+            raise DataError(f"npz file {self.path}: missing arrays {missing}")
+        y_raw = arrays["y"]
+        class_names = (
+            [str(c) for c in arrays["class_names"]]
+            if "class_names" in arrays
+            else [str(c) for c in np.unique(y_raw)]
+        )
+        values = np.unique(y_raw) if "class_names" not in arrays else np.arange(len(class_names))
+        ch_names = [str(c) for c in arrays["ch_names"]]
+        dataset = EEGDataset(
+            X=np.asarray(arrays["X"], dtype=np.float32),
+            y=np.searchsorted(values, y_raw).astype(np.int64),
+            subjects=np.asarray(arrays.get("subjects", np.zeros(len(y_raw))), dtype=np.int64),
+            ch_names=ch_names,
+            sfreq=float(arrays["sfreq"]),
+            positions=montage_positions(ch_names),
+            class_names=class_names,
+            source=f"npz file {self.path}",
+        )
+        return dataset.select_subjects(self.subjects)
+
+
+class MoabbData(_Source):
+    """A MOABB dataset through braindecode (downloaded on first use), windowed around its events
+    from ``tmin`` to ``tmax`` seconds, optionally resampled and band-pass filtered."""
+
+    kind: Literal["moabb"] = "moabb"
+    dataset: str
+    subjects: list[int] | None = None
+    tmin: float = 0.0
+    tmax: float | None = None
+    resample: pydantic.PositiveFloat | None = None
+    l_freq: float | None = None
+    h_freq: float | None = None
+
+    def build(self) -> EEGDataset:
+        from braindecode.datasets import MOABBDataset
+
+        try:
+            raws = MOABBDataset(self.dataset, subject_ids=self.subjects)
+        except (ValueError, KeyError, ImportError) as error:
+            raise DataError(f"moabb dataset {self.dataset!r}: {error}") from None
+        return windows_from_raws(
+            raws, f"moabb {self.dataset}", self.tmin, self.tmax, self.resample, self.l_freq,
+            self.h_freq,
+        )  # fmt: skip
+
+
+def windows_from_raws(
+    raws: Any,
+    source: str,
+    tmin: float = 0.0,
+    tmax: float | None = None,
+    resample: float | None = None,
+    l_freq: float | None = None,
+    h_freq: float | None = None,
+) -> EEGDataset:
+    """Cut a braindecode ``BaseConcatDataset`` of annotated raws into labelled epochs.
+
+    The subject of each recording comes from its ``description["subject"]``.
+    """
+    from braindecode.preprocessing import Preprocessor, create_windows_from_events, preprocess
+
+    steps = [Preprocessor("pick", picks="eeg")]
+    if l_freq is not None or h_freq is not None:
+        steps.append(Preprocessor("filter", l_freq=l_freq, h_freq=h_freq, verbose="error"))
+    if resample is not None:
+        steps.append(Preprocessor("resample", sfreq=resample, verbose="error"))
+    preprocess(raws, steps)
+    sfreq = raws.datasets[0].raw.info["sfreq"]
+    size = None if tmax is None else round((tmax - tmin) * sfreq)
+    windows = create_windows_from_events(
+        raws,
+        trial_start_offset_samples=round(tmin * sfreq),
+        trial_stop_offset_samples=0,
+        window_size_samples=size,
+        window_stride_samples=size,
+        drop_last_window=size is not None,
+        preload=True,
+    )
+    codes = {}
+    for part in windows.datasets:
+        codes.update(part.windows.event_id)
+    class_names = sorted(codes, key=codes.get)
+    X, y, subjects = [], [], []
+    for part in windows.datasets:
+        first = (part.windows.metadata["i_window_in_trial"] == 0).to_numpy()  # one per event
+        X.append(part.windows.get_data(copy=False)[first].astype(np.float32))
+        y.append(part.windows.metadata["target"].to_numpy(dtype=np.int64)[first])
+        subjects.append(np.full(int(first.sum()), int(part.description["subject"])))
+    info = windows.datasets[0].windows.info
+    positions = np.array([ch["loc"][:3] for ch in info["chs"]], dtype=np.float32)
+    positions[(np.abs(positions).sum(axis=1) == 0) | ~np.isfinite(positions).all(axis=1)] = np.nan
+    return EEGDataset(
+        X=np.concatenate(X),
+        y=np.concatenate(y),
+        subjects=np.concatenate(subjects).astype(np.int64),
+        ch_names=list(info.ch_names),
+        sfreq=float(info["sfreq"]),
+        positions=positions,
+        class_names=class_names,
+        source=source,
+    )
+
+
+DataConfig = Annotated[
+    SyntheticData | EpochsData | NpzData | MoabbData, pydantic.Field(discriminator="kind")
+]

@@ -1,0 +1,128 @@
+"""The in-memory labelled EEG dataset every data source produces and every trial consumes."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from probe_core.channel_merger import INVALID_POS_VALUE
+
+
+class DataError(ValueError):
+    """Bad data: the message names the source and what was expected."""
+
+
+@dataclass(frozen=True)
+class EEGDataset:
+    """Epochs ``X`` (n, C, T) float32 with integer labels, subject ids and channel metadata.
+
+    Kept as plain numpy arrays so that Ray can share one copy through its object store
+    (zero-copy reads) across every trial of a sweep.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    subjects: np.ndarray
+    ch_names: list[str]
+    sfreq: float
+    positions: np.ndarray  # (C, 3) metres, NaN where the montage has no position
+    class_names: list[str] = field(default_factory=list)
+    source: str = "dataset"
+
+    def __post_init__(self) -> None:
+        check_dataset(self)
+
+    @property
+    def n_chans(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_times(self) -> int:
+        return self.X.shape[2]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def subset(self, index: np.ndarray, part: str) -> "EEGDataset":
+        """The epochs at ``index``; ``part`` names them in error messages ("train split")."""
+        return EEGDataset(
+            X=self.X[index],
+            y=self.y[index],
+            subjects=self.subjects[index],
+            ch_names=self.ch_names,
+            sfreq=self.sfreq,
+            positions=self.positions,
+            class_names=self.class_names,
+            source=f"{self.source} ({part})",
+        )
+
+    def select_subjects(self, subjects: list[int] | None) -> "EEGDataset":
+        if subjects is None:
+            return self
+        missing = sorted(set(subjects) - set(np.unique(self.subjects).tolist()))
+        if missing:
+            raise DataError(f"{self.source}: subjects {missing} are not in the data")
+        return self.subset(np.flatnonzero(np.isin(self.subjects, subjects)), f"subjects {subjects}")
+
+    def chs_info(self) -> list[dict]:
+        """MNE channel info dicts (names and positions), as braindecode models take them."""
+        import mne
+
+        info = mne.create_info(self.ch_names, self.sfreq, "eeg")
+        for ch, pos in zip(info["chs"], self.positions, strict=True):
+            ch["loc"][:3] = pos
+        return info["chs"]
+
+    def normalised_positions(self) -> np.ndarray:
+        """Positions as ``(C, 2)`` in ``[0, 1]``: the ``ChannelMerger``'s input.
+
+        The 3-D montage is projected onto the horizontal plane (x, y) and scaled to the unit
+        square; channels without a position get ``INVALID_POS_VALUE`` so the merger ignores them.
+        """
+        xy = self.positions[:, :2].astype(np.float64)
+        known = ~np.isnan(xy).any(axis=1)
+        out = np.full(xy.shape, INVALID_POS_VALUE, dtype=np.float32)
+        if known.any():
+            low, high = xy[known].min(axis=0), xy[known].max(axis=0)
+            out[known] = (xy[known] - low) / np.where(high > low, high - low, 1.0)
+        return out
+
+
+def check_dataset(data: EEGDataset) -> None:
+    """Refuse data a trial cannot use, with a message naming the source and the problem."""
+    name = data.source
+    if data.X.ndim != 3:
+        raise DataError(
+            f"{name}: X must have shape (n_epochs, n_channels, n_times), got {data.X.shape}"
+        )
+    if data.X.dtype != np.float32:
+        raise DataError(f"{name}: X must be float32, got {data.X.dtype}")
+    n = data.X.shape[0]
+    if n == 0:
+        raise DataError(f"{name}: no epochs")
+    if data.y.shape != (n,) or data.subjects.shape != (n,):
+        raise DataError(
+            f"{name}: y and subjects must have shape ({n},), got {data.y.shape} and "
+            f"{data.subjects.shape}"
+        )
+    if len(data.ch_names) != data.X.shape[1]:
+        raise DataError(
+            f"{name}: {len(data.ch_names)} channel names for {data.X.shape[1]} channels in X"
+        )
+    if data.positions.shape != (data.X.shape[1], 3):
+        raise DataError(f"{name}: positions must have shape ({data.X.shape[1]}, 3)")
+    if not data.sfreq > 0:
+        raise DataError(f"{name}: sampling rate must be positive, got {data.sfreq}")
+    bad = ~np.isfinite(data.X)
+    if bad.any():
+        epoch, channel, _ = np.argwhere(bad)[0]
+        raise DataError(
+            f"{name}: X contains {int(bad.sum())} NaN/Inf values "
+            f"(first in epoch {epoch}, channel {data.ch_names[channel]!r})"
+        )
+    if data.y.min() < 0 or data.y.max() >= max(len(data.class_names), 1):
+        raise DataError(f"{name}: labels must lie in [0, {len(data.class_names)})")
+    if len(np.unique(data.y)) < 2:
+        raise DataError(
+            f"{name}: a single class ({data.class_names[data.y[0]]!r}); need two or more"
+        )

@@ -1,0 +1,114 @@
+"""Train / validation / test splits, fixed by a split seed so every trial of a sweep sees the same.
+
+The test split is held out: a sweep selects on validation and touches test only at the end.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pydantic
+
+from probe_core.dataset import DataError, EEGDataset
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: EEGDataset
+    val: EEGDataset
+    test: EEGDataset | None  # None when test_fraction is 0 and no test subjects are given
+
+
+class SplitConfig(pydantic.BaseModel):
+    """How epochs are divided.
+
+    - ``within_subject``: per subject and class, ``test_fraction`` and ``val_fraction`` of the
+      epochs go to test and validation (stratified), the rest to training.
+    - ``cross_subject``: whole subjects are held out: ``test_subjects`` / ``val_subjects`` when
+      given, else drawn with the seed in proportion to the fractions (at least one each).
+
+    ``train_per_class`` caps the training epochs per class and subject (few-shot adaptation);
+    validation and test are unaffected.
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    kind: Literal["within_subject", "cross_subject"] = "within_subject"
+    seed: int = 0
+    val_fraction: float = pydantic.Field(0.2, gt=0.0, lt=1.0)
+    test_fraction: float = pydantic.Field(0.2, ge=0.0, lt=1.0)
+    test_subjects: list[int] | None = None
+    val_subjects: list[int] | None = None
+    train_per_class: pydantic.PositiveInt | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> "SplitConfig":
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError("split: val_fraction + test_fraction must be below 1")
+        if self.kind == "within_subject" and (self.test_subjects or self.val_subjects):
+            raise ValueError("split: test_subjects/val_subjects need kind 'cross_subject'")
+        return self
+
+    def split(self, data: EEGDataset) -> Splits:
+        rng = np.random.default_rng(self.seed)
+        if self.kind == "within_subject":
+            train, val, test = self._within_subject(data, rng)
+        else:
+            train, val, test = self._cross_subject(data, rng)
+        if self.train_per_class is not None:
+            train = _cap_per_class(data, train, self.train_per_class, rng)
+        return Splits(
+            train=data.subset(train, "train split"),
+            val=data.subset(val, "validation split"),
+            test=data.subset(test, "test split") if len(test) else None,
+        )
+
+    def _within_subject(self, data: EEGDataset, rng: np.random.Generator):
+        train, val, test = [], [], []
+        for subject in np.unique(data.subjects):
+            for label in np.unique(data.y):
+                index = rng.permutation(
+                    np.flatnonzero((data.subjects == subject) & (data.y == label))
+                )
+                n_test = round(len(index) * self.test_fraction)
+                n_val = max(round(len(index) * self.val_fraction), 1)
+                test.append(index[:n_test])
+                val.append(index[n_test : n_test + n_val])
+                train.append(index[n_test + n_val :])
+        return (np.sort(np.concatenate(part)) for part in (train, val, test))
+
+    def _cross_subject(self, data: EEGDataset, rng: np.random.Generator):
+        subjects = np.unique(data.subjects)
+        given = set(self.test_subjects or []) | set(self.val_subjects or [])
+        unknown = sorted(given - set(subjects.tolist()))
+        if unknown:
+            raise DataError(f"split: subjects {unknown} are not in {data.source}")
+        pool = [s for s in rng.permutation(subjects).tolist() if s not in given]
+        test_subjects = self.test_subjects
+        if test_subjects is None:
+            n_test = max(round(len(subjects) * self.test_fraction), 1) if self.test_fraction else 0
+            test_subjects, pool = pool[:n_test], pool[n_test:]
+        val_subjects = self.val_subjects
+        if val_subjects is None:
+            n_val = max(round(len(subjects) * self.val_fraction), 1)
+            val_subjects, pool = pool[:n_val], pool[n_val:]
+        if not pool:
+            raise DataError(
+                f"split: no training subjects left in {data.source} ({len(subjects)} subjects; "
+                f"test {sorted(test_subjects)}, validation {sorted(val_subjects)})"
+            )
+        return (
+            np.flatnonzero(np.isin(data.subjects, members))
+            for members in (pool, val_subjects, test_subjects)
+        )
+
+
+def _cap_per_class(
+    data: EEGDataset, train: np.ndarray, per_class: int, rng: np.random.Generator
+) -> np.ndarray:
+    kept = []
+    for subject in np.unique(data.subjects[train]):
+        for label in np.unique(data.y[train]):
+            index = train[(data.subjects[train] == subject) & (data.y[train] == label)]
+            kept.append(rng.permutation(index)[:per_class])
+    return np.sort(np.concatenate(kept))
