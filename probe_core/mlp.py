@@ -38,11 +38,16 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 class Mlp(pydantic.BaseModel):
     """A multi-layer perceptron: ``hidden_sizes`` blocks of Linear → norm → activation → dropout,
-    then a Linear output layer when an output size is given."""
+    then a Linear output layer when an output size is given.
+
+    ``input_norm`` normalises the features before the first layer: frozen encoders' features
+    are often badly scaled for a linear probe, and a BatchNorm or LayerNorm in front fixes that.
+    """
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
     input_size: int | None = None
+    input_norm: NormName | None = None
     hidden_sizes: list[pydantic.PositiveInt] | None = None
     norm_layer: NormName | None = None
     activation_layer: ActivationName | None = "relu"
@@ -53,12 +58,14 @@ class Mlp(pydantic.BaseModel):
         in_size = input_size if input_size is not None else self.input_size
         if in_size is None:
             raise ValueError("Mlp.build: input_size is unknown (set Mlp.input_size or pass it).")
-        if not self.hidden_sizes:
+        layers: list[nn.Module] = []
+        if self.input_norm is not None:
+            layers.append(_norm(self.input_norm, in_size))
+        if not self.hidden_sizes and not layers:
             if output_size is None:
                 return nn.Identity()
             return nn.Linear(in_size, output_size, bias=self.bias)
-        layers: list[nn.Module] = []
-        for size in self.hidden_sizes:
+        for size in self.hidden_sizes or []:
             layers.append(nn.Linear(in_size, size, bias=self.bias))
             if self.norm_layer is not None:
                 layers.append(_norm(self.norm_layer, size))

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from probe_core.aggregation import ConcatGroupedMean, IndexSelect, Mean
+from probe_core.attentive_pooling import AttentivePooling
 from probe_core.channel_merger import ChannelMerger
 from probe_core.channel_projection import ChannelProjection
 from probe_core.freezing import apply_freeze
@@ -20,7 +21,7 @@ from probe_core.layer_tap import LayerTap
 from probe_core.mlp import Mlp
 from probe_core.preprocessor import OnTheFlyPreprocessor
 
-Aggregation = Literal["flatten", "mean", "first"] | int | None
+Aggregation = Literal["flatten", "mean", "first", "attentive"] | int | None
 ProbeConfig = Mlp | Literal["linear"] | None
 
 
@@ -39,7 +40,8 @@ class DownstreamWrapper(pydantic.BaseModel):
       without. The adapter and probe always train.
     - ``aggregation``: ``"flatten"`` all but the batch axis; ``"mean"`` over tokens (and
       channels for a 4-D output); ``"first"`` token; an int n: means of n token groups,
-      concatenated; ``None``: as is.
+      concatenated; ``"attentive"``: a learned query attends over the tokens (trainable, like
+      the probe); ``None``: as is.
     - ``probe_config``: ``"linear"``, an ``Mlp``, or ``None`` (identity, when the backbone already
       ends in a layer of the right size).
     """
@@ -241,6 +243,13 @@ def make_aggregation(aggregation: Aggregation, feature_shape: torch.Size) -> tup
             )
         dim = 1 if len(feature_shape) == 2 else (1, 2)
         return Mean(dim=dim), feature_shape[-1]
+    if aggregation == "attentive":
+        if len(feature_shape) not in (2, 3):
+            raise ValueError(
+                "aggregation='attentive' requires tokens (batch, tokens, features) or "
+                f"(batch, channels, patches, features), got {tuple(feature_shape)}"
+            )
+        return AttentivePooling(feature_shape[-1]), feature_shape[-1]
     if len(feature_shape) != 2:
         raise ValueError(
             f"aggregation={aggregation!r} requires a 3D model output (batch, tokens, features), "

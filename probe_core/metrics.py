@@ -1,0 +1,44 @@
+"""Classification metrics, computed with scikit-learn from logits and labels."""
+
+from typing import Literal
+
+import numpy as np
+import torch
+from sklearn import metrics
+
+MetricName = Literal["balanced_accuracy", "accuracy", "f1_macro", "cohen_kappa", "auroc", "loss"]
+LOWER_IS_BETTER = {"loss"}
+
+
+def classification_metrics(
+    logits: torch.Tensor, labels: torch.Tensor, n_classes: int
+) -> dict[str, float]:
+    """All metrics at once; ``auroc`` is one-vs-rest over softmax probabilities (NaN when a
+    class is absent from ``labels``)."""
+    loss = torch.nn.functional.cross_entropy(logits.float(), labels).item()
+    probs = torch.softmax(logits.float(), dim=1).numpy()
+    y_true = labels.numpy()
+    y_pred = probs.argmax(axis=1)
+    present = np.unique(y_true)
+    if len(present) < n_classes or len(present) < 2:
+        auroc = float("nan")
+    elif n_classes == 2:
+        auroc = metrics.roc_auc_score(y_true, probs[:, 1])
+    else:
+        auroc = metrics.roc_auc_score(y_true, probs, multi_class="ovr", labels=range(n_classes))
+    return {
+        "loss": loss,
+        "accuracy": metrics.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
+        "f1_macro": metrics.f1_score(
+            y_true, y_pred, average="macro", labels=range(n_classes), zero_division=0
+        ),
+        "cohen_kappa": metrics.cohen_kappa_score(y_true, y_pred, labels=range(n_classes)),
+        "auroc": float(auroc),
+    }
+
+
+def is_better(metric: str, value: float, best: float | None) -> bool:
+    if best is None:
+        return not np.isnan(value)
+    return value < best if metric in LOWER_IS_BETTER else value > best

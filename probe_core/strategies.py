@@ -1,0 +1,255 @@
+"""Freeze strategies: how much of a pretrained backbone adapts to the downstream task.
+
+Each strategy is a config with a ``kind``. Applied to a built ``DownstreamWrapperModel`` it
+decides which parameters train (``prepare``), their learning-rate scales (``lr_scale``), and,
+for phased strategies, what changes at the start of an epoch (``on_epoch_start``). All of them
+work on any braindecode backbone through ``discover_blocks`` and ``attention_projections``.
+The probe, attentive pooling and channel adapter always train.
+"""
+
+from typing import Annotated, ClassVar, Literal, get_args
+
+import pydantic
+from torch import nn
+
+from probe_core.freezing import apply_freeze
+from probe_core.introspection import attention_projections, discover_blocks
+from probe_core.lora import inject_lora
+from probe_core.mlp import ActivationName, Mlp, NormName
+from probe_core.wrapper import DownstreamWrapper, DownstreamWrapperModel
+
+
+class StrategyError(ValueError):
+    """A strategy that cannot apply to this backbone (no attention layers, too few blocks)."""
+
+
+def _set_backbone_trainable(model: DownstreamWrapperModel, trainable: bool) -> None:
+    for param in model.wrapped_model.parameters():
+        param.requires_grad = trainable
+
+
+def _backbone_name(model: DownstreamWrapperModel) -> str:
+    return type(model.wrapped_model).__name__
+
+
+class _Strategy(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    uses_pretrained: ClassVar[bool] = True
+    """False for the from-scratch baseline: the checkpoint is not loaded."""
+
+    def configure_wrapper(self, wrapper: DownstreamWrapper) -> DownstreamWrapper:
+        """The wrapper settings this strategy implies (probe head, aggregation)."""
+        return wrapper
+
+    def prepare(self, model: DownstreamWrapperModel) -> None:
+        """Set which backbone parameters train; the default trains them all."""
+        _set_backbone_trainable(model, True)
+
+    def optimised_parameters(self, model: DownstreamWrapperModel) -> list[tuple[str, nn.Parameter]]:
+        """Every parameter the optimiser holds, including ones that train only in a later phase."""
+        return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+
+    def lr_scale(self, model: DownstreamWrapperModel, name: str) -> float:
+        """Learning-rate factor of the parameter called ``name`` in ``model``."""
+        return 1.0
+
+    def on_epoch_start(self, model: DownstreamWrapperModel, epoch: int) -> None:
+        """Change what trains at ``epoch`` (0-based); a function of the epoch alone, so that a
+        resumed trial lands in the same phase."""
+
+
+class _FrozenBackbone(_Strategy):
+    def prepare(self, model: DownstreamWrapperModel) -> None:
+        _set_backbone_trainable(model, False)
+
+
+class LinearProbe(_FrozenBackbone):
+    """Frozen backbone, one linear layer; optionally a norm on the features first."""
+
+    kind: Literal["linear_probe"] = "linear_probe"
+    feature_norm: Literal["batch", "layer"] | None = None
+
+    def configure_wrapper(self, wrapper: DownstreamWrapper) -> DownstreamWrapper:
+        probe = Mlp(input_norm=self.feature_norm) if self.feature_norm else "linear"
+        return wrapper.model_copy(update={"probe_config": probe})
+
+
+class MlpProbe(_FrozenBackbone):
+    """Frozen backbone, an MLP head."""
+
+    kind: Literal["mlp_probe"] = "mlp_probe"
+    hidden_sizes: list[pydantic.PositiveInt] = [128]
+    dropout: float = pydantic.Field(0.1, ge=0.0, lt=1.0)
+    activation: ActivationName = "gelu"
+    feature_norm: NormName | None = "layer"
+
+    def configure_wrapper(self, wrapper: DownstreamWrapper) -> DownstreamWrapper:
+        probe = Mlp(
+            input_norm=self.feature_norm,
+            hidden_sizes=self.hidden_sizes,
+            activation_layer=self.activation,
+            dropout=self.dropout,
+        )
+        return wrapper.model_copy(update={"probe_config": probe})
+
+
+class AttentiveProbe(_FrozenBackbone):
+    """Frozen backbone; a learned query attends over its tokens, then a linear layer."""
+
+    kind: Literal["attentive_probe"] = "attentive_probe"
+
+    def configure_wrapper(self, wrapper: DownstreamWrapper) -> DownstreamWrapper:
+        return wrapper.model_copy(update={"aggregation": "attentive", "probe_config": "linear"})
+
+
+class LastKBlocks(_Strategy):
+    """Train the last ``k`` blocks (and everything registered after them); freeze the rest."""
+
+    kind: Literal["last_k_blocks"] = "last_k_blocks"
+    k: pydantic.PositiveInt = 1
+
+    def prepare(self, model: DownstreamWrapperModel) -> None:
+        blocks = discover_blocks(model.wrapped_model)
+        if self.k > len(blocks):
+            raise StrategyError(
+                f"strategy.k={self.k} exceeds the {len(blocks)} blocks of {_backbone_name(model)}"
+            )
+        first_trained = f"{blocks[-self.k]}."
+        reached = False
+        for name, param in model.wrapped_model.named_parameters():
+            reached = reached or name.startswith(first_trained)
+            param.requires_grad = reached
+
+
+class AttentionOnly(_Strategy):
+    """Train only the attention projections (query, key, value, output)."""
+
+    kind: Literal["attention_only"] = "attention_only"
+
+    def prepare(self, model: DownstreamWrapperModel) -> None:
+        projections = attention_projections(model.wrapped_model)
+        if not projections:
+            raise StrategyError(
+                f"strategy attention_only: {_backbone_name(model)} has no attention layers"
+            )
+        for name, param in model.wrapped_model.named_parameters():
+            param.requires_grad = any(name.startswith(f"{p}.") for p in projections)
+
+
+class Lora(_Strategy):
+    """Frozen backbone plus trainable low-rank updates of the ``targets`` (default: the attention
+    projections)."""
+
+    kind: Literal["lora"] = "lora"
+    rank: pydantic.PositiveInt = 8
+    alpha: pydantic.PositiveFloat = 16.0
+    dropout: float = pydantic.Field(0.0, ge=0.0, lt=1.0)
+    targets: list[str] | None = None
+
+    def prepare(self, model: DownstreamWrapperModel) -> None:
+        targets = self.targets or attention_projections(model.wrapped_model)
+        if not targets:
+            raise StrategyError(
+                f"strategy lora: {_backbone_name(model)} has no attention layers; "
+                "name the layers to adapt in strategy.targets"
+            )
+        inject_lora(model.wrapped_model, targets, self.rank, self.alpha, self.dropout)
+
+
+class LinearProbeThenFinetune(_Strategy):
+    """LP-FT (Kumar et al., 2022): train the probe on a frozen backbone for ``lp_epochs``, then
+    everything, the backbone at ``ft_lr_scale`` times the learning rate. Starting the fine-tune
+    from a trained probe keeps early gradients from distorting the pretrained features."""
+
+    kind: Literal["lp_ft"] = "lp_ft"
+    lp_epochs: pydantic.PositiveInt = 5
+    ft_lr_scale: float = pydantic.Field(0.1, gt=0.0, le=1.0)
+
+    def prepare(self, model: DownstreamWrapperModel) -> None:
+        _set_backbone_trainable(model, False)
+
+    def optimised_parameters(self, model: DownstreamWrapperModel) -> list[tuple[str, nn.Parameter]]:
+        return list(model.named_parameters())
+
+    def lr_scale(self, model: DownstreamWrapperModel, name: str) -> float:
+        return self.ft_lr_scale if name.startswith("wrapped_model.") else 1.0
+
+    def on_epoch_start(self, model: DownstreamWrapperModel, epoch: int) -> None:
+        _set_backbone_trainable(model, epoch >= self.lp_epochs)
+
+
+class FullFinetune(_Strategy):
+    """Train everything; with ``layer_decay`` d < 1, block i of L trains at d^(L - i) times the
+    learning rate and the stem before the first block at d^(L + 1) (layer-wise decay)."""
+
+    kind: Literal["full_finetune"] = "full_finetune"
+    layer_decay: float | None = pydantic.Field(None, gt=0.0, le=1.0)
+
+    def lr_scale(self, model: DownstreamWrapperModel, name: str) -> float:
+        if self.layer_decay is None or not name.startswith("wrapped_model."):
+            return 1.0
+        blocks = discover_blocks(model.wrapped_model)
+        inner = name.removeprefix("wrapped_model.")
+        depth = _depth(inner, blocks, [n for n, _ in model.wrapped_model.named_parameters()])
+        return self.layer_decay ** (len(blocks) + 1 - depth)
+
+
+def _depth(name: str, blocks: list[str], order: list[str]) -> int:
+    """0 before the first block, i + 1 inside block i, len(blocks) + 1 after the last block."""
+    for i, block in enumerate(blocks):
+        if name.startswith(f"{block}."):
+            return i + 1
+    position = order.index(name)
+    first_block = next((order.index(n) for n in order if n.startswith(f"{blocks[0]}.")), 0)
+    return 0 if position < first_block else len(blocks) + 1
+
+
+class FromScratch(_Strategy):
+    """Random initialisation, full training: the baseline that shows whether pretraining helps."""
+
+    kind: Literal["from_scratch"] = "from_scratch"
+    uses_pretrained: ClassVar[bool] = False
+
+
+class LayerPatterns(_Strategy):
+    """The seed's layer-name rules (``layers_to_freeze`` / ``layers_to_unfreeze`` / ``"last"``),
+    for reproducing neuralbench's named presets."""
+
+    kind: Literal["layers"] = "layers"
+    layers_to_freeze: list[str] | None = None
+    layers_to_unfreeze: list[str] | Literal["last"] | None = None
+    strict_matching: bool = True
+
+    @pydantic.model_validator(mode="after")
+    def _one_list(self) -> "LayerPatterns":
+        if (self.layers_to_freeze is None) == (self.layers_to_unfreeze is None):
+            raise ValueError(
+                "strategy layers: give exactly one of layers_to_freeze and layers_to_unfreeze"
+            )
+        return self
+
+    def prepare(self, model: DownstreamWrapperModel) -> None:
+        apply_freeze(
+            model.wrapped_model, self.layers_to_freeze, self.layers_to_unfreeze,
+            self.strict_matching,
+        )  # fmt: skip
+
+
+FreezeStrategy = Annotated[
+    LinearProbe
+    | MlpProbe
+    | AttentiveProbe
+    | LastKBlocks
+    | AttentionOnly
+    | Lora
+    | LinearProbeThenFinetune
+    | FullFinetune
+    | FromScratch
+    | LayerPatterns,
+    pydantic.Field(discriminator="kind"),
+]
+
+STRATEGY_KINDS: list[str] = [
+    cls.model_fields["kind"].default for cls in get_args(get_args(FreezeStrategy)[0])
+]
