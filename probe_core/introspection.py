@@ -58,6 +58,18 @@ def discover_blocks(model: nn.Module) -> list[str]:
     ]
 
 
+def token_layer(model: nn.Module) -> str:
+    """The module whose output is the backbone's last token sequence: its last block, or the
+    nearest enclosing module that is called (a ``ModuleList`` is a container, never called)."""
+    blocks = discover_blocks(model)
+    if not blocks:
+        raise ValueError(f"{type(model).__name__} has no blocks to take tokens from")
+    name = blocks[-1]
+    while isinstance(model.get_submodule(name), nn.ModuleList | nn.ModuleDict):
+        name = name.rpartition(".")[0]
+    return name
+
+
 @dataclass(frozen=True)
 class ParameterSummary:
     total: int

@@ -13,7 +13,7 @@ import pydantic
 from torch import nn
 
 from probe_core.freezing import apply_freeze
-from probe_core.introspection import attention_projections, discover_blocks
+from probe_core.introspection import attention_projections, discover_blocks, token_layer
 from probe_core.lora import inject_lora
 from probe_core.mlp import ActivationName, Mlp, NormName
 from probe_core.wrapper import DownstreamWrapper, DownstreamWrapperModel
@@ -38,8 +38,10 @@ class _Strategy(pydantic.BaseModel):
     uses_pretrained: ClassVar[bool] = True
     """False for the from-scratch baseline: the checkpoint is not loaded."""
 
-    def configure_wrapper(self, wrapper: DownstreamWrapper) -> DownstreamWrapper:
-        """The wrapper settings this strategy implies (probe head, aggregation)."""
+    def configure_wrapper(
+        self, wrapper: DownstreamWrapper, backbone: nn.Module
+    ) -> DownstreamWrapper:
+        """The wrapper settings this strategy implies for ``backbone`` (probe, aggregation)."""
         return wrapper
 
     def prepare(self, model: DownstreamWrapperModel) -> None:
@@ -70,7 +72,9 @@ class LinearProbe(_FrozenBackbone):
     kind: Literal["linear_probe"] = "linear_probe"
     feature_norm: Literal["batch", "layer"] | None = None
 
-    def configure_wrapper(self, wrapper: DownstreamWrapper) -> DownstreamWrapper:
+    def configure_wrapper(
+        self, wrapper: DownstreamWrapper, backbone: nn.Module
+    ) -> DownstreamWrapper:
         probe = Mlp(input_norm=self.feature_norm) if self.feature_norm else "linear"
         return wrapper.model_copy(update={"probe_config": probe})
 
@@ -84,7 +88,9 @@ class MlpProbe(_FrozenBackbone):
     activation: ActivationName = "gelu"
     feature_norm: NormName | None = "layer"
 
-    def configure_wrapper(self, wrapper: DownstreamWrapper) -> DownstreamWrapper:
+    def configure_wrapper(
+        self, wrapper: DownstreamWrapper, backbone: nn.Module
+    ) -> DownstreamWrapper:
         probe = Mlp(
             input_norm=self.feature_norm,
             hidden_sizes=self.hidden_sizes,
@@ -95,12 +101,22 @@ class MlpProbe(_FrozenBackbone):
 
 
 class AttentiveProbe(_FrozenBackbone):
-    """Frozen backbone; a learned query attends over its tokens, then a linear layer."""
+    """Frozen backbone; a learned query attends over its tokens, then a linear layer.
+
+    The tokens are the output of the backbone's last block (``token_layer``), unless the wrapper
+    already names a ``probe_layer`` or ``model_output_key``: most models pool them away before
+    their head.
+    """
 
     kind: Literal["attentive_probe"] = "attentive_probe"
 
-    def configure_wrapper(self, wrapper: DownstreamWrapper) -> DownstreamWrapper:
-        return wrapper.model_copy(update={"aggregation": "attentive", "probe_config": "linear"})
+    def configure_wrapper(
+        self, wrapper: DownstreamWrapper, backbone: nn.Module
+    ) -> DownstreamWrapper:
+        update: dict = {"aggregation": "attentive", "probe_config": "linear"}
+        if wrapper.probe_layer is None and wrapper.model_output_key is None:
+            update["probe_layer"] = token_layer(backbone)
+        return wrapper.model_copy(update=update)
 
 
 class LastKBlocks(_Strategy):

@@ -105,12 +105,12 @@ def _batch_extras(extras: dict, subjects: torch.Tensor) -> dict:
 
 def build_model(config: TrialConfig, data: EEGDataset) -> DownstreamWrapperModel:
     """The wrapped, strategy-prepared model for ``data`` (on the CPU)."""
-    wrapper = config.strategy.configure_wrapper(config.wrapper)
-    n_chans = wrapper.n_adapter_target_channels
+    n_chans = config.wrapper.n_adapter_target_channels
     backbone = config.backbone.build(
         data, n_outputs=data.n_classes, n_chans=n_chans,
         pretrained=config.strategy.uses_pretrained,
     )  # fmt: skip
+    wrapper = config.strategy.configure_wrapper(config.wrapper, backbone)
     n = min(len(data.y), 8)
     subjects = torch.from_numpy(data.subjects[:n])
     dummy = {"x": torch.from_numpy(np.ascontiguousarray(data.X[:n]))}

@@ -19,3 +19,19 @@ def chs_info() -> list[dict]:
     info = mne.create_info(CHANNELS_1020, 200.0, "eeg")
     info.set_montage(mne.channels.make_standard_montage("colin27_1020"))
     return info["chs"]
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """Two synthetic subjects, 2 classes, 19 channels × 256 samples at 128 Hz."""
+    from probe_core.synthetic import SyntheticData
+
+    return SyntheticData(subjects=[0, 1], trials_per_class=16).build()
+
+
+@pytest.fixture(scope="session")
+def patch_data():
+    """Like ``small_data`` with 400 samples at 200 Hz: patch-based foundation models fit it."""
+    from probe_core.synthetic import SyntheticData
+
+    return SyntheticData(subjects=[0, 1], trials_per_class=12, sfreq=200.0).build()
