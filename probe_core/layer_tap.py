@@ -59,7 +59,13 @@ class LayerTap:
 
     def _batch_first(self, output: torch.Tensor, batch_size: int) -> torch.Tensor:
         if self.batch_dim is not None:
-            return output.movedim(self.batch_dim, 0)
-        if output.ndim >= 2 and output.shape[0] != batch_size and output.shape[1] == batch_size:
-            return output.movedim(1, 0)
+            output = output.movedim(self.batch_dim, 0)
+        elif output.ndim >= 2 and output.shape[0] != batch_size and output.shape[1] == batch_size:
+            output = output.movedim(1, 0)
+        if output.shape[0] != batch_size:
+            raise ValueError(
+                f"probe_layer={self.layer_name!r} returns shape {tuple(output.shape)} with no "
+                f"batch axis of size {batch_size} (it may merge the batch with another axis); "
+                "probe another layer or set probe_batch_dim"
+            )
         return output

@@ -3,7 +3,8 @@
 Each strategy is a config with a ``kind``. Applied to a built ``DownstreamWrapperModel`` it
 decides which parameters train (``prepare``), their learning-rate scales (``lr_scale``), and,
 for phased strategies, what changes at the start of an epoch (``on_epoch_start``). All of them
-work on any braindecode backbone through ``discover_blocks`` and ``attention_projections``.
+work on any braindecode backbone through the ``BackboneFacts`` of one dry run (its blocks,
+attention projections and token output).
 The probe, attentive pooling and channel adapter always train.
 """
 
@@ -13,7 +14,7 @@ import pydantic
 from torch import nn
 
 from probe_core.freezing import apply_freeze
-from probe_core.introspection import attention_projections, discover_blocks, token_layer
+from probe_core.introspection import BackboneFacts
 from probe_core.lora import inject_lora
 from probe_core.mlp import ActivationName, Mlp, NormName
 from probe_core.wrapper import DownstreamWrapper, DownstreamWrapperModel
@@ -39,12 +40,12 @@ class _Strategy(pydantic.BaseModel):
     """False for the from-scratch baseline: the checkpoint is not loaded."""
 
     def configure_wrapper(
-        self, wrapper: DownstreamWrapper, backbone: nn.Module
+        self, wrapper: DownstreamWrapper, facts: BackboneFacts
     ) -> DownstreamWrapper:
         """The wrapper settings this strategy implies for ``backbone`` (probe, aggregation)."""
         return wrapper
 
-    def prepare(self, model: DownstreamWrapperModel) -> None:
+    def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         """Set which backbone parameters train; the default trains them all."""
         _set_backbone_trainable(model, True)
 
@@ -52,7 +53,7 @@ class _Strategy(pydantic.BaseModel):
         """Every parameter the optimiser holds, including ones that train only in a later phase."""
         return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
 
-    def lr_scale(self, model: DownstreamWrapperModel, name: str) -> float:
+    def lr_scale(self, model: DownstreamWrapperModel, name: str, facts: BackboneFacts) -> float:
         """Learning-rate factor of the parameter called ``name`` in ``model``."""
         return 1.0
 
@@ -62,7 +63,7 @@ class _Strategy(pydantic.BaseModel):
 
 
 class _FrozenBackbone(_Strategy):
-    def prepare(self, model: DownstreamWrapperModel) -> None:
+    def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         _set_backbone_trainable(model, False)
 
 
@@ -73,7 +74,7 @@ class LinearProbe(_FrozenBackbone):
     feature_norm: Literal["batch", "layer"] | None = None
 
     def configure_wrapper(
-        self, wrapper: DownstreamWrapper, backbone: nn.Module
+        self, wrapper: DownstreamWrapper, facts: BackboneFacts
     ) -> DownstreamWrapper:
         probe = Mlp(input_norm=self.feature_norm) if self.feature_norm else "linear"
         return wrapper.model_copy(update={"probe_config": probe})
@@ -89,7 +90,7 @@ class MlpProbe(_FrozenBackbone):
     feature_norm: NormName | None = "layer"
 
     def configure_wrapper(
-        self, wrapper: DownstreamWrapper, backbone: nn.Module
+        self, wrapper: DownstreamWrapper, facts: BackboneFacts
     ) -> DownstreamWrapper:
         probe = Mlp(
             input_norm=self.feature_norm,
@@ -103,19 +104,22 @@ class MlpProbe(_FrozenBackbone):
 class AttentiveProbe(_FrozenBackbone):
     """Frozen backbone; a learned query attends over its tokens, then a linear layer.
 
-    The tokens are the output of the backbone's last block (``token_layer``), unless the wrapper
-    already names a ``probe_layer`` or ``model_output_key``: most models pool them away before
-    their head.
+    The tokens are the backbone's output when it has a token axis (CBraMod, EEGPT, SignalJEPA);
+    when the backbone pools them away before its head (Labram, BIOT), the output of its last
+    block (``token_layer``). A ``probe_layer`` or ``model_output_key`` in the wrapper wins.
     """
 
     kind: Literal["attentive_probe"] = "attentive_probe"
 
     def configure_wrapper(
-        self, wrapper: DownstreamWrapper, backbone: nn.Module
+        self, wrapper: DownstreamWrapper, facts: BackboneFacts
     ) -> DownstreamWrapper:
         update: dict = {"aggregation": "attentive", "probe_config": "linear"}
-        if wrapper.probe_layer is None and wrapper.model_output_key is None:
-            update["probe_layer"] = token_layer(backbone)
+        pooled = len(facts.output_shape) < 2
+        if pooled and wrapper.probe_layer is None and wrapper.model_output_key is None:
+            if facts.token_layer is None:
+                raise StrategyError("strategy attentive_probe: the backbone has no token output")
+            update["probe_layer"] = facts.token_layer
         return wrapper.model_copy(update=update)
 
 
@@ -125,8 +129,8 @@ class LastKBlocks(_Strategy):
     kind: Literal["last_k_blocks"] = "last_k_blocks"
     k: pydantic.PositiveInt = 1
 
-    def prepare(self, model: DownstreamWrapperModel) -> None:
-        blocks = discover_blocks(model.wrapped_model)
+    def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
+        blocks = facts.blocks
         if self.k > len(blocks):
             raise StrategyError(
                 f"strategy.k={self.k} exceeds the {len(blocks)} blocks of {_backbone_name(model)}"
@@ -143,8 +147,8 @@ class AttentionOnly(_Strategy):
 
     kind: Literal["attention_only"] = "attention_only"
 
-    def prepare(self, model: DownstreamWrapperModel) -> None:
-        projections = attention_projections(model.wrapped_model)
+    def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
+        projections = facts.attention
         if not projections:
             raise StrategyError(
                 f"strategy attention_only: {_backbone_name(model)} has no attention layers"
@@ -163,8 +167,8 @@ class Lora(_Strategy):
     dropout: float = pydantic.Field(0.0, ge=0.0, lt=1.0)
     targets: list[str] | None = None
 
-    def prepare(self, model: DownstreamWrapperModel) -> None:
-        targets = self.targets or attention_projections(model.wrapped_model)
+    def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
+        targets = self.targets or facts.attention
         if not targets:
             raise StrategyError(
                 f"strategy lora: {_backbone_name(model)} has no attention layers; "
@@ -182,13 +186,13 @@ class LinearProbeThenFinetune(_Strategy):
     lp_epochs: pydantic.PositiveInt = 5
     ft_lr_scale: float = pydantic.Field(0.1, gt=0.0, le=1.0)
 
-    def prepare(self, model: DownstreamWrapperModel) -> None:
+    def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         _set_backbone_trainable(model, False)
 
     def optimised_parameters(self, model: DownstreamWrapperModel) -> list[tuple[str, nn.Parameter]]:
         return list(model.named_parameters())
 
-    def lr_scale(self, model: DownstreamWrapperModel, name: str) -> float:
+    def lr_scale(self, model: DownstreamWrapperModel, name: str, facts: BackboneFacts) -> float:
         return self.ft_lr_scale if name.startswith("wrapped_model.") else 1.0
 
     def on_epoch_start(self, model: DownstreamWrapperModel, epoch: int) -> None:
@@ -202,10 +206,10 @@ class FullFinetune(_Strategy):
     kind: Literal["full_finetune"] = "full_finetune"
     layer_decay: float | None = pydantic.Field(None, gt=0.0, le=1.0)
 
-    def lr_scale(self, model: DownstreamWrapperModel, name: str) -> float:
+    def lr_scale(self, model: DownstreamWrapperModel, name: str, facts: BackboneFacts) -> float:
         if self.layer_decay is None or not name.startswith("wrapped_model."):
             return 1.0
-        blocks = discover_blocks(model.wrapped_model)
+        blocks = facts.blocks
         inner = name.removeprefix("wrapped_model.")
         depth = _depth(inner, blocks, [n for n, _ in model.wrapped_model.named_parameters()])
         return self.layer_decay ** (len(blocks) + 1 - depth)
@@ -245,7 +249,7 @@ class LayerPatterns(_Strategy):
             )
         return self
 
-    def prepare(self, model: DownstreamWrapperModel) -> None:
+    def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         apply_freeze(
             model.wrapped_model, self.layers_to_freeze, self.layers_to_unfreeze,
             self.strict_matching,

@@ -19,11 +19,11 @@ from torch import nn
 
 from probe_core.channel_merger import ChannelMerger
 from probe_core.dataset import EEGDataset
-from probe_core.introspection import parameter_summary
+from probe_core.introspection import BackboneFacts, inspect_backbone, parameter_summary
 from probe_core.metrics import classification_metrics, is_better
 from probe_core.splits import Splits
 from probe_core.trial_config import TrialConfig
-from probe_core.wrapper import DownstreamWrapperModel
+from probe_core.wrapper import DownstreamWrapperModel, accepted_keywords
 
 
 class TrialDiverged(RuntimeError):
@@ -103,21 +103,29 @@ def _batch_extras(extras: dict, subjects: torch.Tensor) -> dict:
     return {"channel_positions": positions, "subject_ids": subjects}
 
 
-def build_model(config: TrialConfig, data: EEGDataset) -> DownstreamWrapperModel:
-    """The wrapped, strategy-prepared model for ``data`` (on the CPU)."""
+def build_model(
+    config: TrialConfig, data: EEGDataset
+) -> tuple[DownstreamWrapperModel, BackboneFacts]:
+    """The wrapped, strategy-prepared model for ``data`` (on the CPU), and its backbone's facts."""
     n_chans = config.wrapper.n_adapter_target_channels
     backbone = config.backbone.build(
         data, n_outputs=data.n_classes, n_chans=n_chans,
         pretrained=config.strategy.uses_pretrained,
     )  # fmt: skip
-    wrapper = config.strategy.configure_wrapper(config.wrapper, backbone)
     n = min(len(data.y), 8)
-    subjects = torch.from_numpy(data.subjects[:n])
-    dummy = {"x": torch.from_numpy(np.ascontiguousarray(data.X[:n]))}
-    dummy.update(_batch_extras(model_inputs(config, data, torch.device("cpu")), subjects))
-    model = wrapper.build(backbone, dummy, data.n_classes, input_channel_names=data.ch_names)
-    config.strategy.prepare(model)
-    return model
+    x = torch.from_numpy(np.ascontiguousarray(data.X[:n]))
+    extras = _batch_extras(
+        model_inputs(config, data, torch.device("cpu")), torch.from_numpy(data.subjects[:n])
+    )
+    backbone_x = x if n_chans is None else torch.zeros(n, n_chans, x.shape[-1])
+    accepted = accepted_keywords(backbone)
+    names = {"ch_names": data.ch_names} if "ch_names" in extras else {}
+    names = {k: v for k, v in names.items() if accepted is None or k in accepted}
+    facts = inspect_backbone(backbone, backbone_x, **names)
+    wrapper = config.strategy.configure_wrapper(config.wrapper, facts)
+    model = wrapper.build(backbone, {"x": x, **extras}, data.n_classes, data.ch_names)
+    config.strategy.prepare(model, facts)
+    return model, facts
 
 
 class _Tensors:
@@ -134,10 +142,12 @@ class _Tensors:
         return len(self.y)
 
 
-def _param_groups(config: TrialConfig, model: DownstreamWrapperModel) -> list[dict]:
+def _param_groups(
+    config: TrialConfig, model: DownstreamWrapperModel, facts: BackboneFacts
+) -> list[dict]:
     groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for name, param in config.strategy.optimised_parameters(model):
-        scale = config.strategy.lr_scale(model, name)
+        scale = config.strategy.lr_scale(model, name, facts)
         groups.setdefault((scale, param.ndim >= 2), []).append(param)
     return [
         {
@@ -232,14 +242,15 @@ def train(
     device = resolve_device(config.training.device)
     autocast = device.type == "cuda" and config.training.precision != "fp32"
     seed_everything(config.seed)
-    model = build_model(config, dataset).to(device)
+    model, facts = build_model(config, dataset)
+    model = model.to(device)
     sizes = parameter_summary(model)
     train_split, val_split = _Tensors(splits.train, device), _Tensors(splits.val, device)
     extras = model_inputs(config, dataset, device)
     n_classes = dataset.n_classes
     batch_size = min(config.training.batch_size, len(train_split))
     steps_per_epoch = max(len(train_split) // batch_size, 1)  # the last partial batch is dropped
-    optimizer = torch.optim.AdamW(_param_groups(config, model), betas=config.optimizer.betas)
+    optimizer = torch.optim.AdamW(_param_groups(config, model, facts), betas=config.optimizer.betas)
     scheduler = _scheduler(config, optimizer, steps_per_epoch)
     weights = None
     if config.training.class_weights:

@@ -166,9 +166,7 @@ class DownstreamWrapperModel(nn.Module):
         )
         self.aggregation: nn.Module = nn.Identity()
         self.probe: nn.Module = nn.Identity()
-        parameters = inspect.signature(model.forward).parameters.values()
-        self._inner_param_names = {p.name for p in parameters}
-        self._inner_accepts_var_kwargs = any(p.kind is p.VAR_KEYWORD for p in parameters)
+        self._inner_keywords = accepted_keywords(model)
         apply_freeze(model, layers_to_freeze, layers_to_unfreeze, strict_matching)
 
     def build_head(
@@ -213,8 +211,8 @@ class DownstreamWrapperModel(nn.Module):
                 x = self.channel_adapter(x, subject_ids, kwargs.get("channel_positions"))
             else:
                 x = self.channel_adapter(x)
-        if not self._inner_accepts_var_kwargs:
-            kwargs = {k: v for k, v in kwargs.items() if k in self._inner_param_names}
+        if self._inner_keywords is not None:
+            kwargs = {k: v for k, v in kwargs.items() if k in self._inner_keywords}
         if self.tap is not None:
             return self.tap(self.wrapped_model, x.shape[0], x, *rest, **kwargs)
         out = self.wrapped_model(x, *rest, **kwargs)
@@ -227,6 +225,14 @@ class DownstreamWrapperModel(nn.Module):
     ) -> torch.Tensor:
         embedding = self.aggregation(self.forward_features(*args, **kwargs))
         return embedding if return_embedding else self.probe(embedding)
+
+
+def accepted_keywords(module: nn.Module) -> set[str] | None:
+    """Names of the keyword arguments ``module.forward`` takes; ``None`` when it takes any."""
+    parameters = inspect.signature(module.forward).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters}
 
 
 def make_aggregation(aggregation: Aggregation, feature_shape: torch.Size) -> tuple[nn.Module, int]:

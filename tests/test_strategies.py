@@ -26,7 +26,7 @@ def _config(strategy: dict, backbone: dict | None = None, epochs: int = 1, **ext
 def changed_parameters(config: TrialConfig, data) -> set[str]:
     """Names of the parameters that differ after the last epoch of ``config`` from the start."""
     seed_everything(config.seed)
-    before = {n: p.detach().clone() for n, p in build_model(config, data).named_parameters()}
+    before = {n: p.detach().clone() for n, p in build_model(config, data)[0].named_parameters()}
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = Path(folder) / "trial.pt"
         train(config, data, checkpoint_path=checkpoint)  # returns the best epoch; we want the last
@@ -46,7 +46,7 @@ def test_linear_probe_trains_only_the_probe(small_data) -> None:
 
 def test_linear_probe_feature_norm_and_mlp_probe_heads(small_data) -> None:
     config = _config({"kind": "linear_probe", "feature_norm": "batch"})
-    model = build_model(config, small_data)
+    model, facts = build_model(config, small_data)
     assert [type(m).__name__ for m in model.probe] == ["BatchNorm1d", "Linear"]
     changed = changed_parameters(_config({"kind": "mlp_probe", "hidden_sizes": [16]}), small_data)
     assert changed and all(n.startswith("probe.") for n in changed)
@@ -86,7 +86,7 @@ def test_lora_keeps_base_weights_and_trains_adapters(patch_data) -> None:
     changed = _backbone_names(changed_parameters(config, patch_data))
     assert changed and all(".lora_" in n for n in changed)
     assert {n.rsplit(".", 1)[-1] for n in changed} == {"lora_A", "lora_B"}
-    model = build_model(config, patch_data)
+    model, facts = build_model(config, patch_data)
     qkv = model.wrapped_model.blocks[0].attn.qkv
     assert qkv.parametrizations.weight[0].lora_A.shape == (2, qkv.in_features)
     assert qkv.parametrizations.weight[0].lora_B.shape == (qkv.out_features, 2)
@@ -98,7 +98,7 @@ def test_lora_keeps_base_weights_and_trains_adapters(patch_data) -> None:
 
 def test_lora_adapts_fused_multihead_attention(patch_data) -> None:
     config = _config({"kind": "lora", "rank": 2}, {"name": "CBraMod", "kwargs": {"n_layer": 1}})
-    model = build_model(config, patch_data)
+    model, facts = build_model(config, patch_data)
     attention = model.wrapped_model.encoder.layers[0].self_attn_s
     assert hasattr(attention.parametrizations, "in_proj_weight")
     assert hasattr(attention.out_proj.parametrizations, "weight")
@@ -106,14 +106,14 @@ def test_lora_adapts_fused_multihead_attention(patch_data) -> None:
 
 def test_lp_ft_switches_phase_at_lp_epochs(small_data) -> None:
     config = _config({"kind": "lp_ft", "lp_epochs": 2, "ft_lr_scale": 0.5}, epochs=3)
-    model = build_model(config, small_data)
+    model, facts = build_model(config, small_data)
     backbone_trains = []
     for epoch in range(3):
         config.strategy.on_epoch_start(model, epoch)
         backbone_trains.append(any(p.requires_grad for p in model.wrapped_model.parameters()))
     assert backbone_trains == [False, False, True]
-    assert config.strategy.lr_scale(model, "wrapped_model.conv_temporal.weight") == 0.5
-    assert config.strategy.lr_scale(model, "probe.weight") == 1.0
+    assert config.strategy.lr_scale(model, "wrapped_model.conv_temporal.weight", facts) == 0.5
+    assert config.strategy.lr_scale(model, "probe.weight", facts) == 1.0
     two_epochs = _config(config.strategy.model_dump(), epochs=2)
     assert _backbone_names(changed_parameters(two_epochs, small_data)) == set()
     assert "wrapped_model.conv_temporal.weight" in changed_parameters(config, small_data)
@@ -121,13 +121,16 @@ def test_lp_ft_switches_phase_at_lp_epochs(small_data) -> None:
 
 def test_full_finetune_layer_decay_scales(patch_data) -> None:
     config = _config({"kind": "full_finetune", "layer_decay": 0.5}, LABRAM)
-    model = build_model(config, patch_data)
-    scale = config.strategy.lr_scale
-    assert scale(model, "wrapped_model.patch_embed.temporal_conv.conv1.weight") == 0.5**4
-    assert scale(model, "wrapped_model.blocks.0.attn.qkv.weight") == 0.5**3
-    assert scale(model, "wrapped_model.blocks.2.attn.qkv.weight") == 0.5**1
-    assert scale(model, "wrapped_model.norm.weight") == 1.0
-    assert scale(model, "probe.weight") == 1.0
+    model, facts = build_model(config, patch_data)
+
+    def scale(name: str) -> float:
+        return config.strategy.lr_scale(model, name, facts)
+
+    assert scale("wrapped_model.patch_embed.temporal_conv.conv1.weight") == 0.5**4
+    assert scale("wrapped_model.blocks.0.attn.qkv.weight") == 0.5**3
+    assert scale("wrapped_model.blocks.2.attn.qkv.weight") == 0.5**1
+    assert scale("wrapped_model.norm.weight") == 1.0
+    assert scale("probe.weight") == 1.0
     changed = changed_parameters(_config({"kind": "full_finetune"}), patch_data)
     assert "wrapped_model.conv_temporal.weight" in changed and "probe.weight" in changed
 
@@ -135,14 +138,14 @@ def test_full_finetune_layer_decay_scales(patch_data) -> None:
 def test_from_scratch_ignores_the_checkpoint(small_data, tmp_path) -> None:
     from probe_core.backbones import save_state_dict
 
-    pretrained = build_model(_config({"kind": "full_finetune"}), small_data).wrapped_model
+    pretrained = build_model(_config({"kind": "full_finetune"}), small_data)[0].wrapped_model
     with torch.no_grad():
         pretrained.conv_temporal.weight.fill_(0.123)
     save_state_dict(pretrained, tmp_path / "b.safetensors")
     backbone = {"name": "EEGNet", "checkpoint": str(tmp_path / "b.safetensors")}
-    loaded = build_model(_config({"kind": "full_finetune"}, backbone), small_data)
+    loaded, _ = build_model(_config({"kind": "full_finetune"}, backbone), small_data)
     assert torch.all(loaded.wrapped_model.conv_temporal.weight == 0.123)
-    scratch = build_model(_config({"kind": "from_scratch"}, backbone), small_data)
+    scratch, _ = build_model(_config({"kind": "from_scratch"}, backbone), small_data)
     assert not torch.any(scratch.wrapped_model.conv_temporal.weight == 0.123)
 
 
