@@ -164,6 +164,9 @@ def windows_from_raws(
     preprocess(raws, steps)
     sfreq = raws.datasets[0].raw.info["sfreq"]
     size = None if tmax is None else round((tmax - tmin) * sfreq)
+    class_names = sorted(
+        {str(d) for part in raws.datasets for d in part.raw.annotations.description}
+    )
     windows = create_windows_from_events(
         raws,
         trial_start_offset_samples=round(tmin * sfreq),
@@ -171,19 +174,16 @@ def windows_from_raws(
         window_size_samples=size,
         window_stride_samples=size,
         drop_last_window=size is not None,
+        mapping={name: code for code, name in enumerate(class_names)},
         preload=True,
     )
-    codes = {}
-    for part in windows.datasets:
-        codes.update(part.windows.event_id)
-    class_names = sorted(codes, key=codes.get)
     X, y, subjects = [], [], []
     for part in windows.datasets:
-        first = (part.windows.metadata["i_window_in_trial"] == 0).to_numpy()  # one per event
-        X.append(part.windows.get_data(copy=False)[first].astype(np.float32))
-        y.append(part.windows.metadata["target"].to_numpy(dtype=np.int64)[first])
-        subjects.append(np.full(int(first.sum()), int(part.description["subject"])))
-    info = windows.datasets[0].windows.info
+        first = np.flatnonzero(part.metadata["i_window_in_trial"].to_numpy() == 0)  # one per event
+        X.append(np.stack([part[i][0] for i in first]).astype(np.float32))
+        y.append(part.metadata["target"].to_numpy(dtype=np.int64)[first])
+        subjects.append(np.full(len(first), int(part.description["subject"])))
+    info = windows.datasets[0].raw.info
     positions = np.array([ch["loc"][:3] for ch in info["chs"]], dtype=np.float32)
     positions[(np.abs(positions).sum(axis=1) == 0) | ~np.isfinite(positions).all(axis=1)] = np.nan
     return EEGDataset(

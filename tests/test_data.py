@@ -1,0 +1,152 @@
+import mne
+import numpy as np
+import pytest
+from scipy.signal import welch
+
+from probe_core.data_sources import EpochsData, NpzData, windows_from_raws
+from probe_core.dataset import DataError, EEGDataset
+from probe_core.synthetic import SyntheticData
+
+
+def test_synthetic_is_deterministic_and_subjects_depend_only_on_seed_and_id() -> None:
+    a = SyntheticData(subjects=[0, 1], trials_per_class=5).build()
+    b = SyntheticData(subjects=[0, 1], trials_per_class=5).build()
+    assert np.array_equal(a.X, b.X) and np.array_equal(a.y, b.y)
+    alone = SyntheticData(subjects=[1], trials_per_class=5).build()
+    assert np.array_equal(alone.X, a.X[a.subjects == 1])
+    other_seed = SyntheticData(subjects=[0, 1], trials_per_class=5, seed=1).build()
+    assert not np.allclose(other_seed.X, a.X)
+    assert a.X.shape == (20, 19, 256) and a.X.dtype == np.float32
+    assert a.class_names == ["left_hand", "right_hand"]
+    assert np.isfinite(a.positions).all() and a.positions.shape == (19, 3)
+
+
+def test_synthetic_motor_imagery_desynchronises_the_contralateral_mu_rhythm() -> None:
+    data = SyntheticData(subjects=[0, 1, 2], trials_per_class=40, n_classes=3).build()
+    freqs, power = welch(data.X, fs=data.sfreq, nperseg=128, axis=-1)
+    mu = (freqs >= 8) & (freqs <= 13)
+
+    def mu_power(channel: str, label: int) -> float:
+        index = data.ch_names.index(channel)
+        return float(np.log(power[data.y == label, index][:, mu].mean()))
+
+    # left hand (0) desynchronises C4, right hand (1) C3, feet (2) Cz
+    assert mu_power("C4", 0) < mu_power("C4", 1) - 0.3
+    assert mu_power("C3", 1) < mu_power("C3", 0) - 0.3
+    assert mu_power("Cz", 2) < mu_power("Cz", 0) - 0.3
+    # the occipital alpha rhythm is there and does not depend on the class
+    o1 = data.ch_names.index("O1")
+    alpha = [np.log(power[data.y == k, o1][:, mu].mean()) for k in range(3)]
+    assert max(alpha) - min(alpha) < 0.15
+    low = (freqs >= 1) & (freqs <= 4)
+    high = (freqs >= 30) & (freqs <= 45)
+    assert power[:, :, low].mean() > 5 * power[:, :, high].mean()  # 1/f background
+
+
+def _write_epochs(path, subject: int, n: int = 12, with_metadata: bool = True) -> None:
+    rng = np.random.default_rng(subject)
+    info = mne.create_info(["C3", "Cz", "C4", "Pz"], 100.0, "eeg")
+    info.set_montage(mne.channels.make_standard_montage("colin27_1020"))
+    events = np.column_stack([np.arange(n) * 200, np.zeros(n, int), np.tile([1, 2], n // 2)])
+    metadata = None
+    if with_metadata:
+        import pandas as pd
+
+        metadata = pd.DataFrame({"subject": [subject] * n})
+    epochs = mne.EpochsArray(
+        rng.standard_normal((n, 4, 150)) * 1e-5, info, events=events,
+        event_id={"rest": 1, "move": 2}, metadata=metadata, verbose="error",
+    )  # fmt: skip
+    epochs.save(path, overwrite=True, verbose="error")
+
+
+def test_epochs_files_give_labels_subjects_and_montage_positions(tmp_path) -> None:
+    _write_epochs(tmp_path / "s7-epo.fif", subject=7)
+    _write_epochs(tmp_path / "other-epo.fif", subject=3, with_metadata=False)
+    data = EpochsData(paths=[tmp_path / "s7-epo.fif", tmp_path / "other-epo.fif"]).build()
+    assert data.X.shape == (24, 4, 150) and data.sfreq == 100.0
+    assert data.class_names == ["move", "rest"]
+    assert data.y[:4].tolist() == [1, 0, 1, 0]  # event 1 is "rest", index 1
+    assert set(data.subjects[:12]) == {7} and set(data.subjects[12:]) == {1}  # file position
+    original = mne.read_epochs(tmp_path / "s7-epo.fif", verbose="error")
+    assert np.allclose(data.positions[1], original.info["chs"][1]["loc"][:3])
+    assert np.linalg.norm(data.positions[1]) > 0.05  # a real head position, in metres
+    original = original.get_data()
+    assert np.allclose(data.X[:12], original, atol=1e-12)
+    only_seven = EpochsData(paths=[tmp_path / "s7-epo.fif"], subjects=[7]).build()
+    assert len(only_seven.y) == 12
+
+
+def test_npz_arrays(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "d.npz", X=rng.standard_normal((10, 3, 50)), y=np.array([5, 9] * 5),
+        ch_names=np.array(["C3", "Cz", "Xx"]), sfreq=50.0, subjects=np.arange(10) % 2,
+    )  # fmt: skip
+    data = NpzData(path=tmp_path / "d.npz").build()
+    assert data.X.dtype == np.float32 and data.class_names == ["5", "9"]
+    assert data.y.tolist() == [0, 1] * 5 and data.subjects.tolist() == [0, 1] * 5
+    assert np.isfinite(data.positions[0]).all() and np.isnan(data.positions[2]).all()
+    assert np.allclose(data.normalised_positions()[2], [-0.1, -0.1])
+
+
+def test_windowing_braindecode_raws_as_for_moabb() -> None:
+    """The MOABB path minus the download: braindecode raws with event annotations."""
+    from braindecode.datasets import BaseConcatDataset, RawDataset
+
+    rng = np.random.default_rng(0)
+    parts = []
+    for subject in (1, 2):
+        info = mne.create_info(["C3", "Cz", "C4"], 100.0, "eeg")
+        raw = mne.io.RawArray(rng.standard_normal((3, 3000)) * 1e-5, info, verbose="error")
+        onsets = np.arange(1, 28, 3.0)
+        raw.set_annotations(mne.Annotations(onsets, 2.0, ["left", "right", "feet"] * 3))
+        parts.append(RawDataset(raw, description={"subject": subject}))
+    data = windows_from_raws(BaseConcatDataset(parts), "moabb test", tmin=0.5, tmax=1.5)
+    assert data.X.shape == (18, 3, 100)
+    assert data.class_names == ["feet", "left", "right"]
+    assert data.y[:3].tolist() == [1, 2, 0]
+    assert data.subjects.tolist() == [1] * 9 + [2] * 9
+    start = round((1 + 0.5) * 100)
+    assert np.allclose(data.X[0], parts[0].raw.get_data()[:, start : start + 100], atol=1e-12)
+
+
+def _dataset(**changes) -> EEGDataset:
+    base = dict(
+        X=np.zeros((4, 2, 10), np.float32), y=np.array([0, 1, 0, 1]), subjects=np.zeros(4, int),
+        ch_names=["C3", "C4"], sfreq=100.0, positions=np.zeros((2, 3), np.float32),
+        class_names=["a", "b"], source="test data",
+    )  # fmt: skip
+    base.update(changes)
+    return EEGDataset(**base)
+
+
+def test_bad_data_is_refused_with_a_message_naming_the_problem() -> None:
+    X = np.zeros((4, 2, 10), np.float32)
+    X[2, 1, 3] = np.nan
+    with pytest.raises(
+        DataError, match="test data: X contains 1 NaN/Inf values .*epoch 2, channel 'C4'"
+    ):
+        _dataset(X=X)
+    with pytest.raises(DataError, match="a single class"):
+        _dataset(y=np.zeros(4, int))
+    with pytest.raises(DataError, match="X must have shape \\(n_epochs, n_channels, n_times\\)"):
+        _dataset(X=np.zeros((4, 20), np.float32))
+    with pytest.raises(DataError, match="3 channel names for 2 channels"):
+        _dataset(ch_names=["a", "b", "c"])
+    with pytest.raises(DataError, match="no epochs"):
+        _dataset(X=np.zeros((0, 2, 10), np.float32), y=np.zeros(0, int), subjects=np.zeros(0, int))
+
+
+def test_missing_and_corrupt_files(tmp_path) -> None:
+    with pytest.raises(DataError, match="nope-epo.fif: not found"):
+        EpochsData(paths=[tmp_path / "nope-epo.fif"]).build()
+    (tmp_path / "bad-epo.fif").write_bytes(b"not a fif file")
+    with pytest.raises(DataError, match="bad-epo.fif: cannot be read as MNE epochs"):
+        EpochsData(paths=[tmp_path / "bad-epo.fif"]).build()
+    (tmp_path / "bad.npz").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="bad.npz: cannot be read"):
+        NpzData(path=tmp_path / "bad.npz").build()
+    np.savez(tmp_path / "partial.npz", X=np.zeros((2, 1, 3)))
+    with pytest.raises(DataError, match=r"missing arrays \['y', 'ch_names', 'sfreq'\]"):
+        NpzData(path=tmp_path / "partial.npz").build()

@@ -1,0 +1,128 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from probe_core.metrics import classification_metrics
+from probe_core.training import TrialDiverged, run_trial
+from probe_core.trial_config import TrialConfig
+
+
+def _config(**overrides) -> TrialConfig:
+    base = {
+        "backbone": {"name": "EEGNet"},
+        "strategy": {"kind": "full_finetune"},
+        "training": {"max_epochs": 4, "batch_size": 16},
+        "split": {"test_fraction": 0.25},
+    }
+    for key, value in overrides.items():
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
+    return TrialConfig.model_validate(base)
+
+
+def test_yaml_round_trip_keeps_every_field() -> None:
+    config = _config(
+        data={"kind": "synthetic", "subjects": [3, 4]},
+        strategy={"kind": "lora", "rank": 4, "targets": ["qkv"]},
+        wrapper={"probe_config": {"hidden_sizes": [8]}, "aggregation": 3},
+    )
+    text = config.to_yaml()
+    assert "kind: lora" in text and "subjects:" in text
+    assert TrialConfig.from_yaml(text) == config
+    with pytest.raises(ValueError, match="layers_to_freeze/layers_to_unfreeze: set freezing"):
+        _config(wrapper={"layers_to_freeze": ["conv_temporal"]})
+
+
+def test_same_config_gives_identical_results(small_data) -> None:
+    first = run_trial(_config(), small_data, evaluate_test=True)
+    second = run_trial(_config(), small_data, evaluate_test=True)
+    assert [h["train_loss"] for h in first.history] == [h["train_loss"] for h in second.history]
+    assert first.test_metrics == second.test_metrics
+    other_seed = run_trial(_config(seed=1), small_data)
+    assert other_seed.history[0]["train_loss"] != first.history[0]["train_loss"]
+
+
+def test_result_reports_best_epoch_sizes_and_times(small_data) -> None:
+    result = run_trial(_config(strategy={"kind": "linear_probe"}), small_data, evaluate_test=True)
+    values = [h["val_balanced_accuracy"] for h in result.history]
+    assert result.best_epoch == int(np.argmax(values)) + 1
+    assert result.val_metrics["balanced_accuracy"] == max(values)
+    assert result.trainable_params == 16 * 8 * 2 + 2 < result.total_params
+    assert len(result.epoch_times) == 4 and all(t > 0 for t in result.epoch_times)
+    assert set(result.test_metrics) == {"loss", "accuracy", "balanced_accuracy", "f1_macro",
+                                        "cohen_kappa", "auroc"}  # fmt: skip
+    summary = result.summary()
+    assert (
+        summary["val_balanced_accuracy"] == max(values)
+        and summary["best_epoch"] == result.best_epoch
+    )
+
+
+def test_callback_request_stops_the_trial(small_data) -> None:
+    seen = []
+    result = run_trial(
+        _config(), small_data, on_epoch=lambda r: seen.append(r.epoch) or r.epoch == 2
+    )
+    assert seen == [1, 2] and len(result.history) == 2 and result.stopped_by == "callback"
+
+
+def test_patience_stops_after_epochs_without_improvement(small_data) -> None:
+    result = run_trial(_config(training={"max_epochs": 30, "patience": 2}), small_data)
+    assert result.stopped_by == "patience"
+    assert len(result.history) == result.best_epoch + 2 < 30
+
+
+def test_resume_from_a_mid_training_checkpoint_matches_an_uninterrupted_run(
+    small_data, tmp_path
+) -> None:
+    config = _config(wrapper={"probe_config": {"hidden_sizes": [8], "dropout": 0.5}})
+    uninterrupted = run_trial(config, small_data, evaluate_test=True)
+    checkpoint = tmp_path / "trial.pt"
+    partial = run_trial(
+        config, small_data, on_epoch=lambda r: r.epoch == 2, checkpoint_path=checkpoint
+    )
+    assert len(partial.history) == 2
+    resumed = run_trial(config, small_data, evaluate_test=True, checkpoint_path=checkpoint)
+
+    def without_times(history: list[dict]) -> list[dict]:
+        return [{k: v for k, v in h.items() if k != "epoch_time"} for h in history]
+
+    assert len(resumed.history) == 4
+    assert without_times(resumed.history) == without_times(uninterrupted.history)
+    assert resumed.test_metrics == uninterrupted.test_metrics
+
+
+def test_warmup_then_cosine_schedule(small_data) -> None:
+    config = _config(schedule={"kind": "cosine", "warmup_epochs": 1}, optimizer={"lr": 0.01})
+    result = run_trial(config, small_data)
+    steps = len(small_data.y) * 0.55 // 16  # training epochs fit this many full batches
+    total, warmup = 4 * steps, steps
+    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * (e * steps - warmup) / (total - warmup)))
+                for e in range(1, 5)]  # fmt: skip
+    assert [h["lr"] for h in result.history] == pytest.approx(expected)
+
+
+def test_diverging_loss_fails_the_trial(small_data) -> None:
+    config = _config(wrapper={"on_the_fly_preprocessor": {"scaler": 1e38}})
+    with pytest.raises(TrialDiverged, match="training loss is nan at epoch 1"):
+        run_trial(config, small_data)
+
+
+def test_test_split_must_exist_when_asked(small_data) -> None:
+    with pytest.raises(ValueError, match="no test split"):
+        run_trial(_config(split={"test_fraction": 0.0}), small_data, evaluate_test=True)
+
+
+def test_metrics_against_hand_computation() -> None:
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0], [0.5, 0.0]])
+    labels = torch.tensor([0, 1, 1, 1, 0])
+    m = classification_metrics(logits, labels, 2)
+    assert m["accuracy"] == pytest.approx(4 / 5)
+    assert m["balanced_accuracy"] == pytest.approx((1 + 2 / 3) / 2)
+    assert m["f1_macro"] == pytest.approx((0.8 + 0.8) / 2)
+    assert m["cohen_kappa"] == pytest.approx((0.8 - 0.48) / (1 - 0.48))
+    probs = torch.softmax(logits, 1)[:, 1]
+    pairs = [(probs[i] > probs[j]).float() for i in (1, 2, 3) for j in (0, 4)]
+    assert m["auroc"] == pytest.approx(float(sum(pairs) / 6))
+    assert m["loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item())
