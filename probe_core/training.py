@@ -35,7 +35,7 @@ class EpochReport:
     """What a trial reports after each epoch (a sweep forwards it to its scheduler)."""
 
     epoch: int  # 1-based: the number of epochs done
-    metrics: dict[str, float]  # train_loss, val_<metric> for every metric, lr, epoch_time
+    metrics: dict[str, float]  # train_loss, val_<metric> for each metric, lr, train/epoch_time
     best_epoch: int
     best_value: float
     checkpoint_path: Path | None
@@ -292,12 +292,14 @@ def train(
             optimizer.step()
             scheduler.step()
             total_loss += loss.item()
+        train_time = time.perf_counter() - start
         val = evaluate(model, val_split, extras, config, n_classes, autocast)
         epoch_time = time.perf_counter() - start
         metrics = {
             "train_loss": total_loss / steps_per_epoch,
             **{f"val_{k}": v for k, v in val.items()},
             "lr": optimizer.param_groups[0]["lr"],
+            "train_time": train_time,
             "epoch_time": epoch_time,
         }
         state["history"].append(metrics)

@@ -1,0 +1,60 @@
+import pytest
+
+from probe_core.pretraining import PretrainConfig, pretrain
+from probe_core.synthetic import SyntheticData
+from probe_core.training import run_trial
+from probe_core.trial_config import TrialConfig
+
+SOURCE = SyntheticData(subjects=[0, 1, 2, 3], trials_per_class=40)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pretrained") / "shallow.safetensors"
+    config = PretrainConfig(
+        backbone={"name": "ShallowFBCSPNet"}, data=SOURCE, output=path,
+        training={"max_epochs": 8}, optimizer={"lr": 3e-3},
+    )  # fmt: skip
+    result = pretrain(config)
+    assert result.val_metrics["balanced_accuracy"] > 0.9  # the source task is learnt
+    return path
+
+
+def _target_trial(strategy: str, checkpoint) -> TrialConfig:
+    return TrialConfig.model_validate(
+        {
+            "backbone": {"name": "ShallowFBCSPNet", "checkpoint": str(checkpoint)},
+            "strategy": {"kind": strategy},
+            "split": {"train_per_class": 4, "test_fraction": 0.4},
+            "training": {"max_epochs": 10, "batch_size": 16},
+            "optimizer": {"lr": 3e-3},
+        }
+    )
+
+
+def test_pretrained_then_probed_beats_training_from_scratch_on_few_target_trials(checkpoint):
+    """The effect that makes sweeps over freeze strategies worth running: new subjects, 4
+    training trials per class and subject."""
+    target = SyntheticData(subjects=[20, 21], trials_per_class=30).build()
+    probed = run_trial(_target_trial("linear_probe", checkpoint), target, evaluate_test=True)
+    scratch = run_trial(_target_trial("from_scratch", checkpoint), target, evaluate_test=True)
+    assert probed.test_metrics["balanced_accuracy"] >= 0.85
+    assert (
+        probed.test_metrics["balanced_accuracy"] > scratch.test_metrics["balanced_accuracy"] + 0.1
+    )
+    assert probed.trainable_params < scratch.trainable_params / 10
+
+
+def test_pretraining_into_a_from_pretrained_directory(tmp_path):
+    config = PretrainConfig(
+        backbone={"name": "EEGNet"}, data=SyntheticData(subjects=[0], trials_per_class=10),
+        output=tmp_path / "eegnet", training={"max_epochs": 1},
+    )  # fmt: skip
+    pretrain(config)
+    assert (tmp_path / "eegnet" / "config.json").is_file()
+    trial = TrialConfig.model_validate(
+        {"backbone": {"name": "EEGNet", "checkpoint": str(tmp_path / "eegnet")},
+         "training": {"max_epochs": 1}}
+    )  # fmt: skip
+    result = run_trial(trial, SyntheticData(subjects=[5], trials_per_class=10).build())
+    assert result.trainable_params == 16 * 8 * 2 + 2
