@@ -133,7 +133,11 @@ class MoabbData(_Source):
 
         try:
             raws = MOABBDataset(self.dataset, subject_ids=self.subjects)
-        except (ValueError, KeyError, ImportError) as error:
+        except ImportError:
+            raise DataError(
+                "moabb data needs the moabb package: pip install 'probe-sweep[moabb]'"
+            ) from None
+        except (ValueError, KeyError) as error:
             raise DataError(f"moabb dataset {self.dataset!r}: {error}") from None
         return windows_from_raws(
             raws, f"moabb {self.dataset}", self.tmin, self.tmax, self.resample, self.l_freq,

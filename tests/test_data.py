@@ -150,3 +150,14 @@ def test_missing_and_corrupt_files(tmp_path) -> None:
     np.savez(tmp_path / "partial.npz", X=np.zeros((2, 1, 3)))
     with pytest.raises(DataError, match=r"missing arrays \['y', 'ch_names', 'sfreq'\]"):
         NpzData(path=tmp_path / "partial.npz").build()
+
+
+def test_moabb_without_the_package_says_how_to_install_it() -> None:
+    import importlib.util
+
+    from probe_core.data_sources import MoabbData
+
+    if importlib.util.find_spec("moabb") is not None:
+        pytest.skip("moabb is installed: its path downloads data, which CI cannot")
+    with pytest.raises(DataError, match=r"pip install 'probe-sweep\[moabb\]'"):
+        MoabbData(dataset="BNCI2014_001", subjects=[1]).build()
