@@ -1,7 +1,7 @@
 """Everything one trial needs, usable on its own (no Ray, Optuna or MLflow).
 
-    from probe_core import TrialConfig, run_trial
-    result = run_trial(TrialConfig.load("trial.yaml"))
+from probe_core import TrialConfig, run_trial
+result = run_trial(TrialConfig.load("trial.yaml"))
 """
 
 from probe_core.aggregation import ConcatGroupedMean, IndexSelect, Mean

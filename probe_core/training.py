@@ -103,27 +103,38 @@ def _batch_extras(extras: dict, subjects: torch.Tensor) -> dict:
     return {"channel_positions": positions, "subject_ids": subjects}
 
 
+def example_batch(config: TrialConfig, data: EEGDataset, n: int = 8) -> dict:
+    """A few examples as the wrapper is called: the signal ``x`` and the extra inputs."""
+    n = min(len(data.y), n)
+    extras = model_inputs(config, data, torch.device("cpu"))
+    x = torch.from_numpy(np.ascontiguousarray(data.X[:n]))
+    return {"x": x, **_batch_extras(extras, torch.from_numpy(data.subjects[:n]))}
+
+
+def backbone_with_facts(
+    config: TrialConfig, data: EEGDataset, pretrained: bool = True
+) -> tuple[nn.Module, BackboneFacts]:
+    """The backbone for ``data`` and its facts from a dry run (as the wrapper will call it)."""
+    n_chans = config.wrapper.n_adapter_target_channels
+    backbone = config.backbone.build(
+        data, n_outputs=data.n_classes, n_chans=n_chans,
+        pretrained=pretrained and config.strategy.uses_pretrained,
+    )  # fmt: skip
+    batch = example_batch(config, data)
+    x = batch["x"] if n_chans is None else torch.zeros(len(batch["x"]), n_chans, data.n_times)
+    accepted = accepted_keywords(backbone)
+    names = {k: v for k, v in batch.items() if k == "ch_names"}
+    names = {k: v for k, v in names.items() if accepted is None or k in accepted}
+    return backbone, inspect_backbone(backbone, x, **names)
+
+
 def build_model(
     config: TrialConfig, data: EEGDataset
 ) -> tuple[DownstreamWrapperModel, BackboneFacts]:
     """The wrapped, strategy-prepared model for ``data`` (on the CPU), and its backbone's facts."""
-    n_chans = config.wrapper.n_adapter_target_channels
-    backbone = config.backbone.build(
-        data, n_outputs=data.n_classes, n_chans=n_chans,
-        pretrained=config.strategy.uses_pretrained,
-    )  # fmt: skip
-    n = min(len(data.y), 8)
-    x = torch.from_numpy(np.ascontiguousarray(data.X[:n]))
-    extras = _batch_extras(
-        model_inputs(config, data, torch.device("cpu")), torch.from_numpy(data.subjects[:n])
-    )
-    backbone_x = x if n_chans is None else torch.zeros(n, n_chans, x.shape[-1])
-    accepted = accepted_keywords(backbone)
-    names = {"ch_names": data.ch_names} if "ch_names" in extras else {}
-    names = {k: v for k, v in names.items() if accepted is None or k in accepted}
-    facts = inspect_backbone(backbone, backbone_x, **names)
+    backbone, facts = backbone_with_facts(config, data)
     wrapper = config.strategy.configure_wrapper(config.wrapper, facts)
-    model = wrapper.build(backbone, {"x": x, **extras}, data.n_classes, data.ch_names)
+    model = wrapper.build(backbone, example_batch(config, data), data.n_classes, data.ch_names)
     config.strategy.prepare(model, facts)
     return model, facts
 

@@ -1,0 +1,25 @@
+"""What a search space knows when it samples: the sweep's base config and facts about the
+backbone and the data."""
+
+from dataclasses import dataclass, replace
+
+from probe_core import BackboneFacts, EEGDataset, TrialConfig
+from probe_core.training import backbone_with_facts
+
+
+@dataclass(frozen=True)
+class SpaceContext:
+    base: TrialConfig
+    facts: BackboneFacts
+    n_classes: int
+    n_train: int  # training examples after the split, an upper bound for the batch size
+
+    def with_base(self, base: TrialConfig) -> "SpaceContext":
+        return replace(self, base=base)
+
+
+def make_context(base: TrialConfig, data: EEGDataset) -> SpaceContext:
+    """Inspect the backbone once (random weights: the facts do not depend on them)."""
+    _, facts = backbone_with_facts(base, data, pretrained=False)
+    n_train = len(base.split.split(data).train.y)
+    return SpaceContext(base=base, facts=facts, n_classes=data.n_classes, n_train=n_train)
