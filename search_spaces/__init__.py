@@ -1,1 +1,25 @@
-"""Optuna define-by-run search spaces that produce validated probe_core trial configs."""
+"""Optuna define-by-run search spaces that produce validated probe_core trial configs.
+
+A space is a plain function ``(optuna.Trial, SpaceContext) -> TrialConfig``; built-in spaces are
+selected by name and composed, or written declaratively in YAML. No Ray, no MLflow here.
+"""
+
+from search_spaces.context import SpaceContext, make_context
+from search_spaces.declarative import DeclarativeSpace
+from search_spaces.freeze_strategy import applicable_strategies, warm_start_params
+from search_spaces.registry import SPACES, Space, compose, get_space
+from search_spaces.samplers import SamplerConfig, space_distributions
+
+__all__ = [
+    "SPACES",
+    "DeclarativeSpace",
+    "SamplerConfig",
+    "Space",
+    "SpaceContext",
+    "applicable_strategies",
+    "compose",
+    "get_space",
+    "make_context",
+    "space_distributions",
+    "warm_start_params",
+]

@@ -1,0 +1,54 @@
+"""The probe-head space: how the backbone's output is pooled and which head reads it.
+
+Probe strategies fix their own head (that is what they compare), so for them only the pooling
+is searched; fine-tuning strategies search both. Parameters are named per strategy kind
+(``lora.aggregation``): each kind has its own choices, and TPE models them apart.
+"""
+
+import optuna
+
+from probe_core import Mlp, TrialConfig
+from search_spaces.config_paths import with_values
+from search_spaces.context import SpaceContext
+
+PROBE_KINDS = {"linear_probe", "mlp_probe", "attentive_probe"}
+
+
+def valid_aggregations(output_shape: tuple[int, ...]) -> list[str]:
+    """Aggregations that fit a backbone output of ``output_shape`` (without the batch axis)."""
+    if len(output_shape) == 2:  # (tokens, features)
+        grouped = [f"grouped_{n}" for n in (2, 4) if output_shape[0] >= 2 * n]
+        return ["flatten", "mean", "first", *grouped, "attentive"]
+    if len(output_shape) == 3:  # (channels, patches, features)
+        return ["flatten", "mean", "attentive"]
+    return ["flatten"]
+
+
+def _aggregation_value(name: str) -> str | int:
+    return int(name.removeprefix("grouped_")) if name.startswith("grouped_") else name
+
+
+def probe_head(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
+    kind = context.base.strategy.kind
+    values: dict = {}
+    if kind != "attentive_probe":
+        choices = valid_aggregations(context.facts.output_shape)
+        if kind in PROBE_KINDS:
+            choices = [c for c in choices if c != "attentive"]
+        if len(choices) > 1:
+            values["wrapper.aggregation"] = _aggregation_value(
+                trial.suggest_categorical(f"{kind}.aggregation", choices)
+            )
+    if kind not in PROBE_KINDS:
+        head = trial.suggest_categorical(f"{kind}.probe", ["linear", "linear_layernorm", "mlp"])
+        if head == "linear":
+            values["wrapper.probe_config"] = "linear"
+        elif head == "linear_layernorm":
+            values["wrapper.probe_config"] = Mlp(input_norm="layer").model_dump()
+        else:
+            values["wrapper.probe_config"] = Mlp(
+                hidden_sizes=[trial.suggest_categorical(f"{kind}.probe_width", [64, 128, 256])],
+                dropout=trial.suggest_float(f"{kind}.probe_dropout", 0.0, 0.5),
+                activation_layer="gelu",
+            ).model_dump()
+    return with_values(context.base, values) if values else context.base

@@ -1,0 +1,56 @@
+"""Built-in spaces by name, and their composition.
+
+A space is a plain function ``(optuna.Trial, SpaceContext) -> TrialConfig``. Composing spaces
+applies them in order, each starting from the config the previous one produced, so a later space
+can depend on an earlier choice (the probe head on the strategy).
+"""
+
+import difflib
+from collections.abc import Callable, Sequence
+
+import optuna
+
+from probe_core import TrialConfig
+from search_spaces.config_paths import with_values
+from search_spaces.context import SpaceContext
+from search_spaces.freeze_strategy import freeze_strategy, freeze_strategy_defaults
+from search_spaces.optimizer import optimizer
+from search_spaces.presets import preset
+from search_spaces.probe_head import probe_head
+
+Space = Callable[[optuna.Trial, SpaceContext], TrialConfig]
+
+
+def seeds(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
+    """The model seed as a parameter (0, 1, 2): grids of strategies × seeds."""
+    return with_values(context.base, {"seed": trial.suggest_categorical("seed", [0, 1, 2])})
+
+
+SPACES: dict[str, Space] = {
+    "freeze_strategy": freeze_strategy,
+    "freeze_strategy_defaults": freeze_strategy_defaults,
+    "probe_head": probe_head,
+    "optimizer": optimizer,
+    "preset": preset,
+    "seeds": seeds,
+}
+
+
+def get_space(name: str) -> Space:
+    if name not in SPACES:
+        close = difflib.get_close_matches(name, SPACES, n=2)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ValueError(f"space {name!r} is not a built-in space ({', '.join(SPACES)}){hint}")
+    return SPACES[name]
+
+
+def compose(spaces: Sequence[Space]) -> Space:
+    """One space that applies ``spaces`` in order."""
+
+    def composed(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
+        config = context.base
+        for space in spaces:
+            config = space(trial, context.with_base(config))
+        return config
+
+    return composed
