@@ -38,7 +38,6 @@ class EpochReport:
     metrics: dict[str, float]  # train_loss, val_<metric> for each metric, lr, train/epoch_time
     best_epoch: int
     best_value: float
-    checkpoint_path: Path | None
 
 
 @dataclass
@@ -213,11 +212,176 @@ def evaluate(model, split: _Tensors, extras, config: TrialConfig, n_classes, aut
     return classification_metrics(logits, split.y.cpu(), n_classes)
 
 
-def _save_atomically(state: dict, path: Path) -> None:
+def save_atomically(state: dict, path: Path) -> None:
+    """``torch.save`` that never leaves a half-written file behind (write, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def load_dataset(config: TrialConfig, dataset: EEGDataset | None) -> EEGDataset:
+    if dataset is not None:
+        return dataset
+    if config.data is None:
+        raise ValueError("trial config has no data section and no dataset was given")
+    return config.data.build()
+
+
+class TrialRunner:
+    """One trial, one epoch per ``step()``: what ``run_trial`` loops over and what a sweep's
+    trainable drives (reporting, checkpointing and stopping between steps).
+
+    ``state_dict()`` holds everything needed to continue exactly: model, optimiser, scheduler,
+    RNG state, history and the best epoch's weights.
+    """
+
+    def __init__(self, config: TrialConfig, dataset: EEGDataset | None = None) -> None:
+        dataset = load_dataset(config, dataset)
+        self.config = config
+        self.splits: Splits = config.split.split(dataset)
+        self.device = resolve_device(config.training.device)
+        self.autocast = self.device.type == "cuda" and config.training.precision != "fp32"
+        seed_everything(config.seed)
+        model, facts = build_model(config, dataset)
+        self.model = model.to(self.device)
+        self.sizes = parameter_summary(self.model)
+        self.train_split = _Tensors(self.splits.train, self.device)
+        self.val_split = _Tensors(self.splits.val, self.device)
+        self.extras = model_inputs(config, dataset, self.device)
+        self.n_classes = dataset.n_classes
+        self.batch_size = min(config.training.batch_size, len(self.train_split))
+        # the last partial batch is dropped: every step sees a full batch
+        self.steps_per_epoch = max(len(self.train_split) // self.batch_size, 1)
+        self.optimizer = torch.optim.AdamW(
+            _param_groups(config, self.model, facts), betas=config.optimizer.betas
+        )
+        self.scheduler = _scheduler(config, self.optimizer, self.steps_per_epoch)
+        self.class_weights = None
+        if config.training.class_weights:
+            counts = torch.bincount(self.train_split.y, minlength=self.n_classes).float()
+            weights = counts.sum() / (self.n_classes * counts.clamp(min=1))
+            self.class_weights = weights.to(self.device)
+        self.epoch = 0
+        self.history: list[dict[str, float]] = []
+        self.best_epoch = 0
+        self.best_value: float | None = None
+        self.best_model: dict | None = None
+        self.stopped_by: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.stopped_by is not None
+
+    def step(self) -> EpochReport:
+        """Train one epoch, evaluate on the validation split, and report."""
+        config, model = self.config, self.model
+        start = time.perf_counter()
+        config.strategy.on_epoch_start(model, self.epoch)
+        model.train()
+        if not any(p.requires_grad for p in model.wrapped_model.parameters()):
+            model.wrapped_model.eval()  # a frozen backbone: no dropout, fixed norm statistics
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + self.epoch)
+        order = torch.randperm(len(self.train_split), generator=generator).to(self.device)
+        total_loss = 0.0
+        for step in range(self.steps_per_epoch):
+            index = order[step * self.batch_size : (step + 1) * self.batch_size]
+            total_loss += self._train_step(index)
+        train_time = time.perf_counter() - start
+        val = evaluate(model, self.val_split, self.extras, config, self.n_classes, self.autocast)
+        metrics = {
+            "train_loss": total_loss / self.steps_per_epoch,
+            **{f"val_{k}": v for k, v in val.items()},
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_time": train_time,
+            "epoch_time": time.perf_counter() - start,
+        }
+        self.history.append(metrics)
+        self.epoch += 1
+        metric = config.training.metric
+        if is_better(metric, val[metric], self.best_value):
+            self.best_value, self.best_epoch = val[metric], self.epoch
+            self.best_model = copy.deepcopy(model.state_dict())
+        patience = config.training.patience
+        if self.epoch >= config.training.max_epochs:
+            self.stopped_by = "max_epochs"
+        elif patience is not None and self.epoch - self.best_epoch >= patience:
+            self.stopped_by = "patience"
+        return EpochReport(
+            epoch=self.epoch,
+            metrics=metrics,
+            best_epoch=self.best_epoch,
+            best_value=self.best_value if self.best_value is not None else float("nan"),
+        )
+
+    def _train_step(self, index: torch.Tensor) -> float:
+        split, device = self.train_split, self.device
+        with torch.autocast(device.type, torch.bfloat16, enabled=self.autocast):
+            logits = self.model(split.X[index], **_batch_extras(self.extras, split.subjects[index]))
+            loss = nn.functional.cross_entropy(logits.float(), split.y[index], self.class_weights)
+        if not torch.isfinite(loss):
+            raise TrialDiverged(f"training loss is {loss.item()} at epoch {self.epoch + 1}")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.training.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.training.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss.item()
+
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+            "epoch": self.epoch,
+            "history": self.history,
+            "best_epoch": self.best_epoch,
+            "best_value": self.best_value,
+            "best_model": self.best_model,
+            "stopped_by": self.stopped_by,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        self.epoch, self.history = state["epoch"], state["history"]
+        self.best_epoch, self.best_value = state["best_epoch"], state["best_value"]
+        self.best_model, self.stopped_by = state["best_model"], state["stopped_by"]
+
+    def save(self, path: Path) -> None:
+        save_atomically(self.state_dict(), path)
+
+    def load(self, path: Path) -> None:
+        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
+
+    def finish(self, evaluate_test: bool = False) -> TrialResult:
+        """Restore the best epoch's weights and summarise (with the test split when asked)."""
+        if evaluate_test and self.splits.test is None:
+            raise ValueError("split: no test split (test_fraction is 0 and no test_subjects)")
+        if self.best_model is not None:
+            self.model.load_state_dict(self.best_model)
+        best = self.history[max(self.best_epoch - 1, 0)] if self.history else {}
+        val_metrics = {k.removeprefix("val_"): v for k, v in best.items() if k.startswith("val_")}
+        test_metrics = None
+        if evaluate_test:
+            test_split = _Tensors(self.splits.test, self.device)
+            test_metrics = evaluate(
+                self.model, test_split, self.extras, self.config, self.n_classes, self.autocast
+            )
+        return TrialResult(
+            best_epoch=self.best_epoch,
+            val_metrics=val_metrics,
+            test_metrics=test_metrics,
+            total_params=self.sizes.total,
+            trainable_params=self.sizes.trainable,
+            epoch_times=[h["epoch_time"] for h in self.history],
+            history=self.history,
+            stopped_by=self.stopped_by or "callback",
+        )
 
 
 def run_trial(
@@ -229,8 +393,8 @@ def run_trial(
 ) -> TrialResult:
     """Train ``config`` on ``dataset`` (default: ``config.data``) and return its result.
 
-    With ``checkpoint_path``, the model, optimiser, scheduler, RNG state and history are saved
-    there after every epoch, and a trial finding a checkpoint there resumes from it exactly.
+    With ``checkpoint_path``, the trial's state is saved there after every epoch, and a trial
+    finding a checkpoint there resumes from it exactly.
     """
     return train(config, dataset, on_epoch, evaluate_test, checkpoint_path)[1]
 
@@ -243,125 +407,15 @@ def train(
     checkpoint_path: Path | None = None,
 ) -> tuple[DownstreamWrapperModel, TrialResult]:
     """``run_trial`` that also returns the model, with the weights of its best epoch."""
-    if dataset is None:
-        if config.data is None:
-            raise ValueError("trial config has no data section and no dataset was given")
-        dataset = config.data.build()
-    splits: Splits = config.split.split(dataset)
-    if evaluate_test and splits.test is None:
+    runner = TrialRunner(config, dataset)
+    if evaluate_test and runner.splits.test is None:
         raise ValueError("split: no test split (test_fraction is 0 and no test_subjects)")
-    device = resolve_device(config.training.device)
-    autocast = device.type == "cuda" and config.training.precision != "fp32"
-    seed_everything(config.seed)
-    model, facts = build_model(config, dataset)
-    model = model.to(device)
-    sizes = parameter_summary(model)
-    train_split, val_split = _Tensors(splits.train, device), _Tensors(splits.val, device)
-    extras = model_inputs(config, dataset, device)
-    n_classes = dataset.n_classes
-    batch_size = min(config.training.batch_size, len(train_split))
-    steps_per_epoch = max(len(train_split) // batch_size, 1)  # the last partial batch is dropped
-    optimizer = torch.optim.AdamW(_param_groups(config, model, facts), betas=config.optimizer.betas)
-    scheduler = _scheduler(config, optimizer, steps_per_epoch)
-    weights = None
-    if config.training.class_weights:
-        counts = torch.bincount(train_split.y, minlength=n_classes).float()
-        weights = (counts.sum() / (n_classes * counts.clamp(min=1))).to(device)
-    metric = config.training.metric
-    state = {"epoch": 0, "history": [], "best_epoch": 0, "best_value": None, "best_model": None}
     if checkpoint_path is not None and Path(checkpoint_path).exists():
-        saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["rng"])
-        state = saved["state"]
-    stopped_by = "max_epochs"
-    for epoch in range(state["epoch"], config.training.max_epochs):
-        start = time.perf_counter()
-        config.strategy.on_epoch_start(model, epoch)
-        model.train()
-        if not any(p.requires_grad for p in model.wrapped_model.parameters()):
-            model.wrapped_model.eval()  # a frozen backbone: no dropout, fixed norm statistics
-        order = torch.randperm(
-            len(train_split), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-        ).to(device)
-        total_loss = 0.0
-        for step in range(steps_per_epoch):
-            index = order[step * batch_size : (step + 1) * batch_size]
-            with torch.autocast(device.type, torch.bfloat16, enabled=autocast):
-                logits = model(
-                    train_split.X[index], **_batch_extras(extras, train_split.subjects[index])
-                )
-                loss = nn.functional.cross_entropy(logits.float(), train_split.y[index], weights)
-            if not torch.isfinite(loss):
-                raise TrialDiverged(f"training loss is {loss.item()} at epoch {epoch + 1}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.training.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.training.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            total_loss += loss.item()
-        train_time = time.perf_counter() - start
-        val = evaluate(model, val_split, extras, config, n_classes, autocast)
-        epoch_time = time.perf_counter() - start
-        metrics = {
-            "train_loss": total_loss / steps_per_epoch,
-            **{f"val_{k}": v for k, v in val.items()},
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_time": train_time,
-            "epoch_time": epoch_time,
-        }
-        state["history"].append(metrics)
-        state["epoch"] = epoch + 1
-        if is_better(metric, val[metric], state["best_value"]):
-            state["best_value"], state["best_epoch"] = val[metric], epoch + 1
-            state["best_model"] = copy.deepcopy(model.state_dict())
+        runner.load(Path(checkpoint_path))
+    while not runner.done:
+        report = runner.step()
         if checkpoint_path is not None:
-            _save_atomically(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "rng": torch.get_rng_state(),
-                    "state": state,
-                },
-                Path(checkpoint_path),
-            )
-        report = EpochReport(
-            epoch=epoch + 1,
-            metrics=metrics,
-            best_epoch=state["best_epoch"],
-            best_value=state["best_value"] if state["best_value"] is not None else float("nan"),
-            checkpoint_path=checkpoint_path,
-        )
+            runner.save(Path(checkpoint_path))
         if on_epoch is not None and on_epoch(report):
-            stopped_by = "callback"
             break
-        patience = config.training.patience
-        if patience is not None and epoch + 1 - state["best_epoch"] >= patience:
-            stopped_by = "patience"
-            break
-    if state["best_model"] is not None:
-        model.load_state_dict(state["best_model"])
-    best_index = max(state["best_epoch"] - 1, 0)
-    val_metrics = {
-        k.removeprefix("val_"): v for k, v in state["history"][best_index].items()
-        if k.startswith("val_")
-    }  # fmt: skip
-    test_metrics = None
-    if evaluate_test:
-        test_split = _Tensors(splits.test, device)
-        test_metrics = evaluate(model, test_split, extras, config, n_classes, autocast)
-    result = TrialResult(
-        best_epoch=state["best_epoch"],
-        val_metrics=val_metrics,
-        test_metrics=test_metrics,
-        total_params=sizes.total,
-        trainable_params=sizes.trainable,
-        epoch_times=[h["epoch_time"] for h in state["history"]],
-        history=state["history"],
-        stopped_by=stopped_by,
-    )
-    return model, result
+    return runner.model, runner.finish(evaluate_test)
