@@ -31,8 +31,9 @@ def hand_written_loop(config: TrialConfig, data, epochs: int) -> float:
     X, y = torch.from_numpy(splits.train.X), torch.from_numpy(splits.train.y)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
-        lr=config.optimizer.lr, weight_decay=config.optimizer.weight_decay,
-    )  # fmt: skip
+        lr=config.optimizer.lr,
+        weight_decay=config.optimizer.weight_decay,
+    )
     batch = config.training.batch_size
     steps = len(y) // batch
     model.train()
@@ -71,11 +72,14 @@ def main() -> None:
     )
     worst = float("inf")
     for name in ("EEGNet", "ShallowFBCSPNet"):
-        config = TrialConfig.model_validate({
-            "backbone": {"name": name}, "strategy": {"kind": "full_finetune"},
-            "training": {"max_epochs": args.epochs, "batch_size": 64},
-            "schedule": {"kind": "constant"},
-        })  # fmt: skip
+        config = TrialConfig.model_validate(
+            {
+                "backbone": {"name": name},
+                "strategy": {"kind": "full_finetune"},
+                "training": {"max_epochs": args.epochs, "batch_size": 64},
+                "schedule": {"kind": "constant"},
+            }
+        )
         hand_written_loop(config, data, 1)  # warm-up
         ratios, ours_rates, hand_rates = [], [], []
         for round_ in range(args.rounds):

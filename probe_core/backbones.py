@@ -120,8 +120,11 @@ class BackboneConfig(pydantic.BaseModel):
         state = read_state_dict(path)
         if not self.keep_head:  # the head is replaced by the probe: its weights do not matter
             state = {k: v for k, v in state.items() if not k.startswith(f"{HEAD}.")}
-        own = {k: v for k, v in model.state_dict().items()
-               if self.keep_head or not k.startswith(f"{HEAD}.")}  # fmt: skip
+        own = {
+            k: v
+            for k, v in model.state_dict().items()
+            if self.keep_head or not k.startswith(f"{HEAD}.")
+        }
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
         mismatched = sorted(
@@ -143,8 +146,11 @@ class BackboneConfig(pydantic.BaseModel):
 
             logging.getLogger(__name__).warning(
                 "partial load of %s: %d missing, %d unexpected, %d mis-shaped keys",
-                path, len(missing), len(unexpected), len(mismatched),
-            )  # fmt: skip
+                path,
+                len(missing),
+                len(unexpected),
+                len(mismatched),
+            )
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:

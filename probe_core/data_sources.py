@@ -140,9 +140,14 @@ class MoabbData(_Source):
         except (ValueError, KeyError) as error:
             raise DataError(f"moabb dataset {self.dataset!r}: {error}") from None
         return windows_from_raws(
-            raws, f"moabb {self.dataset}", self.tmin, self.tmax, self.resample, self.l_freq,
+            raws,
+            f"moabb {self.dataset}",
+            self.tmin,
+            self.tmax,
+            self.resample,
+            self.l_freq,
             self.h_freq,
-        )  # fmt: skip
+        )
 
 
 def windows_from_raws(

@@ -39,9 +39,11 @@ class LowRankDelta(nn.Module):
 def _weight_names(module: nn.Module) -> list[tuple[nn.Module, str]]:
     """The (owner, parameter name) pairs LoRA adapts in a target module."""
     if isinstance(module, nn.MultiheadAttention):
-        names = ["in_proj_weight"] if module.in_proj_weight is not None else [
-            "q_proj_weight", "k_proj_weight", "v_proj_weight"
-        ]  # fmt: skip
+        names = (
+            ["in_proj_weight"]
+            if module.in_proj_weight is not None
+            else ["q_proj_weight", "k_proj_weight", "v_proj_weight"]
+        )
         return [(module, name) for name in names] + [(module.out_proj, "weight")]
     weight = getattr(module, "weight", None)
     if isinstance(weight, nn.Parameter) and weight.ndim >= 2:

@@ -5,9 +5,26 @@ from functools import cache
 import numpy as np
 
 CHANNELS_1020 = [
-    "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3",
-    "Cz", "C4", "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2",
-]  # fmt: skip
+    "Fp1",
+    "Fp2",
+    "F7",
+    "F3",
+    "Fz",
+    "F4",
+    "F8",
+    "T7",
+    "C3",
+    "Cz",
+    "C4",
+    "T8",
+    "P7",
+    "P3",
+    "Pz",
+    "P4",
+    "P8",
+    "O1",
+    "O2",
+]
 
 MONTAGE = "colin27_1005"
 

@@ -251,9 +251,11 @@ class LayerPatterns(_Strategy):
 
     def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         apply_freeze(
-            model.wrapped_model, self.layers_to_freeze, self.layers_to_unfreeze,
+            model.wrapped_model,
+            self.layers_to_freeze,
+            self.layers_to_unfreeze,
             self.strict_matching,
-        )  # fmt: skip
+        )
 
 
 FreezeStrategy = Annotated[

@@ -116,9 +116,11 @@ def backbone_with_facts(
     """The backbone for ``data`` and its facts from a dry run (as the wrapper will call it)."""
     n_chans = config.wrapper.n_adapter_target_channels
     backbone = config.backbone.build(
-        data, n_outputs=data.n_classes, n_chans=n_chans,
+        data,
+        n_outputs=data.n_classes,
+        n_chans=n_chans,
         pretrained=pretrained and config.strategy.uses_pretrained,
-    )  # fmt: skip
+    )
     batch = example_batch(config, data)
     x = batch["x"] if n_chans is None else torch.zeros(len(batch["x"]), n_chans, data.n_times)
     accepted = accepted_keywords(backbone)
@@ -358,6 +360,15 @@ class TrialRunner:
     def load(self, path: Path) -> None:
         self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
 
+    def test_predictions(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and labels of the test split, with the model's current weights."""
+        if self.splits.test is None:
+            raise ValueError("split: no test split (test_fraction is 0 and no test_subjects)")
+        test_split = _Tensors(self.splits.test, self.device)
+        batch_size = self.config.training.eval_batch_size
+        logits = predict(self.model, test_split, self.extras, batch_size, self.autocast)
+        return logits, test_split.y.cpu()
+
     def finish(self, evaluate_test: bool = False) -> TrialResult:
         """Restore the best epoch's weights and summarise (with the test split when asked)."""
         if evaluate_test and self.splits.test is None:
@@ -368,10 +379,8 @@ class TrialRunner:
         val_metrics = {k.removeprefix("val_"): v for k, v in best.items() if k.startswith("val_")}
         test_metrics = None
         if evaluate_test:
-            test_split = _Tensors(self.splits.test, self.device)
-            test_metrics = evaluate(
-                self.model, test_split, self.extras, self.config, self.n_classes, self.autocast
-            )
+            logits, labels = self.test_predictions()
+            test_metrics = classification_metrics(logits, labels, self.n_classes)
         return TrialResult(
             best_epoch=self.best_epoch,
             val_metrics=val_metrics,

@@ -6,7 +6,11 @@ selected by name and composed, or written declaratively in YAML. No Ray, no MLfl
 
 from search_spaces.context import SpaceContext, make_context
 from search_spaces.declarative import DeclarativeSpace
-from search_spaces.freeze_strategy import applicable_strategies, warm_start_params
+from search_spaces.freeze_strategy import (
+    applicable_strategies,
+    candidate_strategies,
+    warm_start_params,
+)
 from search_spaces.registry import SPACES, Space, compose, get_space
 from search_spaces.samplers import SamplerConfig, space_distributions
 
@@ -17,6 +21,7 @@ __all__ = [
     "Space",
     "SpaceContext",
     "applicable_strategies",
+    "candidate_strategies",
     "compose",
     "get_space",
     "make_context",

@@ -13,9 +13,13 @@ class SpaceContext:
     facts: BackboneFacts
     n_classes: int
     n_train: int  # training examples after the split, an upper bound for the batch size
+    only_strategies: tuple[str, ...] | None = None  # restrict the strategies a space offers
 
     def with_base(self, base: TrialConfig) -> "SpaceContext":
         return replace(self, base=base)
+
+    def restricted_to(self, strategies: list[str]) -> "SpaceContext":
+        return replace(self, only_strategies=tuple(strategies))
 
 
 def make_context(base: TrialConfig, data: EEGDataset) -> SpaceContext:

@@ -25,6 +25,14 @@ def applicable_strategies(facts: BackboneFacts) -> list[str]:
     return kinds + ["lp_ft", "full_finetune", "from_scratch"]
 
 
+def candidate_strategies(context: SpaceContext) -> list[str]:
+    """The strategies a space offers: the applicable ones, or the context's restriction."""
+    kinds = applicable_strategies(context.facts)
+    if context.only_strategies is not None:
+        kinds = [k for k in kinds if k in context.only_strategies]
+    return kinds
+
+
 def _strategy_params(trial: optuna.Trial, kind: str, context: SpaceContext) -> dict:
     """The drawn strategy's own fields."""
     name = f"{kind}."
@@ -58,13 +66,13 @@ def _strategy_params(trial: optuna.Trial, kind: str, context: SpaceContext) -> d
 
 def freeze_strategy(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     """Every applicable strategy, each with its own hyperparameters."""
-    kind = trial.suggest_categorical(STRATEGY_PARAM, applicable_strategies(context.facts))
+    kind = trial.suggest_categorical(STRATEGY_PARAM, candidate_strategies(context))
     return _with_strategy(context.base, {"kind": kind, **_strategy_params(trial, kind, context)})
 
 
 def freeze_strategy_defaults(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     """Only the strategy, each at its default settings: for grids and strategy races."""
-    kind = trial.suggest_categorical(STRATEGY_PARAM, applicable_strategies(context.facts))
+    kind = trial.suggest_categorical(STRATEGY_PARAM, candidate_strategies(context))
     return _with_strategy(context.base, {"kind": kind})
 
 
@@ -101,5 +109,5 @@ def warm_start_params(context: SpaceContext) -> list[dict]:
     sampler sees every strategy before it starts to exploit (``study.enqueue_trial`` format)."""
     return [
         _params_of(_with_strategy(context.base, {"kind": kind}).strategy.model_dump(), context)
-        for kind in applicable_strategies(context.facts)
+        for kind in candidate_strategies(context)
     ]

@@ -13,26 +13,47 @@ _FREEZE_ALL = {"kind": "layers", "layers_to_freeze": [""]}
 _TRAIN_ALL = {"kind": "layers", "layers_to_freeze": []}
 
 PRESETS: dict[str, dict] = {
-    "linear_freeze": {"strategy": _FREEZE_ALL, "wrapper.aggregation": "flatten",
-                      "wrapper.probe_config": "linear"},
-    "mean_linear_freeze": {"strategy": _FREEZE_ALL, "wrapper.aggregation": "mean",
-                           "wrapper.probe_config": "linear"},
-    "mlp_freeze": {"strategy": _FREEZE_ALL, "wrapper.aggregation": "flatten",
-                   "wrapper.probe_config": _MLP},
-    "last_finetune": {"strategy": {"kind": "layers", "layers_to_unfreeze": "last"},
-                      "wrapper.aggregation": "flatten", "wrapper.probe_config": "linear"},
-    "linear_finetune": {"strategy": _TRAIN_ALL, "wrapper.aggregation": "flatten",
-                        "wrapper.probe_config": "linear"},
-    "mlp_finetune": {"strategy": _TRAIN_ALL, "wrapper.aggregation": "flatten",
-                     "wrapper.probe_config": _MLP},
-}  # fmt: skip
+    "linear_freeze": {
+        "strategy": _FREEZE_ALL,
+        "wrapper.aggregation": "flatten",
+        "wrapper.probe_config": "linear",
+    },
+    "mean_linear_freeze": {
+        "strategy": _FREEZE_ALL,
+        "wrapper.aggregation": "mean",
+        "wrapper.probe_config": "linear",
+    },
+    "mlp_freeze": {
+        "strategy": _FREEZE_ALL,
+        "wrapper.aggregation": "flatten",
+        "wrapper.probe_config": _MLP,
+    },
+    "last_finetune": {
+        "strategy": {"kind": "layers", "layers_to_unfreeze": "last"},
+        "wrapper.aggregation": "flatten",
+        "wrapper.probe_config": "linear",
+    },
+    "linear_finetune": {
+        "strategy": _TRAIN_ALL,
+        "wrapper.aggregation": "flatten",
+        "wrapper.probe_config": "linear",
+    },
+    "mlp_finetune": {
+        "strategy": _TRAIN_ALL,
+        "wrapper.aggregation": "flatten",
+        "wrapper.probe_config": _MLP,
+    },
+}
 
 
 def available_presets(context: SpaceContext) -> list[str]:
     """Presets whose aggregation fits the backbone's output."""
     tokens = len(context.facts.output_shape) >= 2
-    return [name for name, values in PRESETS.items()
-            if values["wrapper.aggregation"] != "mean" or tokens]  # fmt: skip
+    return [
+        name
+        for name, values in PRESETS.items()
+        if values["wrapper.aggregation"] != "mean" or tokens
+    ]
 
 
 def preset(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:

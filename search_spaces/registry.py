@@ -44,13 +44,14 @@ def get_space(name: str) -> Space:
     return SPACES[name]
 
 
-def compose(spaces: Sequence[Space]) -> Space:
+class compose:  # noqa: N801 (used like a function; a class so that sweeps can pickle it)
     """One space that applies ``spaces`` in order."""
 
-    def composed(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
+    def __init__(self, spaces: Sequence[Space]) -> None:
+        self.spaces = list(spaces)
+
+    def __call__(self, trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
         config = context.base
-        for space in spaces:
+        for space in self.spaces:
             config = space(trial, context.with_base(config))
         return config
-
-    return composed

@@ -6,7 +6,7 @@ import optuna
 import pydantic
 
 from search_spaces.context import SpaceContext
-from search_spaces.freeze_strategy import STRATEGY_PARAM, applicable_strategies
+from search_spaces.freeze_strategy import STRATEGY_PARAM, candidate_strategies
 
 SamplerName = Literal["tpe", "random", "grid", "gp", "cmaes", "nsga2"]
 
@@ -29,7 +29,7 @@ class SamplerConfig(pydantic.BaseModel):
 
     def grid_space(self, context: SpaceContext) -> dict[str, list]:
         return self.grid or {
-            STRATEGY_PARAM: applicable_strategies(context.facts),
+            STRATEGY_PARAM: candidate_strategies(context),
             "seed": [0, 1, 2],
         }
 
@@ -40,9 +40,11 @@ class SamplerConfig(pydantic.BaseModel):
         what the sampler can search."""
         if self.name == "tpe":
             return optuna.samplers.TPESampler(
-                multivariate=True, group=True, seed=self.seed,
+                multivariate=True,
+                group=True,
+                seed=self.seed,
                 n_startup_trials=self.n_startup_trials,
-            )  # fmt: skip
+            )
         if self.name == "random":
             return optuna.samplers.RandomSampler(seed=self.seed)
         if self.name == "grid":
@@ -58,9 +60,10 @@ class SamplerConfig(pydantic.BaseModel):
             return optuna.samplers.GPSampler(seed=self.seed, n_startup_trials=self.n_startup_trials)
         if self.name == "cmaes":
             categorical = sorted(
-                name for name, d in distributions.items()
+                name
+                for name, d in distributions.items()
                 if isinstance(d, optuna.distributions.CategoricalDistribution)
-            )  # fmt: skip
+            )
             if categorical:
                 raise ValueError(
                     f"sampler cmaes searches continuous parameters only; {categorical} are "

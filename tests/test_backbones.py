@@ -53,8 +53,11 @@ def test_mismatched_checkpoint_lists_keys_unless_partial_load_is_allowed(
     assert "partial load" in caplog.text
     labram_keys = tmp_path / "other_arch.pt"
     torch.save({"blocks.0.weight": torch.zeros(2)}, labram_keys)
-    with pytest.raises(CheckpointError, match=r"missing keys \['bnorm_1.bias'.*unexpected keys "
-                                              r"\['blocks.0.weight'\]"):  # fmt: skip
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing keys \['bnorm_1.bias'.*unexpected keys "
+        r"\['blocks.0.weight'\]",
+    ):
         BackboneConfig(name="EEGNet", checkpoint=str(labram_keys)).build(small_data, 2)
 
 
@@ -79,17 +82,42 @@ def test_from_pretrained_directory_round_trip(patch_data, tmp_path) -> None:
     )
     fewer = patch_data.subset(np.arange(4), "x")
     fewer = EEGDataset(
-        X=fewer.X[:, :10].copy(), y=fewer.y, subjects=fewer.subjects, ch_names=fewer.ch_names[:10],
-        sfreq=fewer.sfreq, positions=fewer.positions[:10], class_names=fewer.class_names,
-    )  # fmt: skip
+        X=fewer.X[:, :10].copy(),
+        y=fewer.y,
+        subjects=fewer.subjects,
+        ch_names=fewer.ch_names[:10],
+        sfreq=fewer.sfreq,
+        positions=fewer.positions[:10],
+        class_names=fewer.class_names,
+    )
     with pytest.raises(
         CheckpointError, match="expects 19 channels, the data has 10; add a channel"
     ):
         loaded.build(fewer, 2)
 
 
-BENDR_CHANNELS = ["FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8", "T5",
-                  "P3", "PZ", "P4", "T6", "O1", "O2", "SCALE"]  # fmt: skip
+BENDR_CHANNELS = [
+    "FP1",
+    "FP2",
+    "F7",
+    "F3",
+    "FZ",
+    "F4",
+    "F8",
+    "T7",
+    "C3",
+    "CZ",
+    "C4",
+    "T8",
+    "T5",
+    "P3",
+    "PZ",
+    "P4",
+    "T6",
+    "O1",
+    "O2",
+    "SCALE",
+]
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +126,13 @@ def bendr_data(patch_data) -> EEGDataset:
     n = len(patch_data.y)
     return EEGDataset(
         X=rng.standard_normal((n, 20, 400)).astype(np.float32),
-        y=patch_data.y, subjects=patch_data.subjects, ch_names=BENDR_CHANNELS, sfreq=200.0,
-        positions=montage_positions(BENDR_CHANNELS), class_names=patch_data.class_names,
-    )  # fmt: skip
+        y=patch_data.y,
+        subjects=patch_data.subjects,
+        ch_names=BENDR_CHANNELS,
+        sfreq=200.0,
+        positions=montage_positions(BENDR_CHANNELS),
+        class_names=patch_data.class_names,
+    )
 
 
 @pytest.fixture

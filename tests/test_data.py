@@ -54,9 +54,13 @@ def _write_epochs(path, subject: int, n: int = 12, with_metadata: bool = True) -
 
         metadata = pd.DataFrame({"subject": [subject] * n})
     epochs = mne.EpochsArray(
-        rng.standard_normal((n, 4, 150)) * 1e-5, info, events=events,
-        event_id={"rest": 1, "move": 2}, metadata=metadata, verbose="error",
-    )  # fmt: skip
+        rng.standard_normal((n, 4, 150)) * 1e-5,
+        info,
+        events=events,
+        event_id={"rest": 1, "move": 2},
+        metadata=metadata,
+        verbose="error",
+    )
     epochs.save(path, overwrite=True, verbose="error")
 
 
@@ -80,9 +84,13 @@ def test_epochs_files_give_labels_subjects_and_montage_positions(tmp_path) -> No
 def test_npz_arrays(tmp_path) -> None:
     rng = np.random.default_rng(0)
     np.savez(
-        tmp_path / "d.npz", X=rng.standard_normal((10, 3, 50)), y=np.array([5, 9] * 5),
-        ch_names=np.array(["C3", "Cz", "Xx"]), sfreq=50.0, subjects=np.arange(10) % 2,
-    )  # fmt: skip
+        tmp_path / "d.npz",
+        X=rng.standard_normal((10, 3, 50)),
+        y=np.array([5, 9] * 5),
+        ch_names=np.array(["C3", "Cz", "Xx"]),
+        sfreq=50.0,
+        subjects=np.arange(10) % 2,
+    )
     data = NpzData(path=tmp_path / "d.npz").build()
     assert data.X.dtype == np.float32 and data.class_names == ["5", "9"]
     assert data.y.tolist() == [0, 1] * 5 and data.subjects.tolist() == [0, 1] * 5
@@ -113,10 +121,15 @@ def test_windowing_braindecode_raws_as_for_moabb() -> None:
 
 def _dataset(**changes) -> EEGDataset:
     base = dict(
-        X=np.zeros((4, 2, 10), np.float32), y=np.array([0, 1, 0, 1]), subjects=np.zeros(4, int),
-        ch_names=["C3", "C4"], sfreq=100.0, positions=np.zeros((2, 3), np.float32),
-        class_names=["a", "b"], source="test data",
-    )  # fmt: skip
+        X=np.zeros((4, 2, 10), np.float32),
+        y=np.array([0, 1, 0, 1]),
+        subjects=np.zeros(4, int),
+        ch_names=["C3", "C4"],
+        sfreq=100.0,
+        positions=np.zeros((2, 3), np.float32),
+        class_names=["a", "b"],
+        source="test data",
+    )
     base.update(changes)
     return EEGDataset(**base)
 

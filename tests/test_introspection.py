@@ -8,8 +8,11 @@ from probe_core import DownstreamWrapper, discover_blocks, parameter_summary
 def test_conv_nets_fall_back_to_stages_with_kernels() -> None:
     eegnet = models.EEGNet(n_chans=4, n_outputs=2, n_times=128)
     assert discover_blocks(eegnet) == [
-        "conv_temporal", "conv_spatial", "conv_separable_depth", "conv_separable_point"
-    ]  # fmt: skip
+        "conv_temporal",
+        "conv_spatial",
+        "conv_separable_depth",
+        "conv_separable_point",
+    ]
     shallow = models.ShallowFBCSPNet(n_chans=4, n_outputs=2, n_times=256)
     assert discover_blocks(shallow) == ["conv_time_spat"]
 
@@ -29,15 +32,22 @@ def test_transformer_layers_are_found(chs_info) -> None:
 def test_labram_with_channel_names_through_the_wrapper(chs_info) -> None:
     names = [ch["ch_name"] for ch in chs_info]
     labram = models.Labram(
-        n_times=400, n_outputs=2, n_chans=len(names), chs_info=chs_info, sfreq=200.0,
-        num_layers=2, embed_dim=40, num_heads=2,
-    )  # fmt: skip
+        n_times=400,
+        n_outputs=2,
+        n_chans=len(names),
+        chs_info=chs_info,
+        sfreq=200.0,
+        num_layers=2,
+        embed_dim=40,
+        num_heads=2,
+    )
     x = torch.randn(2, len(names), 400)
     wrapper = DownstreamWrapper(layers_to_freeze=discover_blocks(labram)[:1] + ["patch_embed"])
     model = wrapper.build(labram, {"x": x, "ch_names": names}, n_outputs=3)
     assert model(x, ch_names=names).shape == (2, 3)
-    frozen = {n.split(".")[0] for n, p in model.wrapped_model.named_parameters()
-              if not p.requires_grad}  # fmt: skip
+    frozen = {
+        n.split(".")[0] for n, p in model.wrapped_model.named_parameters() if not p.requires_grad
+    }
     assert frozen == {"patch_embed"}  # strict matching: "blocks.0" is not a first component
 
 

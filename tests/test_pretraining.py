@@ -12,9 +12,12 @@ SOURCE = SyntheticData(subjects=[0, 1, 2, 3], trials_per_class=40)
 def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("pretrained") / "shallow.safetensors"
     config = PretrainConfig(
-        backbone={"name": "ShallowFBCSPNet"}, data=SOURCE, output=path,
-        training={"max_epochs": 8}, optimizer={"lr": 3e-3},
-    )  # fmt: skip
+        backbone={"name": "ShallowFBCSPNet"},
+        data=SOURCE,
+        output=path,
+        training={"max_epochs": 8},
+        optimizer={"lr": 3e-3},
+    )
     result = pretrain(config)
     assert result.val_metrics["balanced_accuracy"] > 0.9  # the source task is learnt
     return path
@@ -47,14 +50,18 @@ def test_pretrained_then_probed_beats_training_from_scratch_on_few_target_trials
 
 def test_pretraining_into_a_from_pretrained_directory(tmp_path):
     config = PretrainConfig(
-        backbone={"name": "EEGNet"}, data=SyntheticData(subjects=[0], trials_per_class=10),
-        output=tmp_path / "eegnet", training={"max_epochs": 1},
-    )  # fmt: skip
+        backbone={"name": "EEGNet"},
+        data=SyntheticData(subjects=[0], trials_per_class=10),
+        output=tmp_path / "eegnet",
+        training={"max_epochs": 1},
+    )
     pretrain(config)
     assert (tmp_path / "eegnet" / "config.json").is_file()
     trial = TrialConfig.model_validate(
-        {"backbone": {"name": "EEGNet", "checkpoint": str(tmp_path / "eegnet")},
-         "training": {"max_epochs": 1}}
-    )  # fmt: skip
+        {
+            "backbone": {"name": "EEGNet", "checkpoint": str(tmp_path / "eegnet")},
+            "training": {"max_epochs": 1},
+        }
+    )
     result = run_trial(trial, SyntheticData(subjects=[5], trials_per_class=10).build())
     assert result.trainable_params == 16 * 8 * 2 + 2

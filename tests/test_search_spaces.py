@@ -66,8 +66,11 @@ def test_inapplicable_strategies_are_never_offered(contexts) -> None:
     assert "attention_only" not in applicable_strategies(eegnet.facts)
     assert "lora" not in applicable_strategies(eegnet.facts)
     assert {"attention_only", "lora"} <= set(applicable_strategies(labram.facts))
-    ks = {c.strategy.k for _, c in _sample(get_space("freeze_strategy"), eegnet, 300)
-          if c.strategy.kind == "last_k_blocks"}  # fmt: skip
+    ks = {
+        c.strategy.k
+        for _, c in _sample(get_space("freeze_strategy"), eegnet, 300)
+        if c.strategy.kind == "last_k_blocks"
+    }
     assert ks == {1, 2, 3, 4}  # EEGNet has 4 blocks
 
 
@@ -98,8 +101,9 @@ def test_grid_enumerates_exactly_the_grid_once(contexts) -> None:
     seen = [(t.params["strategy"], t.params["seed"]) for t in study.trials]
     assert len(seen) == size and len(set(seen)) == size  # the study stops when the grid is done
     with pytest.raises(ValueError, match="not in the grid"):
-        SamplerConfig(name="grid").build(space_distributions(get_space("freeze_strategy"), context),
-                                         context)  # fmt: skip
+        SamplerConfig(name="grid").build(
+            space_distributions(get_space("freeze_strategy"), context), context
+        )
 
 
 def test_every_sampler_builds_and_cmaes_refuses_categorical_spaces(contexts) -> None:
@@ -184,20 +188,32 @@ def test_yaml_space_samples_conditionally(contexts, patch_data) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("- {name: lr, path: optimizer.lrr, float: {low: 0.1, high: 1}}",
-         "parameter 'lr': 'optimizer.lrr' is not a TrialConfig field"),
-        ("- {name: lr, path: optimizer.lr, float: {low: 1, high: 0.1}}",
-         "low \\(1.0\\) must be below high \\(0.1\\)"),
-        ("- {name: lr, path: optimizer.lr, float: {low: 0, high: 1, log: true}}",
-         "a log scale needs low > 0, got 0.0"),
-        ("- {name: lr, path: optimizer.lr}",
-         "parameter 'lr': give exactly one of float, int, categorical"),
-        ("- {name: x, path: strategy.kind, categorical: []}",
-         "categorical needs at least one choice"),
-        ("- {name: r, path: strategy.rank, int: {low: 1, high: 8}, when: {strategy.knd: lora}}",
-         "'strategy.knd' is not a TrialConfig field"),
+        (
+            "- {name: lr, path: optimizer.lrr, float: {low: 0.1, high: 1}}",
+            "parameter 'lr': 'optimizer.lrr' is not a TrialConfig field",
+        ),
+        (
+            "- {name: lr, path: optimizer.lr, float: {low: 1, high: 0.1}}",
+            "low \\(1.0\\) must be below high \\(0.1\\)",
+        ),
+        (
+            "- {name: lr, path: optimizer.lr, float: {low: 0, high: 1, log: true}}",
+            "a log scale needs low > 0, got 0.0",
+        ),
+        (
+            "- {name: lr, path: optimizer.lr}",
+            "parameter 'lr': give exactly one of float, int, categorical",
+        ),
+        (
+            "- {name: x, path: strategy.kind, categorical: []}",
+            "categorical needs at least one choice",
+        ),
+        (
+            "- {name: r, path: strategy.rank, int: {low: 1, high: 8}, when: {strategy.knd: lora}}",
+            "'strategy.knd' is not a TrialConfig field",
+        ),
     ],
-)  # fmt: skip
+)
 def test_yaml_space_errors_name_the_offending_path_and_value(text, message) -> None:
     with pytest.raises(ValueError, match=message):
         _yaml_space(text)

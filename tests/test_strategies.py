@@ -64,8 +64,9 @@ def test_last_k_blocks_trains_from_block_minus_k(patch_data) -> None:
     changed = _backbone_names(
         changed_parameters(_config({"kind": "last_k_blocks", "k": 1}, LABRAM), patch_data)
     )
-    assert changed and all(n.startswith(("wrapped_model.blocks.2.", "wrapped_model.norm."))
-                           for n in changed)  # fmt: skip
+    assert changed and all(
+        n.startswith(("wrapped_model.blocks.2.", "wrapped_model.norm.")) for n in changed
+    )
     assert "wrapped_model.blocks.2.attn.qkv.weight" in changed
     with pytest.raises(StrategyError, match="k=5 exceeds the 4 blocks of EEGNet"):
         build_model(_config({"kind": "last_k_blocks", "k": 5}), patch_data)

@@ -50,8 +50,14 @@ def test_result_reports_best_epoch_sizes_and_times(small_data) -> None:
     assert result.val_metrics["balanced_accuracy"] == max(values)
     assert result.trainable_params == 16 * 8 * 2 + 2 < result.total_params
     assert len(result.epoch_times) == 4 and all(t > 0 for t in result.epoch_times)
-    assert set(result.test_metrics) == {"loss", "accuracy", "balanced_accuracy", "f1_macro",
-                                        "cohen_kappa", "auroc"}  # fmt: skip
+    assert set(result.test_metrics) == {
+        "loss",
+        "accuracy",
+        "balanced_accuracy",
+        "f1_macro",
+        "cohen_kappa",
+        "auroc",
+    }
     summary = result.summary()
     assert (
         summary["val_balanced_accuracy"] == max(values)
@@ -98,8 +104,10 @@ def test_warmup_then_cosine_schedule(small_data) -> None:
     result = run_trial(config, small_data)
     steps = len(small_data.y) * 0.55 // 16  # training epochs fit this many full batches
     total, warmup = 4 * steps, steps
-    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * (e * steps - warmup) / (total - warmup)))
-                for e in range(1, 5)]  # fmt: skip
+    expected = [
+        0.01 * 0.5 * (1 + math.cos(math.pi * (e * steps - warmup) / (total - warmup)))
+        for e in range(1, 5)
+    ]
     assert [h["lr"] for h in result.history] == pytest.approx(expected)
 
 

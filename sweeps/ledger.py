@@ -1,0 +1,49 @@
+"""The sweep's own record of its trials, a JSON file in the sweep directory.
+
+Written by the driver only. ``status``, ``report`` and ``resume`` read it; it maps each Tune trial
+to its MLflow child run, so a restarted trial continues its run instead of opening a second one.
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TrialRecord:
+    trial_id: str
+    phase: str  # search | confirmation
+    config: dict  # the TrialConfig, as a dict
+    run_id: str | None = None
+    status: str = "RUNNING"  # RUNNING | FINISHED | PRUNED | FAILED
+    history: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def strategy(self) -> str:
+        return self.config["strategy"]["kind"]
+
+    def best(self, metric: str, mode: str) -> float | None:
+        values = [h[metric] for h in self.history if metric in h and h[metric] == h[metric]]
+        if not values:
+            return None
+        return max(values) if mode == "max" else min(values)
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.trials: dict[str, TrialRecord] = {}
+        if path.exists():
+            for values in json.loads(path.read_text()).values():
+                self.trials[values["trial_id"]] = TrialRecord(**values)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({k: asdict(v) for k, v in self.trials.items()}))
+        os.replace(tmp, self.path)
+
+    def of_phase(self, phase: str) -> list[TrialRecord]:
+        return [t for t in self.trials.values() if t.phase == phase]

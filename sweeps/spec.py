@@ -1,0 +1,155 @@
+"""SweepSpec: everything a sweep needs, in one YAML file.
+
+name: quickstart
+data: {kind: synthetic, subjects: [8, 9, 10, 11]}
+trial: {backbone: {name: ShallowFBCSPNet}, training: {max_epochs: 8}}
+spaces: [freeze_strategy, probe_head, optimizer]
+num_samples: 16
+"""
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pydantic
+import yaml
+
+from probe_core import DataConfig, PretrainConfig, TrialConfig
+from probe_core.metrics import LOWER_IS_BETTER
+from search_spaces import DeclarativeSpace, SamplerConfig
+from search_spaces.declarative import Parameter
+
+
+class _Config(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+class SchedulerConfig(_Config):
+    """Early stopping of weak trials across the sweep (epochs are Tune's time unit)."""
+
+    kind: Literal["asha", "hyperband", "fifo"] = "asha"
+    grace_period: pydantic.PositiveInt = 2
+    reduction_factor: float = pydantic.Field(3.0, gt=1.0)
+
+
+class Resources(_Config):
+    """Per trial. Fractional GPUs pack several trials on one GPU; without CUDA trials use CPUs."""
+
+    cpus: pydantic.PositiveFloat = 1.0
+    gpus: pydantic.NonNegativeFloat = 0.0
+
+
+class Tracking(_Config):
+    """MLflow: a local SQLite file by default, or a tracking server URI."""
+
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str | None = None  # default: the sweep's name
+    register_model: str | None = None  # model-registry name for the recommended model
+
+
+class Confirmation(_Config):
+    """Re-run the top strategy and the runner-up with ``seeds`` seeds before recommending."""
+
+    seeds: pydantic.NonNegativeInt = 3
+    top_k: pydantic.PositiveInt = 3  # strategies are ranked by best and top-k mean
+
+
+Objective = Literal["trainable_params", "epoch_time"]
+SpaceEntry = str | Annotated[list[Parameter], pydantic.Field(min_length=1)]
+
+
+class SweepSpec(_Config):
+    name: str = pydantic.Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    data: DataConfig
+    trial: TrialConfig
+    pretrain: PretrainConfig | None = None
+    spaces: list[SpaceEntry] = ["freeze_strategy", "probe_head", "optimizer"]
+    sampler: SamplerConfig = SamplerConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    num_samples: pydantic.PositiveInt = 16
+    max_concurrent: pydantic.PositiveInt | None = None
+    resources: Resources = Resources()
+    time_budget_s: pydantic.PositiveFloat | None = None
+    warm_start: bool = True
+    objectives: list[Objective] = []
+    """Extra objectives to minimise next to the metric (multi-objective; use sampler nsga2)."""
+    confirmation: Confirmation = Confirmation()
+    tracking: Tracking = Tracking()
+    storage_path: Path = Path("probe_sweeps")
+    ray_address: str | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> "SweepSpec":
+        if self.trial.data is not None:
+            raise ValueError("trial.data: give the data once, at the top level (data:)")
+        if self.objectives and self.scheduler.kind != "fifo":
+            raise ValueError("objectives: multi-objective sweeps need scheduler kind 'fifo'")
+        for entry in self.spaces:
+            if not isinstance(entry, str):
+                DeclarativeSpace(parameters=entry).check_conditions(self.trial)
+        return self
+
+    @property
+    def metric(self) -> str:
+        return f"val_{self.trial.training.metric}"
+
+    @property
+    def mode(self) -> str:
+        return "min" if self.trial.training.metric in LOWER_IS_BETTER else "max"
+
+    @property
+    def experiment(self) -> str:
+        return self.tracking.experiment or self.name
+
+    def base_trial(self) -> TrialConfig:
+        """The trial every sampled config starts from: the spec's data, and the pretrained
+        checkpoint when the spec pretrains one."""
+        update: dict = {"data": self.data}
+        if self.pretrain is not None and self.trial.backbone.checkpoint is None:
+            update["backbone"] = self.trial.backbone.model_copy(
+                update={"checkpoint": str(self.pretrain.output)}
+            )
+        return self.trial.model_copy(update=update)
+
+    def sweep_dir(self) -> Path:
+        return self.storage_path / self.name
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def load_spec(path: Path) -> SweepSpec:
+    """Read a spec (safe YAML only), with relative file paths made absolute from the current
+    directory, so that trials on any node find them."""
+    text = Path(path).read_text()
+    values = yaml.safe_load(text)
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: a sweep spec is a YAML mapping, got {type(values).__name__}")
+    return absolute_paths(SweepSpec.model_validate(values))
+
+
+def absolute_paths(spec: SweepSpec) -> SweepSpec:
+    def fix(path: Path | str) -> str:
+        return str(Path(path).expanduser().resolve())
+
+    data = spec.data
+    if hasattr(data, "paths"):
+        data = data.model_copy(update={"paths": [Path(fix(p)) for p in data.paths]})
+    elif hasattr(data, "path"):
+        data = data.model_copy(update={"path": Path(fix(data.path))})
+    trial = spec.trial
+    checkpoint = trial.backbone.checkpoint
+    if checkpoint is not None and (Path(checkpoint).suffix or Path(checkpoint).exists()):
+        trial = trial.model_copy(
+            update={"backbone": trial.backbone.model_copy(update={"checkpoint": fix(checkpoint)})}
+        )
+    pretrain = spec.pretrain
+    if pretrain is not None:
+        pretrain = pretrain.model_copy(update={"output": Path(fix(pretrain.output))})
+    return spec.model_copy(
+        update={
+            "data": data,
+            "trial": trial,
+            "pretrain": pretrain,
+            "storage_path": Path(fix(spec.storage_path)),
+        }
+    )

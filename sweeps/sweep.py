@@ -1,0 +1,383 @@
+"""Run a sweep: spec → Ray Tune (Optuna search, ASHA) → MLflow → recommendation.
+
+The data is loaded once on the driver and shared through the object store; trials run in
+reused actors; MLflow is written from the driver only.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import ray
+from ray import tune
+from ray.tune.search.optuna import OptunaSearch
+
+from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain
+from search_spaces import (
+    DeclarativeSpace,
+    SamplerConfig,
+    Space,
+    SpaceContext,
+    candidate_strategies,
+    compose,
+    get_space,
+    make_context,
+    space_distributions,
+    warm_start_params,
+)
+from sweeps.ledger import Ledger
+from sweeps.publish import publish_report
+from sweeps.report import (
+    Confirmation,
+    Recommendation,
+    StrategyRank,
+    format_leaderboard,
+    leaderboard,
+    rank_strategies,
+    recommend,
+)
+from sweeps.runtime import cluster_capacity, connect
+from sweeps.spec import SweepSpec
+from sweeps.tracking import MlflowTracker
+from sweeps.tracking_session import TrackingSession, open_session, resolve_uri
+from sweeps.trainable import ProbeTrainable
+
+LOGGER = logging.getLogger(__name__)
+STUDY_FILE = "optuna.db"
+
+
+class SweepError(ValueError):
+    """A sweep that cannot start, with a message for the user."""
+
+
+@dataclass
+class SweepOutcome:
+    sweep_dir: Path
+    session: TrackingSession
+    board: list[dict]
+    ranks: list[StrategyRank]
+    recommendation: Recommendation | None
+
+
+def ensure_pretrained(config: PretrainConfig | None, say=print) -> None:
+    """Pretrain the backbone unless its checkpoint already exists (a cache across runs)."""
+    if config is None or config.output.exists():
+        return
+    say(f"pretraining {config.backbone.name} on {config.data.kind} data → {config.output}")
+    result = pretrain(config)
+    say(f"  pretrained: validation balanced accuracy {result.val_metrics['balanced_accuracy']:.3f}")
+
+
+def build_space(spec: SweepSpec) -> Space:
+    parts = [
+        get_space(entry) if isinstance(entry, str) else DeclarativeSpace(parameters=entry)
+        for entry in spec.spaces
+    ]
+    return compose(parts)
+
+
+def check_resources(spec: SweepSpec) -> None:
+    """Refuse a request no node can ever satisfy, instead of waiting forever."""
+    capacity = cluster_capacity()
+    wanted = {"CPU": spec.resources.cpus, "GPU": spec.resources.gpus}
+    for name, amount in wanted.items():
+        if amount > capacity.get(name, 0.0):
+            raise SweepError(
+                f"resources.{name.lower()}s={amount:g} per trial, but the Ray cluster has "
+                f"{capacity.get(name, 0.0):g} {name}s in total"
+            )
+
+
+def _trainable(spec: SweepSpec, data_ref: EEGDataset):
+    trainable = tune.with_parameters(ProbeTrainable, data=data_ref)
+    return tune.with_resources(trainable, {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
+
+
+def _study_storage(sweep_dir: Path) -> optuna.storages.RDBStorage:
+    return optuna.storages.RDBStorage(f"sqlite:///{sweep_dir / STUDY_FILE}")
+
+
+class DefineByRun:
+    """OptunaSearch's space: a sampled TrialConfig as the Tune config (picklable, as Tune saves
+    its searcher with the experiment)."""
+
+    def __init__(self, space: Space, context: SpaceContext, cpus: float) -> None:
+        self.space, self.context, self.cpus = space, context, cpus
+
+    def __call__(self, trial: optuna.Trial) -> dict:
+        return {"trial": self.space(trial, self.context).model_dump(mode="json"), "cpus": self.cpus}
+
+
+def _searcher(
+    spec: SweepSpec, space: Space, context: SpaceContext, sweep_dir: Path, study_name: str
+) -> OptunaSearch:
+    define_by_run = DefineByRun(space, context, spec.resources.cpus)
+    sampler = spec.sampler.build(space_distributions(space, context), context)
+    metric: str | list[str] = "best_value"
+    mode: str | list[str] = spec.mode
+    if spec.objectives:
+        metric = ["best_value", *spec.objectives]
+        mode = [spec.mode, *["min"] * len(spec.objectives)]
+    warm = warm_start_params(context) if spec.warm_start and spec.sampler.name != "grid" else None
+    if warm:
+        warm = warm[: spec.num_samples]
+    return OptunaSearch(
+        space=define_by_run,
+        metric=metric,
+        mode=mode,
+        sampler=sampler,
+        points_to_evaluate=warm,
+        storage=_study_storage(sweep_dir),
+        study_name=study_name,
+    )
+
+
+def _scheduler(spec: SweepSpec):
+    max_epochs = spec.trial.training.max_epochs
+    kind = spec.scheduler.kind
+    if kind == "asha":
+        return tune.schedulers.ASHAScheduler(
+            max_t=max_epochs,
+            grace_period=min(spec.scheduler.grace_period, max_epochs),
+            reduction_factor=spec.scheduler.reduction_factor,
+        )
+    if kind == "hyperband":
+        return tune.schedulers.HyperBandScheduler(
+            max_t=max_epochs, reduction_factor=spec.scheduler.reduction_factor
+        )
+    return tune.schedulers.FIFOScheduler()
+
+
+def _run_config(spec: SweepSpec, sweep_dir: Path, name: str, tracker: MlflowTracker):
+    return tune.RunConfig(
+        name=name,
+        storage_path=str(sweep_dir),
+        callbacks=[tracker],
+        checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
+        verbose=0,
+    )
+
+
+def ledger_path(sweep_dir: Path) -> Path:
+    return sweep_dir / "trials.json"
+
+
+def _tracker(spec: SweepSpec, session: TrackingSession, sweep_dir: Path, phase: str):
+    return MlflowTracker(session, ledger_path(sweep_dir), spec.metric, spec.mode, phase=phase)
+
+
+def search(
+    spec: SweepSpec,
+    data_ref,
+    context: SpaceContext,
+    session: TrackingSession,
+    sweep_dir: Path,
+    stage: str = "search",
+) -> None:
+    """One Tune run of ``spec``'s search (``stage`` names its Tune run and Optuna study)."""
+    single_objective = not spec.objectives
+    searcher = _searcher(spec, build_space(spec), context, sweep_dir, f"{spec.name}.{stage}")
+    tune.Tuner(
+        _trainable(spec, data_ref),
+        tune_config=tune.TuneConfig(
+            metric="best_value" if single_objective else None,
+            mode=spec.mode if single_objective else None,
+            search_alg=searcher,
+            scheduler=_scheduler(spec),
+            num_samples=spec.num_samples,
+            max_concurrent_trials=spec.max_concurrent,
+            time_budget_s=spec.time_budget_s,
+            reuse_actors=True,
+        ),
+        run_config=_run_config(
+            spec, sweep_dir, stage, _tracker(spec, session, sweep_dir, "search")
+        ),
+    ).fit()
+
+
+def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
+    """``--auto`` stage 1: every strategy once at its defaults, weak ones halved away (ASHA)."""
+    grid = SamplerConfig(name="grid", seed=spec.sampler.seed, grid={"strategy": strategies})
+    return spec.model_copy(
+        update={
+            "spaces": ["freeze_strategy_defaults"],
+            "sampler": grid,
+            "scheduler": spec.scheduler.model_copy(update={"kind": "asha"}),
+            "num_samples": len(strategies),
+            "warm_start": False,
+            "objectives": [],
+        }
+    )
+
+
+def confirm(
+    spec: SweepSpec,
+    data_ref,
+    ranks: list[StrategyRank],
+    session: TrackingSession,
+    sweep_dir: Path,
+) -> list[Confirmation]:
+    """Re-run the best config of the top two strategies with fresh seeds."""
+    if spec.confirmation.seeds == 0 or not ranks:
+        return []
+    trials = Ledger(ledger_path(sweep_dir)).trials
+    configs = []
+    for rank in ranks[:2]:
+        best = trials[rank.best_trial_id].config
+        for offset in range(1, spec.confirmation.seeds + 1):
+            configs.append({**best, "seed": best.get("seed", 0) + offset})
+    tune.Tuner(
+        _trainable(spec, data_ref),
+        param_space={"trial": tune.grid_search(configs), "cpus": spec.resources.cpus},
+        tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=spec.max_concurrent),
+        run_config=_run_config(
+            spec, sweep_dir, "confirmation", _tracker(spec, session, sweep_dir, "confirmation")
+        ),
+    ).fit()
+    confirmed = Ledger(ledger_path(sweep_dir)).of_phase("confirmation")
+    confirmations = []
+    for rank in ranks[:2]:
+        values = [
+            r.best(spec.metric, spec.mode)
+            for r in confirmed
+            if r.strategy == rank.strategy and r.status == "FINISHED"
+        ]
+        values = [v for v in values if v is not None]
+        if values:
+            confirmations.append(Confirmation(rank.strategy, values))
+    return confirmations
+
+
+@ray.remote
+def _fit_and_test(config: dict, data: EEGDataset) -> dict:
+    """Train the recommended config once and evaluate it on the held-out test split."""
+    from probe_core.training import TrialRunner
+
+    runner = TrialRunner(TrialConfig.model_validate(config), data)
+    while not runner.done:
+        runner.step()
+    result = runner.finish(evaluate_test=True)
+    logits, labels = runner.test_predictions()
+    return {
+        "test_metrics": result.test_metrics,
+        "predictions": logits.argmax(1).tolist(),
+        "labels": labels.tolist(),
+        "class_names": data.class_names,
+        "state_dict": {k: v.cpu() for k, v in runner.model.state_dict().items()},
+    }
+
+
+def prepare(spec: SweepSpec, say=print):
+    """Everything before the first trial; each user mistake fails here, before Ray starts."""
+    sweep_dir = spec.sweep_dir()
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / "spec.yaml").write_text(spec.to_yaml())
+    ensure_pretrained(spec.pretrain, say)
+    data = spec.data.build()
+    context = make_context(spec.base_trial(), data)
+    build_space(spec)  # unknown space names fail here
+    return sweep_dir, data, context
+
+
+def run_sweep(spec: SweepSpec, auto: bool = False, say=print) -> SweepOutcome:
+    sweep_dir, data, context = prepare(spec, say)
+    session = open_session(resolve_uri(spec.tracking.uri), spec.experiment, spec.name, sweep_dir)
+    connect(spec.ray_address)
+    check_resources(spec)
+    data_ref = ray.put(data)
+    say(
+        f"sweep {spec.name}: {spec.num_samples} trials of {spec.trial.backbone.name} "
+        f"({len(context.facts.blocks)} blocks) on {len(data.y)} examples; results in {sweep_dir}"
+    )
+    if auto:
+        strategies = candidate_strategies(context)
+        say(f"stage 1: racing {len(strategies)} strategies at their default settings")
+        search(race_spec(spec, strategies), data_ref, context, session, sweep_dir, "race")
+        raced = Ledger(ledger_path(sweep_dir)).of_phase("search")
+        ranks = rank_strategies(raced, spec.metric, spec.mode, 1)
+        if not ranks:
+            raise SweepError("every trial of the strategy race failed; see the MLflow runs")
+        say(f"stage 2: tuning {ranks[0].strategy}")
+        context = context.restricted_to([ranks[0].strategy])
+        spec = spec.model_copy(update={"warm_start": False})
+    search(spec, data_ref, context, session, sweep_dir)
+    return finish(spec, data_ref, session, sweep_dir, say)
+
+
+def dry_run(spec: SweepSpec, say=print, n: int = 3) -> list[TrialConfig]:
+    """Validate the spec, load the data, sample ``n`` trial configs; start nothing."""
+    _, data, context = prepare(spec, say)
+    space = build_space(spec)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.sampler.seed))
+    configs = []
+    for _ in range(n):
+        trial = study.ask()
+        configs.append(space(trial, context))
+        study.tell(trial, 0.0)
+        say(f"  sample: {trial.params}")
+    say(
+        f"dry run: {len(data.y)} examples, {data.n_classes} classes; strategies "
+        f"{candidate_strategies(context)}; would run {spec.num_samples} trials"
+    )
+    return configs
+
+
+def resume_sweep(sweep_dir: Path, say=print) -> SweepOutcome:
+    """Finish an interrupted sweep: restore Tune's run (its trials, searcher and callbacks) and
+    carry on with the same parent run, Optuna study and ledger; finished trials do not rerun."""
+    from sweeps.spec import load_spec
+
+    sweep_dir = sweep_dir.resolve()
+    spec = load_spec(sweep_dir / "spec.yaml")
+    if spec.sweep_dir() != sweep_dir:
+        spec = spec.model_copy(update={"storage_path": sweep_dir.parent})
+    session = open_session(resolve_uri(spec.tracking.uri), spec.experiment, spec.name, sweep_dir)
+    data = spec.data.build()
+    connect(spec.ray_address)
+    data_ref = ray.put(data)
+    search_dir = sweep_dir / "search"
+    if tune.Tuner.can_restore(str(search_dir)):
+        say(f"resuming {spec.name} from {search_dir}")
+        tune.Tuner.restore(str(search_dir), _trainable(spec, data_ref)).fit()
+    return finish(spec, data_ref, session, sweep_dir, say)
+
+
+def finish(
+    spec: SweepSpec, data_ref, session: TrackingSession, sweep_dir: Path, say=print
+) -> SweepOutcome:
+    """Rank, confirm, test the winner once, and publish everything."""
+    searched = Ledger(ledger_path(sweep_dir)).of_phase("search")
+    board = leaderboard(searched, spec.metric, spec.mode)
+    ranks = rank_strategies(searched, spec.metric, spec.mode, spec.confirmation.top_k)
+    counts = {s: sum(r.status == s for r in searched) for s in ("FINISHED", "PRUNED", "FAILED")}
+    say(
+        f"{len(searched)} trials: {counts['FINISHED']} finished, {counts['PRUNED']} pruned, "
+        f"{counts['FAILED']} failed"
+    )
+    recommendation = None
+    if ranks:
+        say(format_leaderboard(board, spec.metric))
+        confirmations = confirm(spec, data_ref, ranks, session, sweep_dir)
+        recommendation = recommend(ranks, confirmations, board, spec.metric, spec.mode)
+        trials = Ledger(ledger_path(sweep_dir)).trials
+        winner = next(r for r in ranks if r.strategy == recommendation.strategy)
+        best = trials[winner.best_trial_id].config
+        resources = {"num_cpus": spec.resources.cpus, "num_gpus": spec.resources.gpus}
+        final = ray.get(_fit_and_test.options(**resources).remote(best, data_ref))
+        recommendation.test_metrics = final["test_metrics"]
+        (sweep_dir / "best_config.yaml").write_text(TrialConfig.model_validate(best).to_yaml())
+        say(recommendation.text())
+    report = {
+        "leaderboard": board,
+        "strategies": [r.__dict__ for r in ranks],
+        "recommendation": recommendation.as_dict() if recommendation else None,
+        "counts": counts,
+    }
+    (sweep_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    if recommendation is not None:
+        ledger = Ledger(ledger_path(sweep_dir))
+        publish_report(spec, session, sweep_dir, ledger, board, ranks, recommendation, final)
+    say(f"browse the runs: {session.ui_command()}")
+    return SweepOutcome(sweep_dir, session, board, ranks, recommendation)

@@ -1,0 +1,57 @@
+"""The sweep's MLflow experiment and parent run, created once and reused on resume."""
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+STATE_FILE = "sweep.json"
+
+
+@dataclass
+class TrackingSession:
+    uri: str
+    experiment_id: str
+    parent_run_id: str
+
+    @property
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.uri)
+
+    def ui_command(self) -> str:
+        if self.uri.startswith("sqlite:"):
+            return f"mlflow ui --backend-store-uri {self.uri} --host 127.0.0.1"
+        return f"open {self.uri} in a browser"
+
+
+def resolve_uri(uri: str) -> str:
+    """A relative SQLite path made absolute, so every process writes the same file."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri.removeprefix(prefix)).resolve())
+    return uri
+
+
+def open_session(uri: str, experiment: str, run_name: str, sweep_dir: Path) -> TrackingSession:
+    """The experiment (created when missing) and the sweep's parent run (reused when this sweep
+    directory already has one)."""
+    state_path = sweep_dir / STATE_FILE
+    if state_path.exists():
+        saved = TrackingSession(**json.loads(state_path.read_text()))
+        if saved.uri == uri:
+            return saved
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is not None:
+        experiment_id = found.experiment_id
+    else:
+        location = None
+        if uri.startswith("sqlite:///"):  # artifacts next to the database, not in the cwd
+            location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+        experiment_id = client.create_experiment(experiment, artifact_location=location)
+    run = client.create_run(experiment_id, run_name=run_name, tags={"sweep": run_name})
+    session = TrackingSession(uri, experiment_id, run.info.run_id)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps(asdict(session)))
+    return session

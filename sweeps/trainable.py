@@ -1,0 +1,51 @@
+"""The Ray Tune trainable: one trial, one epoch per Tune iteration.
+
+A class trainable with ``reset_config`` lets Tune hand the next trial to the same actor
+(``reuse_actors``): the process, its imports (braindecode alone takes ~5 s) and its view of the
+shared dataset stay alive across trials. The dataset arrives once per actor through the object
+store (``tune.with_parameters``), as read-only zero-copy arrays.
+"""
+
+from pathlib import Path
+
+import torch
+from ray import tune
+
+from probe_core import EEGDataset, TrialConfig
+from probe_core.training import TrialRunner
+
+CHECKPOINT_FILE = "trial.pt"
+
+
+class ProbeTrainable(tune.Trainable):
+    """Tune config: ``{"trial": <TrialConfig as a dict>, "cpus": <threads for torch>}``."""
+
+    def setup(self, config: dict, data: EEGDataset | None = None) -> None:
+        self.data = data
+        self._start(config)
+
+    def _start(self, config: dict) -> None:
+        torch.set_num_threads(max(int(config.get("cpus", 1)), 1))
+        self.trial_config = TrialConfig.model_validate(config["trial"])
+        self.runner = TrialRunner(self.trial_config, self.data)
+
+    def step(self) -> dict:
+        report = self.runner.step()
+        return {
+            **report.metrics,
+            "best_epoch": report.best_epoch,
+            "best_value": report.best_value,
+            "trainable_params": self.runner.sizes.trainable,
+            "total_params": self.runner.sizes.total,
+            "done": self.runner.done,
+        }
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        self.runner.save(Path(checkpoint_dir) / CHECKPOINT_FILE)
+
+    def load_checkpoint(self, checkpoint_dir: str) -> None:
+        self.runner.load(Path(checkpoint_dir) / CHECKPOINT_FILE)
+
+    def reset_config(self, new_config: dict) -> bool:
+        self._start(new_config)
+        return True
