@@ -11,7 +11,7 @@ from search_spaces.freeze_strategy import (
     candidate_strategies,
     warm_start_params,
 )
-from search_spaces.registry import SPACES, Space, compose, get_space
+from search_spaces.registry import SPACES, Space, compose, get_space, warm_start
 from search_spaces.samplers import SamplerConfig, space_distributions
 
 __all__ = [
@@ -26,5 +26,6 @@ __all__ = [
     "get_space",
     "make_context",
     "space_distributions",
+    "warm_start",
     "warm_start_params",
 ]

@@ -52,3 +52,14 @@ def probe_head(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
                 activation_layer="gelu",
             ).model_dump()
     return with_values(context.base, values) if values else context.base
+
+
+def probe_head_defaults(kind: str, context: SpaceContext) -> dict:
+    """This space's parameters at the base config's settings (for warm-start trials)."""
+    choices = valid_aggregations(context.facts.output_shape)
+    base = context.base.wrapper.aggregation
+    name = f"grouped_{base}" if isinstance(base, int) else base
+    values = {f"{kind}.aggregation": name if name in choices else choices[0]}
+    if kind not in PROBE_KINDS:
+        values[f"{kind}.probe"] = "linear"
+    return values

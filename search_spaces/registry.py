@@ -13,10 +13,15 @@ import optuna
 from probe_core import TrialConfig
 from search_spaces.config_paths import with_values
 from search_spaces.context import SpaceContext
-from search_spaces.freeze_strategy import freeze_strategy, freeze_strategy_defaults
-from search_spaces.optimizer import optimizer
+from search_spaces.freeze_strategy import (
+    STRATEGY_PARAM,
+    freeze_strategy,
+    freeze_strategy_defaults,
+    warm_start_params,
+)
+from search_spaces.optimizer import optimizer, optimizer_defaults
 from search_spaces.presets import preset
-from search_spaces.probe_head import probe_head
+from search_spaces.probe_head import probe_head, probe_head_defaults
 
 Space = Callable[[optuna.Trial, SpaceContext], TrialConfig]
 
@@ -55,3 +60,14 @@ class compose:  # noqa: N801 (used like a function; a class so that sweeps can p
         for space in self.spaces:
             config = space(trial, context.with_base(config))
         return config
+
+
+def warm_start(context: SpaceContext) -> list[dict]:
+    """One enqueued trial per candidate strategy, everything else at the base config's settings,
+    so the sampler sees every strategy before it starts to exploit (``enqueue_trial`` format;
+    parameters a space does not suggest are ignored)."""
+    shared = optimizer_defaults(context)
+    return [
+        {**shared, **probe_head_defaults(params[STRATEGY_PARAM], context), **params}
+        for params in warm_start_params(context)
+    ]

@@ -1,5 +1,6 @@
 """Optuna samplers by name, seeded, behind one config."""
 
+import warnings
 from typing import Literal
 
 import optuna
@@ -39,6 +40,7 @@ class SamplerConfig(pydantic.BaseModel):
         """``distributions``: the space's parameters (``space_distributions``), checked against
         what the sampler can search."""
         if self.name == "tpe":
+            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.TPESampler(
                 multivariate=True,
                 group=True,

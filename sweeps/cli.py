@@ -2,6 +2,8 @@
 
 import argparse
 import json
+import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -172,6 +174,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    logging.basicConfig(format="%(message)s", level=logging.WARNING)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     from sweeps.errors import USER_ERRORS, describe
 
     source = str(

@@ -19,6 +19,7 @@ class TrialRecord:
     status: str = "RUNNING"  # RUNNING | FINISHED | PRUNED | FAILED
     history: list[dict] = field(default_factory=list)
     error: str | None = None
+    placement: dict = field(default_factory=dict)  # node_id, gpu_ids of its last run
 
     @property
     def strategy(self) -> str:

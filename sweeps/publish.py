@@ -99,14 +99,17 @@ def log_model(spec: SweepSpec, session: TrackingSession, sweep_dir: Path, final:
     import mlflow.pytorch
 
     from probe_core import build_model
+    from probe_core.export import inference_copy
 
     config = TrialConfig.load(sweep_dir / "best_config.yaml")
     model, _ = build_model(config, config.data.build())
     model.load_state_dict(final["state_dict"])
     mlflow.set_tracking_uri(session.uri)
+    # mlflow warns about pickle for every log_model; the model is our own, loaded by its owner
+    logging.getLogger("mlflow.pytorch").setLevel(logging.ERROR)
     with mlflow.start_run(run_id=session.parent_run_id):
         mlflow.pytorch.log_model(
-            model.eval(),
+            inference_copy(model),
             name="model",
             registered_model_name=spec.tracking.register_model,
             pip_requirements=["torch", "braindecode", "probe-sweep"],

@@ -25,8 +25,9 @@ from search_spaces import (
     get_space,
     make_context,
     space_distributions,
-    warm_start_params,
+    warm_start,
 )
+from sweeps.confirming_search import ConfirmingSearcher
 from sweeps.ledger import Ledger
 from sweeps.publish import publish_report
 from sweeps.report import (
@@ -38,7 +39,7 @@ from sweeps.report import (
     rank_strategies,
     recommend,
 )
-from sweeps.runtime import cluster_capacity, connect
+from sweeps.runtime import allow_pending_trials, cluster_capacity, concurrency, connect
 from sweeps.spec import SweepSpec
 from sweeps.tracking import MlflowTracker
 from sweeps.tracking_session import TrackingSession, open_session, resolve_uri
@@ -120,7 +121,7 @@ def _searcher(
     if spec.objectives:
         metric = ["best_value", *spec.objectives]
         mode = [spec.mode, *["min"] * len(spec.objectives)]
-    warm = warm_start_params(context) if spec.warm_start and spec.sampler.name != "grid" else None
+    warm = warm_start(context) if spec.warm_start and spec.sampler.name != "grid" else None
     if warm:
         warm = warm[: spec.num_samples]
     return OptunaSearch(
@@ -160,12 +161,12 @@ def _run_config(spec: SweepSpec, sweep_dir: Path, name: str, tracker: MlflowTrac
     )
 
 
+def _trial_dirname(trial) -> str:
+    return trial.trial_id
+
+
 def ledger_path(sweep_dir: Path) -> Path:
     return sweep_dir / "trials.json"
-
-
-def _tracker(spec: SweepSpec, session: TrackingSession, sweep_dir: Path, phase: str):
-    return MlflowTracker(session, ledger_path(sweep_dir), spec.metric, spec.mode, phase=phase)
 
 
 def search(
@@ -176,9 +177,17 @@ def search(
     sweep_dir: Path,
     stage: str = "search",
 ) -> None:
-    """One Tune run of ``spec``'s search (``stage`` names its Tune run and Optuna study)."""
+    """One Tune run of ``spec``'s search, then its confirmation trials (``stage`` names its Tune
+    run and Optuna study; the ``--auto`` race has no confirmation)."""
     single_objective = not spec.objectives
     searcher = _searcher(spec, build_space(spec), context, sweep_dir, f"{spec.name}.{stage}")
+    n_confirmations = 2 * spec.confirmation.seeds if stage == "search" else 0
+    if n_confirmations:
+        searcher = ConfirmingSearcher(
+            searcher, spec.num_samples, spec.confirmation.seeds, spec.confirmation.top_k, spec.mode
+        )
+    tracker = MlflowTracker(session, ledger_path(sweep_dir), spec.metric, spec.mode)
+    allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
     tune.Tuner(
         _trainable(spec, data_ref),
         tune_config=tune.TuneConfig(
@@ -186,14 +195,13 @@ def search(
             mode=spec.mode if single_objective else None,
             search_alg=searcher,
             scheduler=_scheduler(spec),
-            num_samples=spec.num_samples,
+            num_samples=spec.num_samples + n_confirmations,
             max_concurrent_trials=spec.max_concurrent,
             time_budget_s=spec.time_budget_s,
             reuse_actors=True,
+            trial_dirname_creator=_trial_dirname,
         ),
-        run_config=_run_config(
-            spec, sweep_dir, stage, _tracker(spec, session, sweep_dir, "search")
-        ),
+        run_config=_run_config(spec, sweep_dir, stage, tracker),
     ).fit()
 
 
@@ -212,46 +220,17 @@ def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
     )
 
 
-def confirm(
-    spec: SweepSpec,
-    data_ref,
-    ranks: list[StrategyRank],
-    session: TrackingSession,
-    sweep_dir: Path,
-) -> list[Confirmation]:
-    """Re-run the best config of the top two strategies with fresh seeds."""
-    if spec.confirmation.seeds == 0 or not ranks:
-        return []
-    trials = Ledger(ledger_path(sweep_dir)).trials
-    configs = []
-    for rank in ranks[:2]:
-        best = trials[rank.best_trial_id].config
-        for offset in range(1, spec.confirmation.seeds + 1):
-            configs.append({**best, "seed": best.get("seed", 0) + offset})
-    tune.Tuner(
-        _trainable(spec, data_ref),
-        param_space={"trial": tune.grid_search(configs), "cpus": spec.resources.cpus},
-        tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=spec.max_concurrent),
-        run_config=_run_config(
-            spec, sweep_dir, "confirmation", _tracker(spec, session, sweep_dir, "confirmation")
-        ),
-    ).fit()
-    confirmed = Ledger(ledger_path(sweep_dir)).of_phase("confirmation")
-    confirmations = []
-    for rank in ranks[:2]:
-        values = [
-            r.best(spec.metric, spec.mode)
-            for r in confirmed
-            if r.strategy == rank.strategy and r.status == "FINISHED"
-        ]
-        values = [v for v in values if v is not None]
-        if values:
-            confirmations.append(Confirmation(rank.strategy, values))
-    return confirmations
+def confirmations(spec: SweepSpec, sweep_dir: Path) -> list[Confirmation]:
+    """Best validation value of each finished confirmation trial, per strategy."""
+    values: dict[str, list[float]] = {}
+    for record in Ledger(ledger_path(sweep_dir)).of_phase("confirmation"):
+        best = record.best(spec.metric, spec.mode)
+        if record.status == "FINISHED" and best is not None:
+            values.setdefault(record.strategy, []).append(best)
+    return [Confirmation(strategy, found) for strategy, found in values.items()]
 
 
-@ray.remote
-def _fit_and_test(config: dict, data: EEGDataset) -> dict:
+def fit_and_test(config: dict, data: EEGDataset) -> dict:
     """Train the recommended config once and evaluate it on the held-out test split."""
     from probe_core.training import TrialRunner
 
@@ -267,6 +246,17 @@ def _fit_and_test(config: dict, data: EEGDataset) -> dict:
         "class_names": data.class_names,
         "state_dict": {k: v.cpu() for k, v in runner.model.state_dict().items()},
     }
+
+
+def final_fit(spec: SweepSpec, config: dict, data_ref) -> dict:
+    """``fit_and_test`` in this process on CPU sweeps (its imports are paid already), in a Ray
+    task with the trial's resources when the trials use GPUs."""
+    if spec.resources.gpus == 0:
+        return fit_and_test(config, ray.get(data_ref))
+    task = ray.remote(fit_and_test).options(
+        num_cpus=spec.resources.cpus, num_gpus=spec.resources.gpus
+    )
+    return ray.get(task.remote(config, data_ref))
 
 
 def prepare(spec: SweepSpec, say=print):
@@ -359,13 +349,12 @@ def finish(
     recommendation = None
     if ranks:
         say(format_leaderboard(board, spec.metric))
-        confirmations = confirm(spec, data_ref, ranks, session, sweep_dir)
-        recommendation = recommend(ranks, confirmations, board, spec.metric, spec.mode)
+        confirmed = confirmations(spec, sweep_dir)
+        recommendation = recommend(ranks, confirmed, board, spec.metric, spec.mode)
         trials = Ledger(ledger_path(sweep_dir)).trials
         winner = next(r for r in ranks if r.strategy == recommendation.strategy)
         best = trials[winner.best_trial_id].config
-        resources = {"num_cpus": spec.resources.cpus, "num_gpus": spec.resources.gpus}
-        final = ray.get(_fit_and_test.options(**resources).remote(best, data_ref))
+        final = final_fit(spec, best, data_ref)
         recommendation.test_metrics = final["test_metrics"]
         (sweep_dir / "best_config.yaml").write_text(TrialConfig.model_validate(best).to_yaml())
         say(recommendation.text())

@@ -55,14 +55,12 @@ class MlflowTracker(tune.Callback):
         ledger_path: Path,
         metric: str,
         mode: str,
-        phase: str = "search",
         flush_interval_s: float = 2.0,
     ) -> None:
         self.session = session
         self.ledger_path = ledger_path
         self.metric = metric
         self.mode = mode
-        self.phase = phase
         self.flush_interval_s = flush_interval_s
         self._open()
 
@@ -75,7 +73,7 @@ class MlflowTracker(tune.Callback):
         self._last_flush = time.monotonic()
 
     def __getstate__(self) -> dict:
-        keep = ("session", "ledger_path", "metric", "mode", "phase", "flush_interval_s")
+        keep = ("session", "ledger_path", "metric", "mode", "flush_interval_s")
         return {k: self.__dict__[k] for k in keep}
 
     def __setstate__(self, state: dict) -> None:
@@ -92,7 +90,8 @@ class MlflowTracker(tune.Callback):
             record.status = "RUNNING"
             self.client.update_run(record.run_id, status="RUNNING")
             return
-        record = TrialRecord(trial.trial_id, self.phase, trial.config["trial"])
+        phase = trial.config.get("phase", "search")
+        record = TrialRecord(trial.trial_id, phase, trial.config["trial"])
         run = self.client.create_run(
             self.experiment_id,
             run_name=f"{record.strategy}-{trial.trial_id}",
@@ -100,7 +99,7 @@ class MlflowTracker(tune.Callback):
                 "mlflow.parentRunId": self.parent_run_id,
                 "strategy": record.strategy,
                 "trial_id": trial.trial_id,
-                "phase": self.phase,
+                "phase": phase,
             },
         )
         record.run_id = run.info.run_id
@@ -120,8 +119,18 @@ class MlflowTracker(tune.Callback):
         }
         del record.history[epoch - 1 :]  # a trial restored from a checkpoint repeats epochs
         record.history.append(
-            {"epoch": epoch, **metrics, "trainable_params": result.get("trainable_params")}
+            {
+                "epoch": epoch,
+                **metrics,
+                "trainable_params": result.get("trainable_params"),
+                "time": time.time(),
+            }
         )
+        placement = {k: str(result.get(k, "")) for k in ("node_id", "gpu_ids", "pid")}
+        if placement != record.placement:  # first result, or the trial moved to another node
+            record.placement = placement
+            tags = [RunTag(k, v) for k, v in placement.items()]
+            self.client.log_batch(record.run_id, tags=tags)
         stamp = int(time.time() * 1000)
         self._pending.setdefault(record.run_id, []).extend(
             Metric(key, value, stamp, epoch) for key, value in metrics.items()
@@ -131,7 +140,7 @@ class MlflowTracker(tune.Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.ledger.trials[trial.trial_id]
-        finished = bool(trial.last_result.get("done"))
+        finished = bool(trial.last_result.get("completed"))
         record.status = "FINISHED" if finished else "PRUNED"
         self._end(record, "FINISHED" if finished else "KILLED", {"pruned": str(not finished)})
 

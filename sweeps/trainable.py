@@ -6,8 +6,10 @@ shared dataset stay alive across trials. The dataset arrives once per actor thro
 store (``tune.with_parameters``), as read-only zero-copy arrays.
 """
 
+import os
 from pathlib import Path
 
+import ray
 import torch
 from ray import tune
 
@@ -26,17 +28,25 @@ class ProbeTrainable(tune.Trainable):
 
     def _start(self, config: dict) -> None:
         torch.set_num_threads(max(int(config.get("cpus", 1)), 1))
+        self.metric_key = "confirmation_value" if config.get("phase") else "best_value"
         self.trial_config = TrialConfig.model_validate(config["trial"])
         self.runner = TrialRunner(self.trial_config, self.data)
 
     def step(self) -> dict:
         report = self.runner.step()
+        context = ray.get_runtime_context()
         return {
+            "node_id": context.get_node_id(),
+            "pid": os.getpid(),
+            "gpu_ids": ",".join(str(i) for i in context.get_accelerator_ids().get("GPU", [])),
             **report.metrics,
             "best_epoch": report.best_epoch,
-            "best_value": report.best_value,
+            self.metric_key: report.best_value,
             "trainable_params": self.runner.sizes.trainable,
             "total_params": self.runner.sizes.total,
+            # Tune sets "done" itself, also when its scheduler stops the trial: our own flag
+            # tells a trial that ran its course from one that was pruned.
+            "completed": self.runner.done,
             "done": self.runner.done,
         }
 

@@ -52,3 +52,25 @@ def patch_data():
     from probe_core.synthetic import SyntheticData
 
     return SyntheticData(subjects=[0, 1], trials_per_class=12, sfreq=200.0).build()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real two-node Ray cluster on this machine, shared by every test that needs Ray.
+
+    The head and the worker have 2 CPUs each, the worker 2 logical GPUs too (no CUDA: trials
+    fall back to the CPU). Tests reach it through its address, as a user reaches a cluster.
+    """
+    import ray
+    from ray.cluster_utils import Cluster
+
+    ray.shutdown()
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 2, "include_dashboard": False},
+    )
+    cluster.add_node(num_cpus=2, num_gpus=2)
+    cluster.wait_for_nodes()
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()

@@ -1,0 +1,42 @@
+"""Small sweep specs and MLflow queries shared by the sweep tests."""
+
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from sweeps.spec import SweepSpec
+
+
+def small_spec(tmp_path: Path, name: str, **overrides) -> SweepSpec:
+    """EEGNet on two synthetic subjects: trials of a few seconds."""
+    values = {
+        "name": name,
+        "data": {"kind": "synthetic", "subjects": [0, 1], "trials_per_class": 16},
+        "trial": {
+            "backbone": {"name": "EEGNet"},
+            "split": {"val_fraction": 0.25, "test_fraction": 0.25},
+            "training": {"max_epochs": 4, "batch_size": 8},
+            "optimizer": {"lr": 0.003},
+        },
+        "spaces": ["freeze_strategy", "optimizer"],
+        "num_samples": 4,
+        "max_concurrent": 2,
+        "scheduler": {"kind": "fifo"},
+        "confirmation": {"seeds": 0},
+        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+        "storage_path": str(tmp_path / "sweeps"),
+    }
+    for key, value in overrides.items():
+        values[key] = (
+            {**values[key], **value} if isinstance(value, dict) and key in values else value
+        )
+    return SweepSpec.model_validate(values)
+
+
+def runs_by_kind(uri: str, experiment: str) -> tuple[list, list]:
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([found.experiment_id], max_results=5000)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return parents, children
