@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint bench
+.PHONY: install sweep test lint bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The quickstart: pretrain (cached) a small backbone, sweep 16 trials, recommend a strategy.
+sweep: $(STAMP)
+	$(BIN)/probe-sweep run sweeps/specs/quickstart.yaml --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check .

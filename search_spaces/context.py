@@ -23,7 +23,8 @@ class SpaceContext:
 
 
 def make_context(base: TrialConfig, data: EEGDataset) -> SpaceContext:
-    """Inspect the backbone once (random weights: the facts do not depend on them)."""
-    _, facts = backbone_with_facts(base, data, pretrained=False)
+    """Inspect the backbone once, with its checkpoint: a missing or mismatched checkpoint fails
+    here, before any trial starts."""
+    _, facts = backbone_with_facts(base, data)
     n_train = len(base.split.split(data).train.y)
     return SpaceContext(base=base, facts=facts, n_classes=data.n_classes, n_train=n_train)

@@ -4,6 +4,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -54,6 +55,13 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.dry_run:
         dry_run(spec)
         return
+    if (spec.sweep_dir() / "trials.json").exists():
+        if not args.overwrite:
+            raise ValueError(
+                f"{spec.sweep_dir()} already holds a sweep: `probe-sweep resume "
+                f"{spec.sweep_dir()}` to finish it, or run with --overwrite to start again"
+            )
+        shutil.rmtree(spec.sweep_dir())
     run_sweep(spec, auto=args.auto)
 
 
@@ -140,6 +148,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--num-samples", type=int, help="number of trials")
     run.add_argument("--max-concurrent", type=int, help="trials running at once")
     run.add_argument("--dry-run", action="store_true", help="validate and sample, run nothing")
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing sweep directory of the same name (MLflow keeps the old runs)",
+    )
     run.add_argument(
         "--auto",
         action="store_true",
