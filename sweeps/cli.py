@@ -107,6 +107,24 @@ def cmd_report(args: argparse.Namespace) -> None:
         print(f"best config: {directory / 'best_config.yaml'}")
 
 
+def cmd_sync(args: argparse.Namespace) -> None:
+    """Send the MLflow records a sweep could not send (its tracking server was away)."""
+    from sweeps.outbox import Outbox, describe_unsent
+    from sweeps.tracking_session import STATE_FILE, TrackingSession, check_reachable
+
+    directory = Path(args.dir).resolve()
+    state = directory / STATE_FILE
+    if not state.exists():
+        raise FileNotFoundError(2, "not a sweep directory", str(state))
+    session = TrackingSession(**json.loads(state.read_text()))
+    check_reachable(session.uri)
+    outbox = Outbox.for_directory(directory, session.uri, session.experiment_id)
+    before = outbox.pending
+    if not outbox.flush():
+        raise ValueError(describe_unsent(outbox))
+    print(f"sent {before} MLflow record(s) to {session.uri}; nothing left to send")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from probe_core import TrialConfig, run_trial
 
@@ -166,6 +184,7 @@ def parser() -> argparse.ArgumentParser:
 
     for name, handler, text in (
         ("resume", cmd_resume, "finish an interrupted sweep"),
+        ("sync", cmd_sync, "send MLflow records left unsent by an unreachable server"),
         ("status", cmd_status, "trials done so far"),
         ("report", cmd_report, "the finished sweep's leaderboard and recommendation"),
     ):
@@ -190,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     from sweeps.errors import USER_ERRORS, describe
+    from sweeps.interrupts import SweepInterrupted
 
     source = str(
         getattr(args, "spec", None)
@@ -204,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"probe-sweep: error: {describe(error, source)}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("probe-sweep: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, SweepInterrupted) as error:
+        print(f"probe-sweep: {error or 'interrupted'}", file=sys.stderr)
         return 130
     return 0
 

@@ -19,7 +19,8 @@ class TrialRecord:
     status: str = "RUNNING"  # RUNNING | FINISHED | PRUNED | FAILED
     history: list[dict] = field(default_factory=list)
     error: str | None = None
-    placement: dict = field(default_factory=dict)  # node_id, gpu_ids of its last run
+    placement: dict = field(default_factory=dict)  # node_id, gpu_ids, pid of its last run
+    logged_epochs: int = 0  # epochs already queued for MLflow (a restored trial repeats some)
 
     @property
     def strategy(self) -> str:

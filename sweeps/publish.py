@@ -1,19 +1,20 @@
-"""Everything the sweep concluded, written to its directory and logged on the parent run."""
+"""Everything the sweep concluded, written to its directory and queued for the parent run."""
 
+import json
 import logging
+import shutil
 from pathlib import Path
 
 import optuna
-from mlflow.entities import Metric, RunTag
 
 from probe_core import TrialConfig
 from sweeps.ledger import Ledger
+from sweeps.outbox import Outbox, as_metrics
 from sweeps.plots import confusion_matrix, learning_curves, optuna_plots, strategy_plot
 from sweeps.report import Recommendation, StrategyRank
 from sweeps.spec import SweepSpec
-from sweeps.tracking_session import TrackingSession
 
-LOGGER = logging.getLogger(__name__)
+PARENT = "parent"
 
 
 def load_study(spec: SweepSpec, sweep_dir: Path) -> optuna.Study | None:
@@ -46,9 +47,14 @@ def draw_plots(spec: SweepSpec, sweep_dir: Path, ledger: Ledger, final: dict | N
     return paths
 
 
+def _table(rows: list[dict]) -> dict:
+    """Rows as MLflow's table artifact format (column name -> values)."""
+    return {key: [row.get(key) for row in rows] for key in rows[0]} if rows else {}
+
+
 def publish_report(
     spec: SweepSpec,
-    session: TrackingSession,
+    outbox: Outbox,
     sweep_dir: Path,
     ledger: Ledger,
     board: list[dict],
@@ -56,46 +62,39 @@ def publish_report(
     recommendation: Recommendation,
     final: dict,
 ) -> None:
-    client, run_id = session.client, session.parent_run_id
+    """Write the report files and plots, save the recommended model, and queue all of it for
+    the parent run (artifacts, tags, metrics, and the model's registration when asked)."""
     (sweep_dir / "recommendation.txt").write_text(recommendation.text() + "\n")
-    client.log_table(
-        run_id,
-        data={k: [row[k] for row in board] for k in board[0]},
-        artifact_file="leaderboard.json",
-    )
-    client.log_table(
-        run_id,
-        data={
-            k: [getattr(r, k) for r in ranks]
-            for k in ("strategy", "n_trials", "best", "top_k_mean")
-        },
-        artifact_file="strategies.json",
-    )
-    for name in ("spec.yaml", "best_config.yaml", "recommendation.txt", "report.json"):
-        if (sweep_dir / name).exists():
-            client.log_artifact(run_id, str(sweep_dir / name))
-    for path in draw_plots(spec, sweep_dir, ledger, final):
-        client.log_artifact(run_id, str(path), artifact_path="plots")
-    tags = {
-        "recommended_strategy": recommendation.strategy,
-        "runner_up": str(recommendation.runner_up),
+    tables = {
+        "leaderboard.json": _table(board),
+        "strategies.json": _table([r.__dict__ for r in ranks]),
     }
+    for name, table in tables.items():
+        (sweep_dir / name).write_text(json.dumps(table, default=str))
+    for name in ("spec.yaml", "best_config.yaml", "recommendation.txt", "report.json", *tables):
+        outbox.log_artifact(PARENT, sweep_dir / name)
+    for path in draw_plots(spec, sweep_dir, ledger, final):
+        outbox.log_artifact(PARENT, path, "plots")
     metrics = {"recommended_mean": recommendation.mean, "recommended_std": recommendation.std}
     if recommendation.margin is not None:
         metrics["margin_over_runner_up"] = recommendation.margin
     for key, value in (recommendation.test_metrics or {}).items():
-        metrics[f"test_{key}"] = value
-    client.log_batch(
-        run_id,
-        metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items() if v == v],
-        tags=[RunTag(k, v) for k, v in tags.items()],
-    )
-    log_model(spec, session, sweep_dir, final)
+        if value == value:  # NaN (an AUROC without both classes) is not a metric
+            metrics[f"test_{key}"] = value
+    tags = {
+        "recommended_strategy": recommendation.strategy,
+        "runner_up": str(recommendation.runner_up),
+    }
+    outbox.log_batch(PARENT, as_metrics(metrics, 0), tags)
+    model_dir = save_model(sweep_dir, final)
+    outbox.log_artifact(PARENT, model_dir, "model")
+    if spec.tracking.register_model:
+        outbox.register_model(PARENT, "model", spec.tracking.register_model)
+    outbox.set_terminated(PARENT, "FINISHED")
 
 
-def log_model(spec: SweepSpec, session: TrackingSession, sweep_dir: Path, final: dict) -> None:
-    """The recommended model (mlflow.pytorch) on the parent run, registered when asked."""
-    import mlflow
+def save_model(sweep_dir: Path, final: dict) -> Path:
+    """The recommended model as an MLflow pytorch model directory in the sweep directory."""
     import mlflow.pytorch
 
     from probe_core import build_model
@@ -104,14 +103,15 @@ def log_model(spec: SweepSpec, session: TrackingSession, sweep_dir: Path, final:
     config = TrialConfig.load(sweep_dir / "best_config.yaml")
     model, _ = build_model(config, config.data.build())
     model.load_state_dict(final["state_dict"])
-    mlflow.set_tracking_uri(session.uri)
-    # mlflow warns about pickle for every log_model; the model is our own, loaded by its owner
+    target = sweep_dir / "model"
+    if target.exists():
+        shutil.rmtree(target)
+    # mlflow warns about pickle on every save; the model is our own, loaded by its owner
     logging.getLogger("mlflow.pytorch").setLevel(logging.ERROR)
-    with mlflow.start_run(run_id=session.parent_run_id):
-        mlflow.pytorch.log_model(
-            inference_copy(model),
-            name="model",
-            registered_model_name=spec.tracking.register_model,
-            pip_requirements=["torch", "braindecode", "probe-sweep"],
-            serialization_format="pickle",  # the traced pt2 format cannot follow layer taps
-        )
+    mlflow.pytorch.save_model(
+        inference_copy(model),
+        str(target),
+        serialization_format="pickle",
+        pip_requirements=["torch", "braindecode", "probe-sweep"],
+    )
+    return target

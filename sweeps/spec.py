@@ -44,6 +44,9 @@ class Tracking(_Config):
     uri: str = "sqlite:///mlflow.db"
     experiment: str | None = None  # default: the sweep's name
     register_model: str | None = None  # model-registry name for the recommended model
+    flush_timeout_s: pydantic.NonNegativeFloat = 30.0
+    """How long the end of a sweep waits for an unreachable server before leaving the unsent
+    records on disk (for ``probe-sweep sync``)."""
 
 
 class Confirmation(_Config):
@@ -69,6 +72,9 @@ class SweepSpec(_Config):
     max_concurrent: pydantic.PositiveInt | None = None
     resources: Resources = Resources()
     time_budget_s: pydantic.PositiveFloat | None = None
+    max_failures: pydantic.NonNegativeInt = 2
+    """Restarts of a failed trial from its last checkpoint (a lost node); a trial that keeps
+    failing (an error in the trial itself) ends FAILED."""
     warm_start: bool = True
     objectives: list[Objective] = []
     """Extra objectives to minimise next to the metric (multi-objective; use sampler nsga2)."""

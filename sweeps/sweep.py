@@ -4,6 +4,7 @@ The data is loaded once on the driver and shared through the object store; trial
 reused actors; MLflow is written from the driver only.
 """
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -28,7 +29,9 @@ from search_spaces import (
     warm_start,
 )
 from sweeps.confirming_search import ConfirmingSearcher
+from sweeps.interrupts import InterruptWatcher, raise_if_interrupted
 from sweeps.ledger import Ledger
+from sweeps.outbox import describe_unsent
 from sweeps.publish import publish_report
 from sweeps.report import (
     Confirmation,
@@ -42,7 +45,7 @@ from sweeps.report import (
 from sweeps.runtime import allow_pending_trials, cluster_capacity, concurrency, connect
 from sweeps.spec import SweepSpec
 from sweeps.tracking import MlflowTracker
-from sweeps.tracking_session import TrackingSession, open_session, resolve_uri
+from sweeps.tracking_session import TrackingSession, check_reachable, open_session, resolve_uri
 from sweeps.trainable import ProbeTrainable
 
 LOGGER = logging.getLogger(__name__)
@@ -151,12 +154,13 @@ def _scheduler(spec: SweepSpec):
     return tune.schedulers.FIFOScheduler()
 
 
-def _run_config(spec: SweepSpec, sweep_dir: Path, name: str, tracker: MlflowTracker):
+def _run_config(spec: SweepSpec, sweep_dir: Path, name: str, callbacks: list):
     return tune.RunConfig(
         name=name,
         storage_path=str(sweep_dir),
-        callbacks=[tracker],
+        callbacks=callbacks,
         checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
+        failure_config=tune.FailureConfig(max_failures=spec.max_failures),
         verbose=0,
     )
 
@@ -186,7 +190,7 @@ def search(
         searcher = ConfirmingSearcher(
             searcher, spec.num_samples, spec.confirmation.seeds, spec.confirmation.top_k, spec.mode
         )
-    tracker = MlflowTracker(session, ledger_path(sweep_dir), spec.metric, spec.mode)
+    tracker = MlflowTracker(session, sweep_dir, spec.metric, spec.mode)
     allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
     tune.Tuner(
         _trainable(spec, data_ref),
@@ -201,8 +205,9 @@ def search(
             reuse_actors=True,
             trial_dirname_creator=_trial_dirname,
         ),
-        run_config=_run_config(spec, sweep_dir, stage, tracker),
+        run_config=_run_config(spec, sweep_dir, stage, [tracker, InterruptWatcher()]),
     ).fit()
+    raise_if_interrupted(sweep_dir)
 
 
 def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
@@ -272,28 +277,48 @@ def prepare(spec: SweepSpec, say=print):
 
 
 def run_sweep(spec: SweepSpec, auto: bool = False, say=print) -> SweepOutcome:
+    uri = resolve_uri(spec.tracking.uri)
+    check_reachable(uri)  # before anything runs or is written
     sweep_dir, data, context = prepare(spec, say)
-    session = open_session(resolve_uri(spec.tracking.uri), spec.experiment, spec.name, sweep_dir)
     connect(spec.ray_address)
     check_resources(spec)
+    session = open_session(uri, spec.experiment, spec.name, sweep_dir)
     data_ref = ray.put(data)
     say(
         f"sweep {spec.name}: {spec.num_samples} trials of {spec.trial.backbone.name} "
         f"({len(context.facts.blocks)} blocks) on {len(data.y)} examples; results in {sweep_dir}"
     )
-    if auto:
-        strategies = candidate_strategies(context)
-        say(f"stage 1: racing {len(strategies)} strategies at their default settings")
-        search(race_spec(spec, strategies), data_ref, context, session, sweep_dir, "race")
-        raced = Ledger(ledger_path(sweep_dir)).of_phase("search")
-        ranks = rank_strategies(raced, spec.metric, spec.mode, 1)
-        if not ranks:
-            raise SweepError("every trial of the strategy race failed; see the MLflow runs")
-        say(f"stage 2: tuning {ranks[0].strategy}")
-        context = context.restricted_to([ranks[0].strategy])
-        spec = spec.model_copy(update={"warm_start": False})
-    search(spec, data_ref, context, session, sweep_dir)
-    return finish(spec, data_ref, session, sweep_dir, say)
+    with tracking(session, sweep_dir, spec, say):
+        if auto:
+            strategies = candidate_strategies(context)
+            say(f"stage 1: racing {len(strategies)} strategies at their default settings")
+            search(race_spec(spec, strategies), data_ref, context, session, sweep_dir, "race")
+            raced = Ledger(ledger_path(sweep_dir)).of_phase("search")
+            ranks = rank_strategies(raced, spec.metric, spec.mode, 1)
+            if not ranks:
+                raise SweepError("every trial of the strategy race failed; see the MLflow runs")
+            say(f"stage 2: tuning {ranks[0].strategy}")
+            context = context.restricted_to([ranks[0].strategy])
+            spec = spec.model_copy(update={"warm_start": False})
+        search(spec, data_ref, context, session, sweep_dir)
+        return finish(spec, data_ref, session, sweep_dir, say)
+
+
+@contextlib.contextmanager
+def tracking(session: TrackingSession, sweep_dir: Path, spec: SweepSpec, say=print):
+    """Send MLflow records in the background while the sweep runs; at the end (also after an
+    error or Ctrl-C) send the rest, or leave them on disk for ``probe-sweep sync``."""
+    outbox = session.outbox(sweep_dir)
+    outbox.start()
+    try:
+        yield outbox
+    finally:
+        if not outbox.close(spec.tracking.flush_timeout_s):
+            say(describe_unsent(outbox))
+        ledger = Ledger(ledger_path(sweep_dir))
+        for record in ledger.trials.values():
+            record.run_id = outbox.runs.get(record.trial_id, record.run_id)
+        ledger.save()
 
 
 def dry_run(spec: SweepSpec, say=print, n: int = 3) -> list[TrialConfig]:
@@ -323,15 +348,22 @@ def resume_sweep(sweep_dir: Path, say=print) -> SweepOutcome:
     spec = load_spec(sweep_dir / "spec.yaml")
     if spec.sweep_dir() != sweep_dir:
         spec = spec.model_copy(update={"storage_path": sweep_dir.parent})
-    session = open_session(resolve_uri(spec.tracking.uri), spec.experiment, spec.name, sweep_dir)
+    uri = resolve_uri(spec.tracking.uri)
+    check_reachable(uri)
+    session = open_session(uri, spec.experiment, spec.name, sweep_dir)
     data = spec.data.build()
     connect(spec.ray_address)
     data_ref = ray.put(data)
     search_dir = sweep_dir / "search"
-    if tune.Tuner.can_restore(str(search_dir)):
-        say(f"resuming {spec.name} from {search_dir}")
-        tune.Tuner.restore(str(search_dir), _trainable(spec, data_ref)).fit()
-    return finish(spec, data_ref, session, sweep_dir, say)
+    with tracking(session, sweep_dir, spec, say):
+        if tune.Tuner.can_restore(str(search_dir)):
+            say(f"resuming {spec.name} from {search_dir}")
+            allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
+            tune.Tuner.restore(
+                str(search_dir), _trainable(spec, data_ref), resume_errored=True
+            ).fit()
+            raise_if_interrupted(sweep_dir)
+        return finish(spec, data_ref, session, sweep_dir, say)
 
 
 def finish(
@@ -367,6 +399,8 @@ def finish(
     (sweep_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))
     if recommendation is not None:
         ledger = Ledger(ledger_path(sweep_dir))
-        publish_report(spec, session, sweep_dir, ledger, board, ranks, recommendation, final)
+        publish_report(
+            spec, session.outbox(sweep_dir), sweep_dir, ledger, board, ranks, recommendation, final
+        )
     say(f"browse the runs: {session.ui_command()}")
     return SweepOutcome(sweep_dir, session, board, ranks, recommendation)

@@ -1,8 +1,9 @@
 """MLflow tracking from the driver: one parent run per sweep, one child run per trial.
 
-A Tune callback, so trials on remote nodes never need access to the tracking store. Metrics are
-buffered and sent in batches (``log_batch``), not one request per value: logging every result
-synchronously costs ~0.1 s each on SQLite.
+A Tune callback, so trials on remote nodes never need access to the tracking store. It only
+queues writes in the sweep's outbox, which sends them in batches from a background thread: the
+Tune loop never waits on MLflow (a synchronous write costs ~0.1 s on SQLite), and records
+survive a tracking server that is away.
 """
 
 import re
@@ -10,16 +11,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.tracking import MlflowClient
 from ray import tune
 
 from sweeps.ledger import Ledger, TrialRecord
+from sweeps.outbox import as_metrics
 from sweeps.tracking_session import TrackingSession
 
 _CREDENTIAL = re.compile(r"(^|_)(token|secret|password|passwd|api_key|access_key|key)$", re.I)
 _MAX_PARAM_LENGTH = 6000
 _LOGGED_METRICS = ("train_loss", "lr", "train_time", "epoch_time")
+PLACEMENT = ("node_id", "gpu_ids", "pid")
 
 
 def flatten(values: Any, prefix: str = "") -> dict[str, Any]:
@@ -42,39 +43,26 @@ def loggable_params(config: dict) -> dict[str, str]:
 
 
 class MlflowTracker(tune.Callback):
-    """Tune callback writing child runs under the sweep's parent run and keeping the ledger.
+    """Tune callback queueing child runs under the sweep's parent run and keeping the ledger.
 
-    It holds only paths and ids, and opens the client and the ledger in ``setup``: Tune pickles
+    It holds only paths and ids, and reopens the ledger and outbox in ``setup``: Tune pickles
     callbacks with its experiment state, and a restored sweep must continue from what is on
     disk, not from a stale copy.
     """
 
-    def __init__(
-        self,
-        session: TrackingSession,
-        ledger_path: Path,
-        metric: str,
-        mode: str,
-        flush_interval_s: float = 2.0,
-    ) -> None:
+    def __init__(self, session: TrackingSession, sweep_dir: Path, metric: str, mode: str) -> None:
         self.session = session
-        self.ledger_path = ledger_path
+        self.sweep_dir = sweep_dir
         self.metric = metric
         self.mode = mode
-        self.flush_interval_s = flush_interval_s
         self._open()
 
     def _open(self) -> None:
-        self.client: MlflowClient = self.session.client
-        self.experiment_id = self.session.experiment_id
-        self.parent_run_id = self.session.parent_run_id
-        self.ledger = Ledger(self.ledger_path)
-        self._pending: dict[str, list[Metric]] = {}
-        self._last_flush = time.monotonic()
+        self.ledger = Ledger(self.sweep_dir / "trials.json")
+        self.outbox = self.session.outbox(self.sweep_dir)
 
     def __getstate__(self) -> dict:
-        keep = ("session", "ledger_path", "metric", "mode", "flush_interval_s")
-        return {k: self.__dict__[k] for k in keep}
+        return {k: self.__dict__[k] for k in ("session", "sweep_dir", "metric", "mode")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -86,38 +74,37 @@ class MlflowTracker(tune.Callback):
     # --- Tune hooks ---------------------------------------------------------------------
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.ledger.trials.get(trial.trial_id)
-        if record is not None and record.run_id is not None:  # a restarted trial keeps its run
-            record.status = "RUNNING"
-            self.client.update_run(record.run_id, status="RUNNING")
-            return
-        phase = trial.config.get("phase", "search")
-        record = TrialRecord(trial.trial_id, phase, trial.config["trial"])
-        run = self.client.create_run(
-            self.experiment_id,
+        if record is None:
+            phase = trial.config.get("phase", "search")
+            record = TrialRecord(trial.trial_id, phase, trial.config["trial"])
+            self.ledger.trials[trial.trial_id] = record
+        record.status = "RUNNING"
+        # a restarted trial (lost node, resumed sweep) continues its run: created once per key
+        self.outbox.create_run(
+            trial.trial_id,
             run_name=f"{record.strategy}-{trial.trial_id}",
             tags={
-                "mlflow.parentRunId": self.parent_run_id,
+                "mlflow.parentRunId": self.session.parent_run_id,
                 "strategy": record.strategy,
                 "trial_id": trial.trial_id,
-                "phase": phase,
+                "phase": record.phase,
             },
+            params=loggable_params(record.config),
         )
-        record.run_id = run.info.run_id
-        params = [Param(k, v) for k, v in loggable_params(record.config).items()]
-        for start in range(0, len(params), 100):  # MLflow's limit per batch
-            self.client.log_batch(record.run_id, params=params[start : start + 100])
-        self.ledger.trials[trial.trial_id] = record
         self.ledger.save()
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
+        if result.get("replayed"):
+            return
         record = self.ledger.trials[trial.trial_id]
         epoch = int(result["training_iteration"])
         metrics = {
             k: float(v) for k, v in result.items() if k.startswith("val_") or k in _LOGGED_METRICS
         }
-        del record.history[epoch - 1 :]  # a trial restored from a checkpoint repeats epochs
+        resent = epoch <= record.logged_epochs  # repeated after a restore from a checkpoint
+        del record.history[epoch - 1 :]
         record.history.append(
             {
                 "epoch": epoch,
@@ -126,17 +113,14 @@ class MlflowTracker(tune.Callback):
                 "time": time.time(),
             }
         )
-        placement = {k: str(result.get(k, "")) for k in ("node_id", "gpu_ids", "pid")}
-        if placement != record.placement:  # first result, or the trial moved to another node
-            record.placement = placement
-            tags = [RunTag(k, v) for k, v in placement.items()]
-            self.client.log_batch(record.run_id, tags=tags)
-        stamp = int(time.time() * 1000)
-        self._pending.setdefault(record.run_id, []).extend(
-            Metric(key, value, stamp, epoch) for key, value in metrics.items()
-        )
-        if time.monotonic() - self._last_flush > self.flush_interval_s:
-            self.flush()
+        placement = {k: str(result.get(k, "")) for k in PLACEMENT}
+        tags = placement if placement != record.placement else {}  # first, or on a new node
+        record.placement = placement
+        if not resent or tags:
+            self.outbox.log_batch(
+                trial.trial_id, [] if resent else as_metrics(metrics, epoch), tags
+            )
+        record.logged_epochs = max(record.logged_epochs, epoch)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.ledger.trials[trial.trial_id]
@@ -150,29 +134,16 @@ class MlflowTracker(tune.Callback):
         record.error = _error_text(trial)
         self._end(record, "FAILED", {"pruned": "False", "error": record.error[:5000]})
 
-    def on_experiment_end(self, trials: list, **info: Any) -> None:
-        self.flush()
-
-    # --- helpers --------------------------------------------------------------------------
     def _end(self, record: TrialRecord, status: str, tags: dict[str, str]) -> None:
-        self.flush()
         best = record.best(self.metric, self.mode)
-        if best is not None:
-            self.client.log_metric(record.run_id, "best_value", best)
-        self.client.log_batch(record.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        self.client.set_terminated(record.run_id, status=status)
+        metrics = as_metrics({"best_value": best}, 0) if best is not None else []
+        self.outbox.log_batch(record.trial_id, metrics, tags)
+        self.outbox.set_terminated(record.trial_id, status)
         self.ledger.save()
-
-    def flush(self) -> None:
-        """Send every buffered metric, one ``log_batch`` per run (≤ 1000 values each)."""
-        for run_id, metrics in list(self._pending.items()):
-            for start in range(0, len(metrics), 1000):
-                self.client.log_batch(run_id, metrics=metrics[start : start + 1000])
-            del self._pending[run_id]
-        self._last_flush = time.monotonic()
 
 
 def _error_text(trial: Any) -> str:
+    """The last line of the trial's error (the exception and its message)."""
     path = getattr(trial, "error_file", None)
     if path:
         try:

@@ -1,12 +1,25 @@
 """The sweep's MLflow experiment and parent run, created once and reused on resume."""
 
 import json
+import os
+import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
+# Fail fast on an unreachable server: the outbox retries on its own schedule, and MLflow's
+# default (7 retries with exponential back-off) would stall the sweep for minutes.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from sweeps.outbox import Outbox  # noqa: E402
 
 STATE_FILE = "sweep.json"
+
+
+class TrackingUnavailable(ValueError):
+    """The tracking server does not answer when the sweep starts."""
 
 
 @dataclass
@@ -15,9 +28,11 @@ class TrackingSession:
     experiment_id: str
     parent_run_id: str
 
-    @property
-    def client(self) -> MlflowClient:
-        return MlflowClient(tracking_uri=self.uri)
+    def outbox(self, sweep_dir: Path) -> Outbox:
+        outbox = Outbox.for_directory(sweep_dir, self.uri, self.experiment_id)
+        if not outbox.has_run("parent"):
+            outbox.adopt_run("parent", self.parent_run_id)
+        return outbox
 
     def ui_command(self) -> str:
         if self.uri.startswith("sqlite:"):
@@ -33,6 +48,20 @@ def resolve_uri(uri: str) -> str:
     return uri
 
 
+def check_reachable(uri: str) -> None:
+    """Refuse to start against a tracking server that does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5)
+    except OSError as error:
+        reason = getattr(error, "reason", error)
+        raise TrackingUnavailable(
+            f"tracking.uri {uri}: no MLflow server answers ({reason}); start it, or pass "
+            "--tracking-uri"
+        ) from None
+
+
 def open_session(uri: str, experiment: str, run_name: str, sweep_dir: Path) -> TrackingSession:
     """The experiment (created when missing) and the sweep's parent run (reused when this sweep
     directory already has one)."""
@@ -41,6 +70,7 @@ def open_session(uri: str, experiment: str, run_name: str, sweep_dir: Path) -> T
         saved = TrackingSession(**json.loads(state_path.read_text()))
         if saved.uri == uri:
             return saved
+    check_reachable(uri)
     client = MlflowClient(tracking_uri=uri)
     found = client.get_experiment_by_name(experiment)
     if found is not None:

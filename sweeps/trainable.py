@@ -33,15 +33,21 @@ class ProbeTrainable(tune.Trainable):
         self.runner = TrialRunner(self.trial_config, self.data)
 
     def step(self) -> dict:
-        report = self.runner.step()
+        if self.runner.done:
+            # restored from the checkpoint of its last epoch (a resumed sweep): nothing left to
+            # train; report it as ended, marked so the tracker does not count an extra epoch
+            return {**self._result(self.runner.history[-1]), "replayed": True}
+        return self._result(self.runner.step().metrics)
+
+    def _result(self, metrics: dict) -> dict:
         context = ray.get_runtime_context()
         return {
             "node_id": context.get_node_id(),
             "pid": os.getpid(),
             "gpu_ids": ",".join(str(i) for i in context.get_accelerator_ids().get("GPU", [])),
-            **report.metrics,
-            "best_epoch": report.best_epoch,
-            self.metric_key: report.best_value,
+            **metrics,
+            "best_epoch": self.runner.best_epoch,
+            self.metric_key: self.runner.best_value,
             "trainable_params": self.runner.sizes.trainable,
             "total_params": self.runner.sizes.total,
             # Tune sets "done" itself, also when its scheduler stops the trial: our own flag

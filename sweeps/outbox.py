@@ -1,0 +1,221 @@
+"""Durable, ordered MLflow writes, so a tracking server that goes away loses nothing.
+
+Every write of a sweep (create a run, log a batch, end a run, log an artifact, register a
+model) is appended to a file in the sweep directory and sent in order by a background thread.
+When the server is unreachable the writes wait on disk and are retried; ``probe-sweep sync DIR``
+sends what is left later. Sending is idempotent: the number of writes already sent is kept next
+to them, and a run is created only when no run of that key exists yet.
+"""
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+LOGGER = logging.getLogger(__name__)
+OPS_FILE = "mlflow_outbox.jsonl"
+STATE_FILE = "mlflow_outbox_state.json"
+KEY_TAG = "probe_sweep.key"
+# Errors that will not go away by retrying: the write is skipped (and logged), not retried.
+_PERMANENT = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST"}
+
+
+class Outbox:
+    _open: dict[Path, "Outbox"] = {}
+    _registry_lock = threading.Lock()
+
+    @classmethod
+    def for_directory(cls, directory: Path, uri: str, experiment_id: str) -> "Outbox":
+        """The one outbox of a sweep directory in this process (shared by the Tune callback,
+        which Tune pickles and restores, and the sweep itself)."""
+        directory = Path(directory).resolve()
+        with cls._registry_lock:
+            if directory not in cls._open:
+                cls._open[directory] = cls(directory, uri, experiment_id)
+            return cls._open[directory]
+
+    def __init__(self, directory: Path, uri: str, experiment_id: str) -> None:
+        self.directory = directory
+        self.uri = uri
+        self.experiment_id = experiment_id
+        self.client = MlflowClient(tracking_uri=uri)
+        self._lock = threading.RLock()
+        self._ops: list[dict] = []
+        ops_path = directory / OPS_FILE
+        if ops_path.exists():
+            self._ops = [json.loads(line) for line in ops_path.read_text().splitlines() if line]
+        state_path = directory / STATE_FILE
+        state = json.loads(state_path.read_text()) if state_path.exists() else {}
+        self.sent: int = state.get("sent", 0)
+        self.runs: dict[str, str] = state.get("runs", {})
+        self._keys = {op["key"] for op in self._ops if op["op"] == "create_run"} | set(self.runs)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # --- queueing -----------------------------------------------------------------------
+    def _add(self, op: dict) -> None:
+        with self._lock:
+            with open(self.directory / OPS_FILE, "a") as handle:
+                handle.write(json.dumps(op) + "\n")
+            self._ops.append(op)
+
+    def has_run(self, key: str) -> bool:
+        return key in self._keys
+
+    def adopt_run(self, key: str, run_id: str) -> None:
+        """A run created outside the outbox (the sweep's parent run)."""
+        with self._lock:
+            self.runs[key] = run_id
+            self._keys.add(key)
+            self._save_state()
+
+    def create_run(
+        self, key: str, run_name: str, tags: dict[str, str], params: dict[str, str]
+    ) -> None:
+        if self.has_run(key):
+            return
+        self._keys.add(key)
+        self._add(
+            {"op": "create_run", "key": key, "run_name": run_name, "tags": tags, "params": params}
+        )
+
+    def log_batch(
+        self,
+        key: str,
+        metrics: list[tuple[str, float, int, int]] = (),
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        self._add({"op": "log_batch", "key": key, "metrics": list(metrics), "tags": tags or {}})
+
+    def set_terminated(self, key: str, status: str) -> None:
+        self._add({"op": "set_terminated", "key": key, "status": status})
+
+    def log_artifact(self, key: str, path: Path, artifact_path: str | None = None) -> None:
+        self._add(
+            {"op": "log_artifact", "key": key, "path": str(path), "artifact_path": artifact_path}
+        )
+
+    def register_model(self, key: str, artifact_path: str, name: str) -> None:
+        self._add(
+            {"op": "register_model", "key": key, "artifact_path": artifact_path, "name": name}
+        )
+
+    @property
+    def pending(self) -> int:
+        return len(self._ops) - self.sent
+
+    # --- sending --------------------------------------------------------------------------
+    def flush(self) -> bool:
+        """Send what is queued, in order; stop at the first failure. True when all is sent."""
+        with self._lock:
+            while self.sent < len(self._ops):
+                op = self._ops[self.sent]
+                try:
+                    self._send(op)
+                except MlflowException as error:
+                    if error.error_code not in _PERMANENT:
+                        return False
+                    LOGGER.warning("MLflow refused %s for %s: %s", op["op"], op["key"], error)
+                except OSError:
+                    return False
+                self.sent += 1
+                self._save_state()
+            return True
+
+    def _send(self, op: dict) -> None:
+        kind, key = op["op"], op["key"]
+        if kind == "create_run":
+            self.runs[key] = self._find_or_create(op)
+            return
+        run_id = self.runs[key]
+        if kind == "log_batch":
+            metrics = [Metric(k, v, stamp, step) for k, v, stamp, step in op["metrics"]]
+            for start in range(0, max(len(metrics), 1), 1000):  # MLflow's limit per request
+                self.client.log_batch(
+                    run_id,
+                    metrics=metrics[start : start + 1000],
+                    tags=[RunTag(k, v) for k, v in op["tags"].items()] if start == 0 else [],
+                )
+        elif kind == "set_terminated":
+            self.client.set_terminated(run_id, status=op["status"])
+        elif kind == "log_artifact":
+            path = Path(op["path"])
+            if path.is_dir():
+                self.client.log_artifacts(run_id, str(path), op["artifact_path"])
+            elif path.exists():
+                self.client.log_artifact(run_id, str(path), op["artifact_path"])
+        elif kind == "register_model":
+            import mlflow
+
+            mlflow.set_tracking_uri(self.uri)
+            mlflow.register_model(f"runs:/{run_id}/{op['artifact_path']}", op["name"])
+
+    def _find_or_create(self, op: dict) -> str:
+        """Idempotent: a run already created for this key (a sync that was cut short) is reused."""
+        found = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{self._tag(op['key'])}'"
+        )
+        if found:
+            return found[0].info.run_id
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=op["run_name"],
+            tags={**op["tags"], KEY_TAG: self._tag(op["key"])},
+        )
+        params = [Param(k, v) for k, v in op["params"].items()]
+        for start in range(0, len(params), 100):
+            self.client.log_batch(run.info.run_id, params=params[start : start + 100])
+        return run.info.run_id
+
+    def _tag(self, key: str) -> str:
+        return f"{self.directory.name}:{key}"
+
+    def _save_state(self) -> None:
+        tmp = self.directory / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps({"sent": self.sent, "runs": self.runs}))
+        os.replace(tmp, self.directory / STATE_FILE)
+
+    # --- background thread ----------------------------------------------------------------
+    def start(self, interval_s: float = 2.0) -> None:
+        """Send in the background every ``interval_s`` (the Tune loop never waits on MLflow)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                self.flush()
+
+        self._thread = threading.Thread(target=loop, name="mlflow-outbox", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout_s: float) -> bool:
+        """Stop the thread and keep trying to send for up to ``timeout_s``. True when all sent."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        deadline = time.monotonic() + timeout_s
+        while not self.flush():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(2.0, max(deadline - time.monotonic(), 0.0)))
+        return True
+
+
+def describe_unsent(outbox: Outbox) -> str:
+    return (
+        f"{outbox.pending} MLflow record(s) could not be sent to {outbox.uri}; they are kept in "
+        f"{outbox.directory}. When the server is back: probe-sweep sync {outbox.directory}"
+    )
+
+
+def as_metrics(values: dict[str, Any], step: int) -> list[tuple[str, float, int, int]]:
+    stamp = int(time.time() * 1000)
+    return [(k, float(v), stamp, step) for k, v in values.items()]
