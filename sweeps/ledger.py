@@ -21,6 +21,7 @@ class TrialRecord:
     error: str | None = None
     placement: dict = field(default_factory=dict)  # node_id, gpu_ids, pid of its last run
     logged_epochs: int = 0  # epochs already queued for MLflow (a restored trial repeats some)
+    restarts: int = 0  # starts after the first: a lost node, a resumed sweep
 
     @property
     def strategy(self) -> str:

@@ -10,6 +10,9 @@ QUIET_ENV = {
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # no CSV/JSON/TensorBoard loggers per trial
     # confirmation trials report their value under another name than the searched metric
     "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
+    # save the experiment state (trials, searcher) at least every second: a driver killed
+    # between two saves loses the trials started in between
+    "TUNE_GLOBAL_CHECKPOINT_S": "1",
 }
 for _key, _value in QUIET_ENV.items():
     os.environ.setdefault(_key, _value)
@@ -21,14 +24,24 @@ import ray  # noqa: E402
 logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
 
 
+class _StaleCheckpointFilter(logging.Filter):
+    """After a restore, Tune tries to delete checkpoints it had already deleted before the
+    driver stopped, and logs each attempt with the trial's whole result: harmless, and noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Error handling checkpoint" not in record.getMessage()
+
+
+logging.getLogger("ray.tune.execution.tune_controller").addFilter(_StaleCheckpointFilter())
+
+
 def connect(address: str | None) -> None:
     """``address`` (or ``RAY_ADDRESS``) joins a running cluster; otherwise a fresh local runtime
     starts inside this process (``address="local"``, never an unrelated one left running)."""
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    env = {"env_vars": {"PYTHONWARNINGS": "ignore", **QUIET_ENV}}
-    options = {"runtime_env": env, "log_to_driver": False, "logging_level": logging.WARNING}
+    options = {"log_to_driver": False, "logging_level": logging.WARNING}
     if address:
         ray.init(address=address, **options)
     else:

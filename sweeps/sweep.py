@@ -32,7 +32,7 @@ from sweeps.confirming_search import ConfirmingSearcher
 from sweeps.interrupts import InterruptWatcher, raise_if_interrupted
 from sweeps.ledger import Ledger
 from sweeps.outbox import describe_unsent
-from sweeps.publish import publish_report
+from sweeps.publish import load_study, publish_report
 from sweeps.report import (
     Confirmation,
     Recommendation,
@@ -366,17 +366,38 @@ def resume_sweep(sweep_dir: Path, say=print) -> SweepOutcome:
         return finish(spec, data_ref, session, sweep_dir, say)
 
 
+def settle_lost_trials(spec: SweepSpec, session: TrackingSession, sweep_dir: Path) -> None:
+    """Trials still running when Tune has ended were started by a driver that was killed before
+    it saved them in its state: the restored run never knew them and ran others instead. They are
+    marked lost (in the ledger, their MLflow run and the Optuna study), not counted."""
+    ledger = Ledger(ledger_path(sweep_dir))
+    outbox = session.outbox(sweep_dir)
+    for record in ledger.trials.values():
+        if record.status == "RUNNING":
+            record.status = "LOST"
+            outbox.log_batch(record.trial_id, tags={"lost": "True"})
+            outbox.set_terminated(record.trial_id, "KILLED")
+    ledger.save()
+    study = load_study(spec, sweep_dir)
+    if study is not None:
+        for trial in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
+
 def finish(
     spec: SweepSpec, data_ref, session: TrackingSession, sweep_dir: Path, say=print
 ) -> SweepOutcome:
     """Rank, confirm, test the winner once, and publish everything."""
+    settle_lost_trials(spec, session, sweep_dir)
     searched = Ledger(ledger_path(sweep_dir)).of_phase("search")
     board = leaderboard(searched, spec.metric, spec.mode)
     ranks = rank_strategies(searched, spec.metric, spec.mode, spec.confirmation.top_k)
     counts = {s: sum(r.status == s for r in searched) for s in ("FINISHED", "PRUNED", "FAILED")}
+    lost = sum(r.status == "LOST" for r in searched)
     say(
-        f"{len(searched)} trials: {counts['FINISHED']} finished, {counts['PRUNED']} pruned, "
-        f"{counts['FAILED']} failed"
+        f"{len(searched) - lost} trials: {counts['FINISHED']} finished, {counts['PRUNED']} "
+        f"pruned, {counts['FAILED']} failed"
+        + (f" ({lost} lost with a killed driver)" if lost else "")
     )
     recommendation = None
     if ranks:

@@ -78,6 +78,8 @@ class MlflowTracker(tune.Callback):
             phase = trial.config.get("phase", "search")
             record = TrialRecord(trial.trial_id, phase, trial.config["trial"])
             self.ledger.trials[trial.trial_id] = record
+        else:
+            record.restarts += 1
         record.status = "RUNNING"
         # a restarted trial (lost node, resumed sweep) continues its run: created once per key
         self.outbox.create_run(
@@ -99,7 +101,7 @@ class MlflowTracker(tune.Callback):
         if result.get("replayed"):
             return
         record = self.ledger.trials[trial.trial_id]
-        epoch = int(result["training_iteration"])
+        epoch = int(result["epoch"])  # Tune's iteration count lags after a restore
         metrics = {
             k: float(v) for k, v in result.items() if k.startswith("val_") or k in _LOGGED_METRICS
         }

@@ -46,6 +46,7 @@ class ProbeTrainable(tune.Trainable):
             "pid": os.getpid(),
             "gpu_ids": ",".join(str(i) for i in context.get_accelerator_ids().get("GPU", [])),
             **metrics,
+            "epoch": self.runner.epoch,
             "best_epoch": self.runner.best_epoch,
             self.metric_key: self.runner.best_value,
             "trainable_params": self.runner.sizes.trainable,
@@ -60,8 +61,20 @@ class ProbeTrainable(tune.Trainable):
         self.runner.save(Path(checkpoint_dir) / CHECKPOINT_FILE)
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        self.runner.load(Path(checkpoint_dir) / CHECKPOINT_FILE)
+        self.runner.load(newest_checkpoint(Path(checkpoint_dir)))
 
     def reset_config(self, new_config: dict) -> bool:
         self._start(new_config)
         return True
+
+
+def newest_checkpoint(checkpoint_dir: Path) -> Path:
+    """The newest complete checkpoint this trial wrote, at ``checkpoint_dir`` or after it.
+
+    Tune restores a trial from the last checkpoint its experiment state recorded, which lags
+    behind the trial when the driver was killed: a trial that finished just before would train
+    its last epochs again. Its newer checkpoints are still on disk, next to the one Tune picked.
+    """
+    written = sorted(checkpoint_dir.parent.glob("checkpoint_*/" + CHECKPOINT_FILE))
+    newer = [path for path in written if path.parent.name >= checkpoint_dir.name]
+    return newer[-1] if newer else checkpoint_dir / CHECKPOINT_FILE

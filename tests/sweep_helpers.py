@@ -1,5 +1,8 @@
-"""Small sweep specs and MLflow queries shared by the sweep tests."""
+"""Small sweep specs, drivers in their own process, and MLflow queries for the sweep tests."""
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
@@ -40,3 +43,38 @@ def runs_by_kind(uri: str, experiment: str) -> tuple[list, list]:
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     return parents, children
+
+
+def write_spec(tmp_path: Path, spec: SweepSpec) -> Path:
+    path = tmp_path / f"{spec.name}.yaml"
+    path.write_text(spec.to_yaml())
+    return path
+
+
+def cli(*args: str, **popen) -> subprocess.Popen:
+    """``probe-sweep`` in its own process (a driver that a test can kill)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sweeps.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+def wait_for(condition, timeout_s: float = 180.0, every_s: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(every_s)
+
+
+def checkpointed_trials(sweep_dir: Path) -> int:
+    """Search trials that have saved at least one checkpoint (epoch) so far."""
+    search = sweep_dir / "search"
+    if not search.exists():
+        return 0
+    return sum(
+        1 for trial in search.iterdir() if trial.is_dir() and any(trial.glob("checkpoint_*"))
+    )

@@ -1,0 +1,293 @@
+"""Faults injected for real: failing trials, a lost node, a killed driver, Ctrl-C, a tracking
+server that is away, and an unreachable cluster request. Nothing finished is lost or doubled."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import optuna
+from mlflow.tracking import MlflowClient
+from ray import tune
+from sweep_helpers import checkpointed_trials, cli, runs_by_kind, small_spec, wait_for, write_spec
+
+from sweeps.cli import main
+from sweeps.ledger import Ledger
+
+SLOW = {"training": {"max_epochs": 30, "batch_size": 8}}  # trials that last a few seconds
+DATA = {"kind": "synthetic", "subjects": [0, 1], "trials_per_class": 24}
+
+
+def _ledger(tmp_path, name: str) -> Ledger:
+    return Ledger(tmp_path / "sweeps" / name / "trials.json")
+
+
+def test_a_failing_trial_ends_failed_and_the_sweep_goes_on(ray_cluster, tmp_path, capsys):
+    scale = [
+        {
+            "name": "scale",
+            "path": "wrapper.on_the_fly_preprocessor.scaler",
+            "categorical": [1.0, 1.0e38],
+        }
+    ]  # x * 1e38 overflows: the loss is NaN
+    spec = small_spec(
+        tmp_path,
+        "nan",
+        ray_address=ray_cluster.address,
+        spaces=[scale],
+        sampler={"name": "grid", "grid": {"scale": [1.0, 1.0e38]}},
+        num_samples=2,
+        max_failures=1,
+    )
+    assert main(["run", str(write_spec(tmp_path, spec))]) == 0
+    assert "1 finished, 0 pruned, 1 failed" in capsys.readouterr().out
+    records = {
+        r.config["wrapper"]["on_the_fly_preprocessor"]["scaler"]: r
+        for r in _ledger(tmp_path, "nan").of_phase("search")
+    }
+    failed, fine = records[1.0e38], records[1.0]
+    assert failed.status == "FAILED" and "training loss is nan at epoch 1" in failed.error
+    assert fine.status == "FINISHED"
+    client = MlflowClient(spec.tracking.uri)
+    run = client.get_run(failed.run_id)
+    assert run.info.status == "FAILED" and "TrialDiverged" in run.data.tags["error"]
+    report = json.loads((tmp_path / "sweeps" / "nan" / "report.json").read_text())
+    assert report["counts"] == {"FINISHED": 1, "PRUNED": 0, "FAILED": 1}
+
+
+def test_unreachable_resources_and_tracking_server_fail_before_any_trial(
+    ray_cluster, tmp_path, capsys
+):
+    greedy = small_spec(
+        tmp_path, "greedy", ray_address=ray_cluster.address, resources={"cpus": 1, "gpus": 4}
+    )
+    assert main(["run", str(write_spec(tmp_path, greedy))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "probe-sweep: error: resources.gpus=4 per trial, but the Ray cluster has 2 GPUs in total"
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there
+    away = small_spec(tmp_path, "away", tracking={"uri": f"http://127.0.0.1:{port}"})
+    assert main(["run", str(write_spec(tmp_path, away))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err.startswith(
+            f"probe-sweep: error: tracking.uri http://127.0.0.1:{port}: no MLflow server answers"
+        )
+        and len(err.splitlines()) == 1
+    )
+    assert not (tmp_path / "sweeps" / "away").exists()  # nothing started, nothing written
+
+
+def test_trials_of_a_lost_node_restart_from_their_checkpoints(ray_cluster, tmp_path):
+    spec = small_spec(
+        tmp_path,
+        "lost",
+        ray_address=ray_cluster.address,
+        num_samples=4,
+        max_concurrent=4,
+        data=DATA,
+        trial=SLOW,
+    )
+    driver = cli("run", str(write_spec(tmp_path, spec)))
+    sweep_dir = tmp_path / "sweeps" / "lost"
+    worker = next(n for n in ray_cluster.worker_nodes)
+    try:
+        # four trials at once need both nodes; kill the worker once three are under way
+        wait_for(lambda: checkpointed_trials(sweep_dir) >= 3)
+        ray_cluster.remove_node(worker)
+        out, err = driver.communicate(timeout=600)
+    finally:
+        driver.kill()
+        ray_cluster.add_node(num_cpus=2, num_gpus=2)  # the shape the other tests expect
+        ray_cluster.wait_for_nodes()
+    assert driver.returncode == 0, err
+    records = _ledger(tmp_path, "lost").of_phase("search")
+    assert len(records) == 4 and all(r.status == "FINISHED" for r in records)
+    assert all(len(r.history) == 30 for r in records)
+    assert sum(r.restarts for r in records) >= 1  # the lost node's trials started again
+    _, children = runs_by_kind(spec.tracking.uri, "lost")
+    search = [c for c in children if c.data.tags["phase"] == "search"]
+    assert len(search) == 4  # a restarted trial continued its own run
+    client = MlflowClient(spec.tracking.uri)
+    for record in records:
+        steps = [m.step for m in client.get_metric_history(record.run_id, "val_loss")]
+        assert steps == list(range(1, 31))  # no epoch logged twice, none missing
+
+
+def _study_trials(sweep_dir, name: str) -> list:
+    study = optuna.load_study(
+        study_name=f"{name}.search", storage=f"sqlite:///{sweep_dir / 'optuna.db'}"
+    )
+    return study.get_trials(deepcopy=False)
+
+
+def test_ctrl_c_then_a_killed_driver_then_resume_lose_and_double_nothing(ray_cluster, tmp_path):
+    """Ctrl-C stops cleanly and says how to resume; the resume's driver is then killed with
+    SIGKILL; a second resume completes the sweep with exactly the requested trials."""
+    spec = small_spec(
+        tmp_path,
+        "killed",
+        ray_address=ray_cluster.address,
+        num_samples=5,
+        max_concurrent=2,
+        data=DATA,
+        trial=SLOW,
+        confirmation={"seeds": 1},
+        warm_start=False,  # every Optuna trial is then created as its Tune trial starts
+    )
+    sweep_dir = tmp_path / "sweeps" / "killed"
+
+    def finished() -> list:
+        path = sweep_dir / "trials.json"
+        if not path.exists():
+            return []
+        return [r for r in Ledger(path).trials.values() if r.status == "FINISHED"]
+
+    driver = cli("run", str(write_spec(tmp_path, spec)))
+    try:
+        wait_for(lambda: checkpointed_trials(sweep_dir) >= 1)
+        driver.send_signal(signal.SIGINT)
+        _, err = driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+    assert driver.returncode == 130
+    assert f"probe-sweep resume {sweep_dir}" in err and "Traceback" not in err
+    assert tune.Tuner.can_restore(str(sweep_dir / "search"))
+    assert not (sweep_dir / "report.json").exists()
+
+    time.sleep(3)  # the cluster frees the stopped driver's trial slots
+    driver = cli("resume", str(sweep_dir))
+    try:
+        wait_for(lambda: len(finished()) >= 2)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        driver.kill()
+    done_before = {r.trial_id: r.history for r in finished()}
+    time.sleep(3)
+    assert main(["resume", str(sweep_dir)]) == 0
+
+    ledger = Ledger(sweep_dir / "trials.json")
+    # a trial started in the last second before the kill may be unknown to the saved state:
+    # it is marked lost and replaced, never counted
+    searched = [r for r in ledger.of_phase("search") if r.status != "LOST"]
+    assert len(searched) == 5 and all(r.status in ("FINISHED", "PRUNED") for r in searched)
+    for trial_id, history in done_before.items():  # not trained again
+        assert [h["time"] for h in ledger.trials[trial_id].history] == [h["time"] for h in history]
+    trials = _study_trials(sweep_dir, "killed")
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 5  # the sampler went on from its history, it did not start over
+    # Optuna trials asked for by a stopped driver after its last save were never run: FAIL,
+    # at most one per trial slot and stop, none left RUNNING
+    others = [t for t in trials if t.state != optuna.trial.TrialState.COMPLETE]
+    assert len(others) <= 4 and all(t.state == optuna.trial.TrialState.FAIL for t in others)
+    parents, children = runs_by_kind(spec.tracking.uri, "killed")
+    assert len(parents) == 1
+    search_runs = [
+        c
+        for c in children
+        if c.data.tags["phase"] == "search" and c.data.tags.get("lost") != "True"
+    ]
+    assert len(search_runs) == 5 and len({c.data.tags["trial_id"] for c in search_runs}) == 5
+    assert (sweep_dir / "best_config.yaml").is_file()
+
+
+class MlflowServer:
+    """A real ``mlflow server`` on a fixed local port that a test can stop and start again."""
+
+    def __init__(self, folder) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.folder = folder
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import urllib.request
+
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--backend-store-uri",
+                f"sqlite:///{self.folder / 'server.db'}",
+                "--artifacts-destination",
+                str(self.folder / "artifacts"),
+                "--workers",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+        def up() -> bool:
+            try:
+                urllib.request.urlopen(f"{self.uri}/health", timeout=1)
+                return True
+            except OSError:
+                return False
+
+        wait_for(up, timeout_s=120)
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def test_records_wait_for_a_tracking_server_that_went_away_and_sync_sends_them_once(
+    ray_cluster, tmp_path, capsys
+):
+    server = MlflowServer(tmp_path)
+    server.start()
+    spec = small_spec(
+        tmp_path,
+        "offline",
+        ray_address=ray_cluster.address,
+        num_samples=2,
+        max_concurrent=1,
+        data=DATA,
+        trial=SLOW,
+        tracking={"uri": server.uri, "flush_timeout_s": 2},
+    )
+    driver = cli("run", str(write_spec(tmp_path, spec)))
+    sweep_dir = tmp_path / "sweeps" / "offline"
+    try:
+        wait_for(lambda: checkpointed_trials(sweep_dir) >= 1)
+        server.stop()  # and it does not come back before the sweep ends
+        out, err = driver.communicate(timeout=600)
+    finally:
+        driver.kill()
+    assert driver.returncode == 0, err
+    assert "could not be sent" in out and f"probe-sweep sync {sweep_dir}" in out
+    queued = len((sweep_dir / "mlflow_outbox.jsonl").read_text().splitlines())
+    assert json.loads((sweep_dir / "mlflow_outbox_state.json").read_text())["sent"] < queued
+    server.start()
+    try:
+        assert main(["sync", str(sweep_dir)]) == 0
+        assert "nothing left to send" in capsys.readouterr().out
+        assert main(["sync", str(sweep_dir)]) == 0  # idempotent
+        assert "sent 0 MLflow record(s)" in capsys.readouterr().out
+        parents, children = runs_by_kind(server.uri, "offline")
+        assert len(parents) == 1 and parents[0].data.tags["recommended_strategy"]
+        search = [c for c in children if c.data.tags["phase"] == "search"]
+        assert len(search) == 2 and all(c.info.status == "FINISHED" for c in search)
+        client = MlflowClient(server.uri)
+        for run in search:
+            steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
+            assert steps == list(range(1, 31))  # every epoch arrived, once
+    finally:
+        server.stop()
