@@ -28,7 +28,7 @@ def hand_written_loop(config: TrialConfig, data, epochs: int) -> float:
     seed_everything(config.seed)
     model, _ = build_model(config, data)
     splits = config.split.split(data)
-    X, y = torch.from_numpy(splits.train.X), torch.from_numpy(splits.train.y)
+    X, y = torch.from_numpy(data.X[splits.train]), torch.from_numpy(data.y[splits.train])
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
         lr=config.optimizer.lr,
@@ -54,7 +54,7 @@ def hand_written_loop(config: TrialConfig, data, epochs: int) -> float:
 
 def our_loop(config: TrialConfig, data, epochs: int) -> float:
     result = run_trial(config, data)
-    steps = len(config.split.split(data).train.y) // config.training.batch_size
+    steps = len(config.split.split(data).train) // config.training.batch_size
     return (
         steps * config.training.batch_size * epochs / sum(h["train_time"] for h in result.history)
     )

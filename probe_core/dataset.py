@@ -98,8 +98,6 @@ def check_dataset(data: EEGDataset) -> None:
     if data.X.dtype != np.float32:
         raise DataError(f"{name}: X must be float32, got {data.X.dtype}")
     n = data.X.shape[0]
-    if n == 0:
-        raise DataError(f"{name}: no epochs")
     if data.y.shape != (n,) or data.subjects.shape != (n,):
         raise DataError(
             f"{name}: y and subjects must have shape ({n},), got {data.y.shape} and "
@@ -120,9 +118,14 @@ def check_dataset(data: EEGDataset) -> None:
             f"{name}: X contains {int(bad.sum())} NaN/Inf values "
             f"(first in epoch {epoch}, channel {data.ch_names[channel]!r})"
         )
-    if data.y.min() < 0 or data.y.max() >= max(len(data.class_names), 1):
+    if len(data.y) and (data.y.min() < 0 or data.y.max() >= max(len(data.class_names), 1)):
         raise DataError(f"{name}: labels must lie in [0, {len(data.class_names)})")
-    if len(np.unique(data.y)) < 2:
-        raise DataError(
-            f"{name}: a single class ({data.class_names[data.y[0]]!r}); need two or more"
-        )
+    check_classes(data.y, data.class_names, name)
+
+
+def check_classes(y: np.ndarray, class_names: list[str], name: str) -> None:
+    """Refuse labels a classifier cannot learn from or be scored on: none, or a single class."""
+    if len(y) == 0:
+        raise DataError(f"{name}: no epochs")
+    if len(np.unique(y)) < 2:
+        raise DataError(f"{name}: a single class ({class_names[y[0]]!r}); need two or more")

@@ -9,14 +9,23 @@ from typing import Literal
 import numpy as np
 import pydantic
 
-from probe_core.dataset import DataError, EEGDataset
+from probe_core.dataset import DataError, EEGDataset, check_classes
 
 
 @dataclass(frozen=True)
 class Splits:
-    train: EEGDataset
-    val: EEGDataset
-    test: EEGDataset | None  # None when test_fraction is 0 and no test subjects are given
+    """Indices into ``data`` (sorted). No epoch is copied: trials running side by side share
+    one dataset through Ray's object store, and a split must not duplicate it."""
+
+    data: EEGDataset
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray | None  # None when test_fraction is 0 and no test subjects are given
+
+    def part(self, name: str) -> EEGDataset:
+        """One split as a dataset of its own (a copy)."""
+        index = getattr(self, name)
+        return self.data.subset(index, f"{name} split")
 
 
 class SplitConfig(pydantic.BaseModel):
@@ -57,11 +66,11 @@ class SplitConfig(pydantic.BaseModel):
             train, val, test = self._cross_subject(data, rng)
         if self.train_per_class is not None:
             train = _cap_per_class(data, train, self.train_per_class, rng)
-        return Splits(
-            train=data.subset(train, "train split"),
-            val=data.subset(val, "validation split"),
-            test=data.subset(test, "test split") if len(test) else None,
-        )
+        for index, part in ((train, "train split"), (val, "validation split")):
+            check_classes(data.y[index], data.class_names, f"{data.source} ({part})")
+        if len(test):
+            check_classes(data.y[test], data.class_names, f"{data.source} (test split)")
+        return Splits(data=data, train=train, val=val, test=test if len(test) else None)
 
     def _within_subject(self, data: EEGDataset, rng: np.random.Generator):
         train, val, test = [], [], []

@@ -141,17 +141,29 @@ def build_model(
 
 
 class _Tensors:
-    """One split as tensors on the training device (read-only numpy shared, not copied, on CPU)."""
+    """One split on the training device. On the CPU the dataset's array is used in place (zero
+    copy: from Ray's object store, read-only and shared by every trial on the node) and batches
+    are gathered by index; on a GPU the split's epochs are copied to the device once."""
 
-    def __init__(self, data: EEGDataset, device: torch.device) -> None:
+    def __init__(self, data: EEGDataset, index: np.ndarray, device: torch.device) -> None:
         with warnings.catch_warnings():  # arrays from Ray's object store are read-only
             warnings.simplefilter("ignore", UserWarning)
-            self.X = torch.from_numpy(data.X).to(device)
-            self.y = torch.from_numpy(data.y).to(device)
-            self.subjects = torch.from_numpy(data.subjects).to(device)
+            X = torch.from_numpy(data.X)
+        positions = torch.from_numpy(np.asarray(index, dtype=np.int64))
+        self.y = torch.from_numpy(data.y[index]).to(device)
+        self.subjects = torch.from_numpy(data.subjects[index]).to(device)
+        if device.type == "cpu":
+            self._X, self._rows = X, positions
+        else:
+            self._X = X[positions].to(device, non_blocking=True)
+            self._rows = torch.arange(len(positions), device=device)
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def X(self, batch: torch.Tensor | slice) -> torch.Tensor:
+        """The epochs at positions ``batch`` of this split."""
+        return self._X[self._rows[batch]]
 
 
 def _param_groups(
@@ -203,8 +215,8 @@ def predict(
     logits = []
     for start in range(0, len(split), batch_size):
         index = slice(start, start + batch_size)
-        with torch.autocast(split.X.device.type, torch.bfloat16, enabled=autocast):
-            out = model(split.X[index], **_batch_extras(extras, split.subjects[index]))
+        with torch.autocast(split.y.device.type, torch.bfloat16, enabled=autocast):
+            out = model(split.X(index), **_batch_extras(extras, split.subjects[index]))
         logits.append(out.float().cpu())
     return torch.cat(logits)
 
@@ -248,8 +260,8 @@ class TrialRunner:
         model, facts = build_model(config, dataset)
         self.model = model.to(self.device)
         self.sizes = parameter_summary(self.model)
-        self.train_split = _Tensors(self.splits.train, self.device)
-        self.val_split = _Tensors(self.splits.val, self.device)
+        self.train_split = _Tensors(dataset, self.splits.train, self.device)
+        self.val_split = _Tensors(dataset, self.splits.val, self.device)
         self.extras = model_inputs(config, dataset, self.device)
         self.n_classes = dataset.n_classes
         self.batch_size = min(config.training.batch_size, len(self.train_split))
@@ -319,7 +331,7 @@ class TrialRunner:
     def _train_step(self, index: torch.Tensor) -> float:
         split, device = self.train_split, self.device
         with torch.autocast(device.type, torch.bfloat16, enabled=self.autocast):
-            logits = self.model(split.X[index], **_batch_extras(self.extras, split.subjects[index]))
+            logits = self.model(split.X(index), **_batch_extras(self.extras, split.subjects[index]))
             loss = nn.functional.cross_entropy(logits.float(), split.y[index], self.class_weights)
         if not torch.isfinite(loss):
             raise TrialDiverged(f"training loss is {loss.item()} at epoch {self.epoch + 1}")
@@ -364,7 +376,7 @@ class TrialRunner:
         """Logits and labels of the test split, with the model's current weights."""
         if self.splits.test is None:
             raise ValueError("split: no test split (test_fraction is 0 and no test_subjects)")
-        test_split = _Tensors(self.splits.test, self.device)
+        test_split = _Tensors(self.splits.data, self.splits.test, self.device)
         batch_size = self.config.training.eval_batch_size
         logits = predict(self.model, test_split, self.extras, batch_size, self.autocast)
         return logits, test_split.y.cpu()

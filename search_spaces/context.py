@@ -26,5 +26,5 @@ def make_context(base: TrialConfig, data: EEGDataset) -> SpaceContext:
     """Inspect the backbone once, with its checkpoint: a missing or mismatched checkpoint fails
     here, before any trial starts."""
     _, facts = backbone_with_facts(base, data)
-    n_train = len(base.split.split(data).train.y)
+    n_train = len(base.split.split(data).train)
     return SpaceContext(base=base, facts=facts, n_classes=data.n_classes, n_train=n_train)

@@ -11,34 +11,31 @@ def data():
     return SyntheticData(subjects=[0, 1, 2, 3, 4], trials_per_class=20, n_classes=2).build()
 
 
-def _ids(part) -> set[tuple]:
-    return {x.tobytes() for x in part.X[:, 0, :4]}
-
-
 def test_within_subject_split_is_stratified_disjoint_and_seeded(data) -> None:
     splits = SplitConfig(val_fraction=0.2, test_fraction=0.25, seed=3).split(data)
-    sizes = (len(splits.train.y), len(splits.val.y), len(splits.test.y))
+    sizes = (len(splits.train), len(splits.val), len(splits.test))
     assert sizes == (110, 40, 50)  # per subject and class: 20 -> 11 / 4 / 5
-    for part in (splits.train, splits.val, splits.test):
+    for index in (splits.train, splits.val, splits.test):
         for subject in range(5):
-            counts = np.bincount(part.y[part.subjects == subject], minlength=2)
+            labels = data.y[index][data.subjects[index] == subject]
+            counts = np.bincount(labels, minlength=2)
             assert counts[0] == counts[1]
-    assert not (_ids(splits.train) & _ids(splits.val)) and not (
-        _ids(splits.val) & _ids(splits.test)
-    )
+    together = np.concatenate([splits.train, splits.val, splits.test])
+    assert len(set(together.tolist())) == len(together) == 200  # disjoint, complete
     again = SplitConfig(val_fraction=0.2, test_fraction=0.25, seed=3).split(data)
-    assert np.array_equal(again.val.X, splits.val.X)
+    assert np.array_equal(again.val, splits.val)
     other = SplitConfig(val_fraction=0.2, test_fraction=0.25, seed=4).split(data)
-    assert not np.array_equal(other.val.X, splits.val.X)
-    assert "validation split" in splits.val.source
+    assert not np.array_equal(other.val, splits.val)
+    assert splits.part("val").source == "synthetic (val split)"
+    assert np.array_equal(splits.part("val").X, data.X[splits.val])
 
 
 def test_cross_subject_holds_out_whole_subjects(data) -> None:
     splits = SplitConfig(kind="cross_subject", test_subjects=[4], val_subjects=[0]).split(data)
-    assert set(splits.test.subjects) == {4} and set(splits.val.subjects) == {0}
-    assert set(splits.train.subjects) == {1, 2, 3}
+    assert set(data.subjects[splits.test]) == {4} and set(data.subjects[splits.val]) == {0}
+    assert set(data.subjects[splits.train]) == {1, 2, 3}
     drawn = SplitConfig(kind="cross_subject", val_fraction=0.2, test_fraction=0.2).split(data)
-    groups = [set(p.subjects.tolist()) for p in (drawn.train, drawn.val, drawn.test)]
+    groups = [set(data.subjects[p].tolist()) for p in (drawn.train, drawn.val, drawn.test)]
     assert [len(g) for g in groups] == [3, 1, 1] and not (
         groups[0] & groups[1] | groups[1] & groups[2]
     )
@@ -46,8 +43,8 @@ def test_cross_subject_holds_out_whole_subjects(data) -> None:
 
 def test_train_per_class_caps_only_training(data) -> None:
     splits = SplitConfig(train_per_class=3).split(data)
-    assert len(splits.train.y) == 5 * 2 * 3
-    assert len(splits.val.y) == 40
+    assert len(splits.train) == 5 * 2 * 3
+    assert len(splits.val) == 40
     assert SplitConfig(test_fraction=0.0).split(data).test is None
 
 
@@ -61,3 +58,13 @@ def test_impossible_splits_fail_clearly(data) -> None:
     one_subject = data.select_subjects([0])
     with pytest.raises(DataError, match="no training subjects left"):
         SplitConfig(kind="cross_subject").split(one_subject)
+
+
+def test_a_single_class_or_empty_split_is_refused_with_its_name(data) -> None:
+    one_class = data.subset(np.flatnonzero((data.subjects != 4) | (data.y == 0)), "x")
+    with pytest.raises(DataError, match=r"\(validation split\): a single class \('left_hand'\)"):
+        SplitConfig(kind="cross_subject", val_subjects=[4], test_subjects=[3]).split(one_class)
+    two_per_class = np.concatenate([np.flatnonzero(data.y == k)[:2] for k in (0, 1)])
+    tiny = data.subset(two_per_class, "tiny")  # 2 epochs per class: 1 to validation, 1 to test
+    with pytest.raises(DataError, match=r"\(train split\): no epochs"):
+        SplitConfig(val_fraction=0.5, test_fraction=0.4).split(tiny)
