@@ -29,5 +29,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The benchmark suite (docs/BENCHMARKS.md): ratios measured side by side, one script each.
 bench: $(STAMP)
 	$(BIN)/python bench/wrapper_overhead.py
+	$(BIN)/python bench/trial_throughput.py
+	$(BIN)/python bench/tracking_cost.py
+	$(BIN)/python bench/sweep_throughput.py
+	$(BIN)/python bench/memory_sharing.py
+	$(BIN)/python bench/search_efficiency.py

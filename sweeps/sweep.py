@@ -202,7 +202,7 @@ def search(
             num_samples=spec.num_samples + n_confirmations,
             max_concurrent_trials=spec.max_concurrent,
             time_budget_s=spec.time_budget_s,
-            reuse_actors=True,
+            reuse_actors=spec.reuse_actors,
             trial_dirname_creator=_trial_dirname,
         ),
         run_config=_run_config(spec, sweep_dir, stage, [tracker, InterruptWatcher()]),

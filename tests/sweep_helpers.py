@@ -1,8 +1,12 @@
 """Small sweep specs, drivers in their own process, and MLflow queries for the sweep tests."""
 
+import os
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
@@ -78,3 +82,53 @@ def checkpointed_trials(sweep_dir: Path) -> int:
     return sum(
         1 for trial in search.iterdir() if trial.is_dir() and any(trial.glob("checkpoint_*"))
     )
+
+
+class MlflowServer:
+    """A real ``mlflow server`` on a fixed local port that a test can stop and start again."""
+
+    def __init__(self, folder) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.folder = folder
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--backend-store-uri",
+                f"sqlite:///{self.folder / 'server.db'}",
+                "--artifacts-destination",
+                str(self.folder / "artifacts"),
+                "--workers",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            # no background job runner: seven more processes this test does not need
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        )
+
+        def up() -> bool:
+            try:
+                urllib.request.urlopen(f"{self.uri}/health", timeout=1)
+                return True
+            except OSError:
+                return False
+
+        wait_for(up, timeout_s=120)
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)

@@ -2,17 +2,22 @@
 server that is away, and an unreachable cluster request. Nothing finished is lost or doubled."""
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import optuna
 from mlflow.tracking import MlflowClient
 from ray import tune
-from sweep_helpers import checkpointed_trials, cli, runs_by_kind, small_spec, wait_for, write_spec
+from sweep_helpers import (
+    MlflowServer,
+    checkpointed_trials,
+    cli,
+    runs_by_kind,
+    small_spec,
+    wait_for,
+    write_spec,
+)
 
 from sweeps.cli import main
 from sweeps.ledger import Ledger
@@ -196,56 +201,6 @@ def test_ctrl_c_then_a_killed_driver_then_resume_lose_and_double_nothing(ray_clu
     ]
     assert len(search_runs) == 5 and len({c.data.tags["trial_id"] for c in search_runs}) == 5
     assert (sweep_dir / "best_config.yaml").is_file()
-
-
-class MlflowServer:
-    """A real ``mlflow server`` on a fixed local port that a test can stop and start again."""
-
-    def __init__(self, folder) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.folder = folder
-        self.uri = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        import urllib.request
-
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--backend-store-uri",
-                f"sqlite:///{self.folder / 'server.db'}",
-                "--artifacts-destination",
-                str(self.folder / "artifacts"),
-                "--workers",
-                "1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-        def up() -> bool:
-            try:
-                urllib.request.urlopen(f"{self.uri}/health", timeout=1)
-                return True
-            except OSError:
-                return False
-
-        wait_for(up, timeout_s=120)
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=30)
 
 
 def test_records_wait_for_a_tracking_server_that_went_away_and_sync_sends_them_once(

@@ -1,14 +1,11 @@
 """End-to-end sweeps on a real two-node Ray cluster with real MLflow stores."""
 
+import json
 import math
-import socket
-import subprocess
-import sys
 import time
 
 import pytest
-import yaml
-from sweep_helpers import runs_by_kind, small_spec
+from sweep_helpers import MlflowServer, runs_by_kind, small_spec
 
 from probe_core import TrialConfig, run_trial
 from sweeps.cli import main
@@ -113,8 +110,10 @@ def test_train_best_config_reproduces_the_best_trial(finished_sweep, capsys) -> 
     result = run_trial(best)
     if len(record.history) == best.training.max_epochs:
         assert result.val_metrics["balanced_accuracy"] == expected
+    capsys.readouterr()
     assert main(["train", str(sweep_dir / "best_config.yaml")]) == 0
-    printed = yaml.safe_load(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    printed = json.loads(out[out.index("{") :])
     assert printed["val_balanced_accuracy"] == pytest.approx(
         result.val_metrics["balanced_accuracy"]
     )
@@ -129,52 +128,13 @@ def test_status_and_report_commands(finished_sweep, capsys) -> None:
     assert "Recommended freeze strategy:" in capsys.readouterr().out
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """A real ``mlflow server`` process on 127.0.0.1."""
-    folder = tmp_path_factory.mktemp("mlflow_server")
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{folder / 'server.db'}",
-            "--artifacts-destination",
-            str(folder / "artifacts"),
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"{uri}/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("mlflow server did not start")
-    yield uri
-    process.terminate()
-    process.wait(timeout=30)
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow_server"))
+    server.start()
+    yield server.uri
+    server.stop()
 
 
 def test_sweep_logs_to_a_tracking_server_from_trials_on_both_nodes(
@@ -225,7 +185,8 @@ def test_half_gpu_trials_pack_two_per_gpu(ray_cluster, tmp_path) -> None:
         num_samples=4,
         max_concurrent=4,
         resources={"cpus": 0.5, "gpus": 0.5},
-        trial={"training": {"max_epochs": 40, "batch_size": 8}},
+        reuse_actors=False,  # four actors at once, each holding its half GPU
+        trial={"training": {"max_epochs": 15, "batch_size": 8}},
     )
     run_sweep(spec, say=lambda *_: None)
     records = Ledger(tmp_path / "sweeps" / "gpus" / "trials.json").of_phase("search")

@@ -1,0 +1,132 @@
+"""Sweep throughput and per-trial overhead (issue 7, benchmarks 1 and 2).
+
+16 identical short trials (EEGNet on synthetic data, ~2 s each alone), three ways, in one run:
+a plain sequential loop of ``run_trial``; ``probe-sweep`` (Ray Tune, two trials at a time, MLflow
+child runs); and the peer to beat, stock Ray Tune + OptunaSearch + Ray's MLflowLoggerCallback with
+a function trainable. Ray is started once, before any timing. Targets: probe-sweep / loop at most
+0.75 on 2 cores (0.5 is the floor); median per-trial overhead (gap between consecutive trials in
+one actor, training excluded) at most 0.25 s.
+
+    .venv/bin/python bench/sweep_throughput.py [--trials 16]
+"""
+
+import argparse
+import statistics
+import tempfile
+import warnings
+from pathlib import Path
+
+import optuna
+import ray
+from common import identical_trials_spec, machine, timed
+from ray import tune
+from ray.air.integrations.mlflow import MLflowLoggerCallback
+from ray.tune.search.optuna import OptunaSearch
+
+from probe_core import TrialConfig, run_trial
+from probe_core.training import TrialRunner
+from sweeps.ledger import Ledger
+from sweeps.runtime import connect
+from sweeps.sweep import run_sweep
+
+warnings.filterwarnings("ignore")
+DATA = {"kind": "synthetic", "subjects": [0, 1, 2], "trials_per_class": 40}
+TRIAL = {
+    "backbone": {"name": "EEGNet"},
+    "strategy": {"kind": "full_finetune"},
+    "training": {"max_epochs": 8, "batch_size": 32},
+    "split": {"val_fraction": 0.25, "test_fraction": 0.25},
+}
+
+
+def stock_trainable(config: dict, data=None) -> None:
+    """What a user glues together by hand: one trial, reporting every epoch to Tune."""
+    runner = TrialRunner(TrialConfig.model_validate(config["trial"]), data)
+    while not runner.done:
+        tune.report(runner.step().metrics)
+
+
+def stock_ray_tune(trial: TrialConfig, data, n: int, folder: Path) -> None:
+    space = {"seed": optuna.distributions.CategoricalDistribution([0])}
+    tune.Tuner(
+        tune.with_resources(tune.with_parameters(stock_trainable, data=data), {"cpu": 1}),
+        param_space={"trial": trial.model_dump(mode="json")},
+        tune_config=tune.TuneConfig(
+            search_alg=OptunaSearch(space=space, metric="val_balanced_accuracy", mode="max"),
+            num_samples=n,
+            max_concurrent_trials=2,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            storage_path=str(folder / "stock"),
+            verbose=0,
+            callbacks=[
+                MLflowLoggerCallback(
+                    tracking_uri=f"sqlite:///{folder / 'stock.db'}", experiment_name="stock"
+                )
+            ],
+        ),
+    ).fit()
+
+
+def per_trial_overhead(sweep_dir: Path) -> list[float]:
+    """Per actor, the gap between one trial's last report and the next one's first epoch."""
+    by_pid: dict[str, list] = {}
+    for record in Ledger(sweep_dir / "trials.json").of_phase("search"):
+        first = record.history[0]
+        start = first["time"] - first["epoch_time"]
+        by_pid.setdefault(record.placement["pid"], []).append((start, record.history[-1]["time"]))
+    gaps = []
+    for spans in by_pid.values():
+        spans.sort()
+        pairs = zip(spans, spans[1:], strict=False)  # each trial with the one after it
+        gaps += [start - previous_end for (_, previous_end), (start, _) in pairs]
+    return gaps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=16)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench_throughput_"))
+    spec = identical_trials_spec(folder, "throughput", args.trials, DATA, TRIAL, concurrency=2)
+    trial = spec.base_trial()
+    data = spec.data.build()
+    times: dict[str, float] = {}
+    with timed("ray init", times):
+        connect(None)
+    run_trial(trial, data)  # warm-up: imports, allocator
+    with timed("one trial alone", times):
+        run_trial(trial, data)
+    with timed("plain loop", times):
+        for _ in range(args.trials):
+            run_trial(trial, data)
+    with timed("probe-sweep", times):
+        run_sweep(spec, say=lambda *_: None)
+    with timed("stock Ray Tune", times):
+        stock_ray_tune(trial, ray.put(data), args.trials, folder)
+    gaps = per_trial_overhead(spec.sweep_dir())
+    loop = times["plain loop"]
+    print(f"machine: {machine()}")
+    print(
+        f"{args.trials} identical trials of EEGNet, {trial.training.max_epochs} epochs; "
+        f"one alone {times['one trial alone']:.2f} s; ray init {times['ray init']:.1f} s "
+        "(paid once, before timing)"
+    )
+    for name in ("plain loop", "probe-sweep", "stock Ray Tune"):
+        print(f"  {name:15s} {times[name]:7.1f} s   ratio to the loop {times[name] / loop:.2f}")
+    ratio = times["probe-sweep"] / loop
+    print(
+        f"probe-sweep / loop = {ratio:.2f} (target <= 0.75): {'PASS' if ratio <= 0.75 else 'FAIL'}"
+    )
+    if gaps:
+        median = statistics.median(gaps)
+        print(
+            f"per-trial overhead: median {median:.3f} s over {len(gaps)} actor hand-overs "
+            f"(max {max(gaps):.3f} s; target median <= 0.25 s): "
+            f"{'PASS' if median <= 0.25 else 'FAIL'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
