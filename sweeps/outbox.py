@@ -54,6 +54,7 @@ class Outbox:
         state_path = directory / STATE_FILE
         state = json.loads(state_path.read_text()) if state_path.exists() else {}
         self.sent: int = state.get("sent", 0)
+        self.block: dict | None = state.get("block")  # a stretch of batches half sent
         self.runs: dict[str, str] = state.get("runs", {})
         self._keys = {op["key"] for op in self._ops if op["op"] == "create_run"} | set(self.runs)
         self._thread: threading.Thread | None = None
@@ -113,21 +114,59 @@ class Outbox:
 
     # --- sending --------------------------------------------------------------------------
     def flush(self) -> bool:
-        """Send what is queued, in order; stop at the first failure. True when all is sent."""
+        """Send what is queued, in order; stop at the first failure. True when all is sent.
+
+        A stretch of consecutive ``log_batch`` writes goes out as one request per run (a result
+        per epoch and trial would otherwise be one request each). Within such a stretch the runs
+        already sent are remembered, so a failure half-way never sends a record twice.
+        """
         with self._lock:
             while self.sent < len(self._ops):
-                op = self._ops[self.sent]
-                try:
-                    self._send(op)
-                except MlflowException as error:
-                    if error.error_code not in _PERMANENT:
+                if self._ops[self.sent]["op"] != "log_batch":
+                    if not self._attempt(self._send, self._ops[self.sent]):
                         return False
-                    LOGGER.warning("MLflow refused %s for %s: %s", op["op"], op["key"], error)
-                except OSError:
-                    return False
-                self.sent += 1
+                    self.sent += 1
+                    self._save_state()
+                    continue
+                if self.block is None:
+                    end = self.sent
+                    while end < len(self._ops) and self._ops[end]["op"] == "log_batch":
+                        end += 1
+                    self.block = {"end": end, "done": []}
+                for key, batch in self._merge(self._ops[self.sent : self.block["end"]]).items():
+                    if key in self.block["done"]:
+                        continue
+                    if not self._attempt(self._send, batch):
+                        return False
+                    self.block["done"].append(key)
+                    self._save_state()
+                self.sent, self.block = self.block["end"], None
                 self._save_state()
             return True
+
+    @staticmethod
+    def _merge(ops: list[dict]) -> dict[str, dict]:
+        """Consecutive ``log_batch`` writes, one per run, in order (later tags win)."""
+        merged: dict[str, dict] = {}
+        for op in ops:
+            batch = merged.setdefault(
+                op["key"], {"op": "log_batch", "key": op["key"], "metrics": [], "tags": {}}
+            )
+            batch["metrics"].extend(op["metrics"])
+            batch["tags"].update(op["tags"])
+        return merged
+
+    def _attempt(self, send, op: dict) -> bool:
+        """False when the server cannot be reached (retry later); a refused write is skipped."""
+        try:
+            send(op)
+        except MlflowException as error:
+            if error.error_code not in _PERMANENT:
+                return False
+            LOGGER.warning("MLflow refused %s for %s: %s", op["op"], op["key"], error)
+        except OSError:
+            return False
+        return True
 
     def _send(self, op: dict) -> None:
         kind, key = op["op"], op["key"]
@@ -179,7 +218,7 @@ class Outbox:
 
     def _save_state(self) -> None:
         tmp = self.directory / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps({"sent": self.sent, "runs": self.runs}))
+        tmp.write_text(json.dumps({"sent": self.sent, "block": self.block, "runs": self.runs}))
         os.replace(tmp, self.directory / STATE_FILE)
 
     # --- background thread ----------------------------------------------------------------
