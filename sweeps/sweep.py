@@ -46,7 +46,7 @@ from sweeps.runtime import allow_pending_trials, cluster_capacity, concurrency, 
 from sweeps.spec import SweepSpec
 from sweeps.tracking import MlflowTracker
 from sweeps.tracking_session import TrackingSession, check_reachable, open_session, resolve_uri
-from sweeps.trainable import ProbeTrainable
+from sweeps.trainable import CHECKPOINT_FILE, ProbeTrainable
 
 LOGGER = logging.getLogger(__name__)
 STUDY_FILE = "optuna.db"
@@ -235,13 +235,17 @@ def confirmations(spec: SweepSpec, sweep_dir: Path) -> list[Confirmation]:
     return [Confirmation(strategy, found) for strategy, found in values.items()]
 
 
-def fit_and_test(config: dict, data: EEGDataset) -> dict:
-    """Train the recommended config once and evaluate it on the held-out test split."""
+def fit_and_test(config: dict, data: EEGDataset, checkpoint: Path | None = None) -> dict:
+    """The recommended config evaluated once on the held-out test split: from the weights its
+    trial already trained (``checkpoint``), or trained again when there is none."""
     from probe_core.training import TrialRunner
 
     runner = TrialRunner(TrialConfig.model_validate(config), data)
-    while not runner.done:
-        runner.step()
+    if checkpoint is not None:
+        runner.load(checkpoint)  # as the sweep left it, pruned or not: its best epoch counts
+    else:
+        while not runner.done:
+            runner.step()
     result = runner.finish(evaluate_test=True)
     logits, labels = runner.test_predictions()
     return {
@@ -253,11 +257,17 @@ def fit_and_test(config: dict, data: EEGDataset) -> dict:
     }
 
 
-def final_fit(spec: SweepSpec, config: dict, data_ref) -> dict:
-    """``fit_and_test`` in this process on CPU sweeps (its imports are paid already), in a Ray
-    task with the trial's resources when the trials use GPUs."""
-    if spec.resources.gpus == 0:
-        return fit_and_test(config, ray.get(data_ref))
+def trial_checkpoint(sweep_dir: Path, trial_id: str) -> Path | None:
+    """The newest checkpoint a trial of this sweep wrote (any stage), if it is on this disk."""
+    found = sorted(sweep_dir.glob(f"*/{trial_id}/checkpoint_*/{CHECKPOINT_FILE}"))
+    return found[-1] if found else None
+
+
+def final_fit(spec: SweepSpec, config: dict, data_ref, checkpoint: Path | None) -> dict:
+    """``fit_and_test`` in this process, unless it has to train again on GPUs: then in a Ray
+    task with the trial's resources."""
+    if checkpoint is not None or spec.resources.gpus == 0:
+        return fit_and_test(config, ray.get(data_ref), checkpoint)
     task = ray.remote(fit_and_test).options(
         num_cpus=spec.resources.cpus, num_gpus=spec.resources.gpus
     )
@@ -407,7 +417,8 @@ def finish(
         trials = Ledger(ledger_path(sweep_dir)).trials
         winner = next(r for r in ranks if r.strategy == recommendation.strategy)
         best = trials[winner.best_trial_id].config
-        final = final_fit(spec, best, data_ref)
+        checkpoint = trial_checkpoint(sweep_dir, winner.best_trial_id)
+        final = final_fit(spec, best, data_ref, checkpoint)
         recommendation.test_metrics = final["test_metrics"]
         (sweep_dir / "best_config.yaml").write_text(TrialConfig.model_validate(best).to_yaml())
         say(recommendation.text())
