@@ -58,20 +58,23 @@ def peak_of(spec) -> float:
     return sampler.peak_kib / 1024
 
 
-def write_npz(folder: Path) -> dict:
+def write_npz(folder: Path, n_epochs: int) -> dict:
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((N_EPOCHS, N_CHANS, N_TIMES), dtype=np.float32)
-    y = rng.integers(0, 2, N_EPOCHS)
+    X = rng.standard_normal((n_epochs, N_CHANS, N_TIMES), dtype=np.float32)
+    y = rng.integers(0, 2, n_epochs)
+    subjects = np.arange(n_epochs) % 10
     names = np.array(CHANNELS_1020)
-    np.savez(
-        folder / "big.npz", X=X, y=y, ch_names=names, sfreq=128.0, subjects=np.arange(N_EPOCHS) % 10
-    )
+    np.savez(folder / "big.npz", X=X, y=y, ch_names=names, sfreq=128.0, subjects=subjects)
     return {"kind": "npz", "path": str(folder / "big.npz")}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gib", type=float, default=3.0)
+    args = parser.parse_args()
+    n_epochs = int(args.gib * 2**30 / (4 * N_CHANS * N_TIMES))
     folder = Path(tempfile.mkdtemp(prefix="bench_memory_"))
-    data = write_npz(folder)
+    data = write_npz(folder, n_epochs)
     connect(None)
     one = identical_trials_spec(folder, "one", 1, data, TRIAL, concurrency=1)
     two = identical_trials_spec(folder, "two", 2, data, TRIAL, concurrency=2)
