@@ -12,6 +12,7 @@ the dataset it would add if it copied it.
     .venv/bin/python bench/memory_sharing.py [--gib 3]
 """
 
+import argparse
 import tempfile
 import threading
 import time
