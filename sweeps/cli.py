@@ -37,6 +37,10 @@ def _spec_with_overrides(args: argparse.Namespace):
     return type(spec).model_validate({**spec.model_dump(), **update}) if update else spec
 
 
+def _verbosity(args: argparse.Namespace) -> str:
+    return "quiet" if args.quiet else "verbose" if args.verbose else "normal"
+
+
 def cmd_validate(args: argparse.Namespace) -> None:
     from sweeps.spec import load_spec
 
@@ -62,7 +66,10 @@ def cmd_run(args: argparse.Namespace) -> None:
                 f"{spec.sweep_dir()}` to finish it, or run with --overwrite to start again"
             )
         shutil.rmtree(spec.sweep_dir())
-    run_sweep(spec, auto=args.auto)
+    say = (lambda *_: None) if args.quiet else print
+    outcome = run_sweep(spec, auto=args.auto, say=say, verbosity=_verbosity(args))
+    if args.quiet and outcome.recommendation is not None:
+        print(outcome.recommendation.text())
 
 
 def cmd_resume(args: argparse.Namespace) -> None:
@@ -166,6 +173,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--num-samples", type=int, help="number of trials")
     run.add_argument("--max-concurrent", type=int, help="trials running at once")
     run.add_argument("--dry-run", action="store_true", help="validate and sample, run nothing")
+    shown = run.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="no progress; the recommendation only")
+    shown.add_argument("--verbose", action="store_true", help="also Ray Tune's own output")
     run.add_argument(
         "--overwrite",
         action="store_true",

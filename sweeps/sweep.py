@@ -32,6 +32,7 @@ from sweeps.confirming_search import ConfirmingSearcher
 from sweeps.interrupts import InterruptWatcher, raise_if_interrupted
 from sweeps.ledger import Ledger
 from sweeps.outbox import describe_unsent
+from sweeps.progress import ProgressView
 from sweeps.publish import load_study, publish_report
 from sweeps.report import (
     Confirmation,
@@ -154,14 +155,14 @@ def _scheduler(spec: SweepSpec):
     return tune.schedulers.FIFOScheduler()
 
 
-def _run_config(spec: SweepSpec, sweep_dir: Path, name: str, callbacks: list):
+def _run_config(spec: SweepSpec, sweep_dir: Path, name: str, callbacks: list, verbosity: str):
     return tune.RunConfig(
         name=name,
         storage_path=str(sweep_dir),
         callbacks=callbacks,
         checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        verbose=0,
+        verbose=1 if verbosity == "verbose" else 0,  # Ray's own tables only when asked
     )
 
 
@@ -180,9 +181,11 @@ def search(
     session: TrackingSession,
     sweep_dir: Path,
     stage: str = "search",
+    verbosity: str = "normal",
 ) -> None:
     """One Tune run of ``spec``'s search, then its confirmation trials (``stage`` names its Tune
-    run and Optuna study; the ``--auto`` race has no confirmation)."""
+    run and Optuna study; the ``--auto`` race has no confirmation). ``verbosity``: quiet (no
+    progress), normal (one updating progress line), verbose (also Ray Tune's own output)."""
     single_objective = not spec.objectives
     searcher = _searcher(spec, build_space(spec), context, sweep_dir, f"{spec.name}.{stage}")
     n_confirmations = 2 * spec.confirmation.seeds if stage == "search" else 0
@@ -191,6 +194,9 @@ def search(
             searcher, spec.num_samples, spec.confirmation.seeds, spec.confirmation.top_k, spec.mode
         )
     tracker = MlflowTracker(session, sweep_dir, spec.metric, spec.mode)
+    callbacks = [tracker, InterruptWatcher()]
+    if verbosity != "quiet":
+        callbacks.append(ProgressView(spec.num_samples + n_confirmations, spec.mode))
     allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
     tune.Tuner(
         _trainable(spec, data_ref),
@@ -205,7 +211,7 @@ def search(
             reuse_actors=spec.reuse_actors,
             trial_dirname_creator=_trial_dirname,
         ),
-        run_config=_run_config(spec, sweep_dir, stage, [tracker, InterruptWatcher()]),
+        run_config=_run_config(spec, sweep_dir, stage, callbacks, verbosity),
     ).fit()
     raise_if_interrupted(sweep_dir)
 
@@ -286,7 +292,9 @@ def prepare(spec: SweepSpec, say=print):
     return sweep_dir, data, context
 
 
-def run_sweep(spec: SweepSpec, auto: bool = False, say=print) -> SweepOutcome:
+def run_sweep(
+    spec: SweepSpec, auto: bool = False, say=print, verbosity: str = "normal"
+) -> SweepOutcome:
     uri = resolve_uri(spec.tracking.uri)
     check_reachable(uri)  # before anything runs or is written
     sweep_dir, data, context = prepare(spec, say)
@@ -302,7 +310,8 @@ def run_sweep(spec: SweepSpec, auto: bool = False, say=print) -> SweepOutcome:
         if auto:
             strategies = candidate_strategies(context)
             say(f"stage 1: racing {len(strategies)} strategies at their default settings")
-            search(race_spec(spec, strategies), data_ref, context, session, sweep_dir, "race")
+            race = race_spec(spec, strategies)
+            search(race, data_ref, context, session, sweep_dir, "race", verbosity)
             raced = Ledger(ledger_path(sweep_dir)).of_phase("search")
             ranks = rank_strategies(raced, spec.metric, spec.mode, 1)
             if not ranks:
@@ -310,7 +319,7 @@ def run_sweep(spec: SweepSpec, auto: bool = False, say=print) -> SweepOutcome:
             say(f"stage 2: tuning {ranks[0].strategy}")
             context = context.restricted_to([ranks[0].strategy])
             spec = spec.model_copy(update={"warm_start": False})
-        search(spec, data_ref, context, session, sweep_dir)
+        search(spec, data_ref, context, session, sweep_dir, verbosity=verbosity)
         return finish(spec, data_ref, session, sweep_dir, say)
 
 
