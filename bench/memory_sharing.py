@@ -46,7 +46,7 @@ class PeakPss(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.2):
-            pids = processes_named("ProbeTrainable")
+            pids = processes_named("Trainable")  # ray::ResourceTrainable (with_resources)
             self.peak_kib = max(self.peak_kib, sum(pss_kib(pid) for pid in pids))
 
 
