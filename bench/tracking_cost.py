@@ -15,11 +15,13 @@ import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
+from typing import get_args
 
 from common import machine
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
 from probe_core import TrialConfig
+from probe_core.metrics import MetricName
 from sweeps.tracking import MlflowTracker
 from sweeps.tracking_session import open_session
 
@@ -45,17 +47,7 @@ def results(trials: int, epochs: int) -> tuple[list, list[tuple]]:
     stream = []
     for epoch in range(1, epochs + 1):
         for trial in fake:
-            metrics = {
-                f"val_{k}": 0.5 + epoch / 100
-                for k in (
-                    "loss",
-                    "accuracy",
-                    "balanced_accuracy",
-                    "f1_macro",
-                    "cohen_kappa",
-                    "auroc",
-                )
-            }
+            metrics = {f"val_{k}": 0.5 + epoch / 100 for k in get_args(MetricName)}
             stream.append(
                 (
                     trial,

@@ -1,27 +1,7 @@
 import pytest
 import torch
 
-CHANNELS_1020 = [
-    "Fp1",
-    "Fp2",
-    "F7",
-    "F3",
-    "Fz",
-    "F4",
-    "F8",
-    "T7",
-    "C3",
-    "Cz",
-    "C4",
-    "T8",
-    "P7",
-    "P3",
-    "Pz",
-    "P4",
-    "P8",
-    "O1",
-    "O2",
-]
+from probe_core.montage import CHANNELS_1020
 
 
 @pytest.fixture(autouse=True)
