@@ -9,7 +9,7 @@ in each) of every trial process every 0.2 s. Target: the peak total of two concu
 at most 1.3 times the peak of one. Also printed: what the second trial adds, against the size of
 the dataset it would add if it copied it.
 
-    .venv/bin/python bench/memory_sharing.py [--gib 3]
+    .venv/bin/python bench/memory_sharing.py [--gib 2]
 """
 
 import argparse
@@ -29,10 +29,10 @@ from sweeps.sweep import run_sweep
 warnings.filterwarnings("ignore")
 N_CHANS, N_TIMES = 19, 256
 TRIAL = {
-    "backbone": {"name": "ShallowFBCSPNet"},
+    "backbone": {"name": "EEGNet"},
     "strategy": {"kind": "linear_probe"},
-    "training": {"max_epochs": 2, "batch_size": 64},
-    "split": {"val_fraction": 0.1, "test_fraction": 0.1},
+    "training": {"max_epochs": 1, "batch_size": 512},
+    "split": {"val_fraction": 0.02, "test_fraction": 0.01},
 }
 
 
@@ -71,7 +71,7 @@ def write_npz(folder: Path, n_epochs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gib", type=float, default=3.0)
+    parser.add_argument("--gib", type=float, default=2.0)
     args = parser.parse_args()
     n_epochs = int(args.gib * 2**30 / (4 * N_CHANS * N_TIMES))
     folder = Path(tempfile.mkdtemp(prefix="bench_memory_"))

@@ -1,0 +1,119 @@
+"""Security: a token-protected Ray cluster refuses drivers without the token and runs a sweep
+with it; secrets never reach MLflow params; YAML and checkpoints are read safely."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import yaml
+from sweep_helpers import cli, small_spec, wait_for, write_spec
+
+from sweeps.tracking import loggable_params
+
+CONNECT = "import ray; ray.init(address='{address}'); print('CONNECTED')"
+
+
+@pytest.fixture(scope="module")
+def token_cluster(tmp_path_factory):
+    """``ray start --head`` with RAY_AUTH_MODE=token, as in the README's cluster recipe, with
+    its own home directory (and so its own token)."""
+    home = tmp_path_factory.mktemp("home")
+    env = {**os.environ, "HOME": str(home), "RAY_AUTH_MODE": "token"}
+    ray = [sys.executable, "-m", "ray.scripts.scripts"]
+    subprocess.run([*ray, "get-auth-token", "--generate"], env=env, check=True, capture_output=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    head = subprocess.Popen(
+        [
+            *ray,
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    address = f"127.0.0.1:{port}"
+
+    def accepts_the_token() -> bool:
+        probe = subprocess.run(
+            [sys.executable, "-c", CONNECT.format(address=address)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return "CONNECTED" in probe.stdout
+
+    wait_for(accepts_the_token, timeout_s=180, every_s=2)
+    yield address, env, home
+    os.killpg(head.pid, 15)
+    head.wait(timeout=60)
+
+
+def test_a_driver_without_the_token_is_refused(token_cluster, tmp_path) -> None:
+    address, env, _ = token_cluster
+    stranger = {**env, "HOME": str(tmp_path)}  # no ~/.ray/auth_token here
+    refused = subprocess.run(
+        [sys.executable, "-c", CONNECT.format(address=address)],
+        env=stranger,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode != 0 and "CONNECTED" not in refused.stdout
+    assert "Token authentication is enabled but no authentication token was found" in (
+        refused.stderr
+    )
+    wrong = {**stranger, "RAY_AUTH_TOKEN": "0" * 32}
+    refused = subprocess.run(
+        [sys.executable, "-c", CONNECT.format(address=address)],
+        env=wrong,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode != 0 and "CONNECTED" not in refused.stdout
+
+
+def test_a_sweep_runs_on_the_protected_cluster_with_the_token(token_cluster, tmp_path) -> None:
+    address, env, _ = token_cluster
+    spec = small_spec(tmp_path, "secured", num_samples=2)
+    driver = cli("run", str(write_spec(tmp_path, spec)), "--address", address, env=env)
+    out, err = driver.communicate(timeout=600)
+    assert driver.returncode == 0, err
+    assert "Recommended freeze strategy" in out
+
+
+def test_secrets_are_not_logged_as_params() -> None:
+    config = {
+        "backbone": {"kwargs": {"hf_token": "abc", "api_key": "k", "depth": 2}},
+        "tracking": {"password": "p", "uri": "sqlite:///x"},
+        "model_output_key": "x",
+    }
+    params = loggable_params(config)
+    assert params == {
+        "backbone.kwargs.depth": "2",
+        "tracking.uri": "sqlite:///x",
+        "model_output_key": "x",
+    }
+
+
+def test_yaml_python_tags_are_refused(tmp_path) -> None:
+    from sweeps.spec import load_spec
+
+    path = tmp_path / "evil.yaml"
+    path.write_text("name: !!python/object/apply:os.system ['touch pwned']\n")
+    with pytest.raises(yaml.YAMLError):
+        load_spec(path)
+    assert not (tmp_path / "pwned").exists()
