@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import optuna
+import torch
 
-from probe_core import TrialConfig
 from sweeps.ledger import Ledger
 from sweeps.outbox import Outbox, as_metrics
 from sweeps.plots import confusion_matrix, learning_curves, optuna_plots, strategy_plot
@@ -86,23 +86,19 @@ def publish_report(
         "runner_up": str(recommendation.runner_up),
     }
     outbox.log_batch(PARENT, as_metrics(metrics, 0), tags)
-    model_dir = save_model(sweep_dir, final)
+    model_dir = save_model(sweep_dir, final["model"])
     outbox.log_artifact(PARENT, model_dir, "model")
     if spec.tracking.register_model:
         outbox.register_model(PARENT, "model", spec.tracking.register_model)
     outbox.set_terminated(PARENT, "FINISHED")
 
 
-def save_model(sweep_dir: Path, final: dict) -> Path:
+def save_model(sweep_dir: Path, model: torch.nn.Module) -> Path:
     """The recommended model as an MLflow pytorch model directory in the sweep directory."""
     import mlflow.pytorch
 
-    from probe_core import build_model
     from probe_core.export import inference_copy
 
-    config = TrialConfig.load(sweep_dir / "best_config.yaml")
-    model, _ = build_model(config, config.data.build())
-    model.load_state_dict(final["state_dict"])
     target = sweep_dir / "model"
     if target.exists():
         shutil.rmtree(target)

@@ -15,7 +15,7 @@ import ray
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
-from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain
+from probe_core import EEGDataset, PretrainConfig, TrialConfig, build_model, pretrain
 from search_spaces import (
     DeclarativeSpace,
     SamplerConfig,
@@ -241,7 +241,9 @@ def confirmations(spec: SweepSpec, sweep_dir: Path) -> list[Confirmation]:
     return [Confirmation(strategy, found) for strategy, found in values.items()]
 
 
-def fit_and_test(config: dict, data: EEGDataset, checkpoint: Path | None = None) -> dict:
+def fit_and_test(
+    config: dict, data: EEGDataset, checkpoint: Path | None = None, keep_model: bool = True
+) -> dict:
     """The recommended config evaluated once on the held-out test split: from the weights its
     trial already trained (``checkpoint``), or trained again when there is none."""
     from probe_core.training import TrialRunner
@@ -259,7 +261,12 @@ def fit_and_test(config: dict, data: EEGDataset, checkpoint: Path | None = None)
         "predictions": logits.argmax(1).tolist(),
         "labels": labels.tolist(),
         "class_names": data.class_names,
-        "state_dict": {k: v.cpu() for k, v in runner.model.state_dict().items()},
+        # a model with parametrizations (LoRA, max-norm) cannot be pickled: a Ray task sends
+        # the weights back, and the driver rebuilds the model around them
+        "model": runner.model.cpu() if keep_model else None,
+        "state_dict": None
+        if keep_model
+        else {k: v.cpu() for k, v in runner.model.state_dict().items()},
     }
 
 
@@ -277,7 +284,10 @@ def final_fit(spec: SweepSpec, config: dict, data_ref, checkpoint: Path | None) 
     task = ray.remote(fit_and_test).options(
         num_cpus=spec.resources.cpus, num_gpus=spec.resources.gpus
     )
-    return ray.get(task.remote(config, data_ref))
+    final = ray.get(task.remote(config, data_ref, keep_model=False))
+    final["model"], _ = build_model(TrialConfig.model_validate(config), ray.get(data_ref))
+    final["model"].load_state_dict(final["state_dict"])
+    return final
 
 
 def prepare(spec: SweepSpec, say=print):

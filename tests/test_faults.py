@@ -89,42 +89,6 @@ def test_unreachable_resources_and_tracking_server_fail_before_any_trial(
     assert not (tmp_path / "sweeps" / "away").exists()  # nothing started, nothing written
 
 
-def test_trials_of_a_lost_node_restart_from_their_checkpoints(ray_cluster, tmp_path):
-    spec = small_spec(
-        tmp_path,
-        "lost",
-        ray_address=ray_cluster.address,
-        num_samples=4,
-        max_concurrent=4,
-        data=DATA,
-        trial=SLOW,
-    )
-    driver = cli("run", str(write_spec(tmp_path, spec)))
-    sweep_dir = tmp_path / "sweeps" / "lost"
-    worker = next(n for n in ray_cluster.worker_nodes)
-    try:
-        # four trials at once need both nodes; kill the worker once three are under way
-        wait_for(lambda: checkpointed_trials(sweep_dir) >= 3)
-        ray_cluster.remove_node(worker)
-        out, err = driver.communicate(timeout=600)
-    finally:
-        driver.kill()
-        ray_cluster.add_node(num_cpus=2, num_gpus=2)  # the shape the other tests expect
-        ray_cluster.wait_for_nodes()
-    assert driver.returncode == 0, err
-    records = _ledger(tmp_path, "lost").of_phase("search")
-    assert len(records) == 4 and all(r.status == "FINISHED" for r in records)
-    assert all(len(r.history) == 30 for r in records)
-    assert sum(r.restarts for r in records) >= 1  # the lost node's trials started again
-    _, children = runs_by_kind(spec.tracking.uri, "lost")
-    search = [c for c in children if c.data.tags["phase"] == "search"]
-    assert len(search) == 4  # a restarted trial continued its own run
-    client = MlflowClient(spec.tracking.uri)
-    for record in records:
-        steps = [m.step for m in client.get_metric_history(record.run_id, "val_loss")]
-        assert steps == list(range(1, 31))  # no epoch logged twice, none missing
-
-
 def _study_trials(sweep_dir, name: str) -> list:
     study = optuna.load_study(
         study_name=f"{name}.search", storage=f"sqlite:///{sweep_dir / 'optuna.db'}"
@@ -203,43 +167,56 @@ def test_ctrl_c_then_a_killed_driver_then_resume_lose_and_double_nothing(ray_clu
     assert (sweep_dir / "best_config.yaml").is_file()
 
 
-def test_records_wait_for_a_tracking_server_that_went_away_and_sync_sends_them_once(
+def test_a_lost_node_and_a_lost_tracking_server_in_one_sweep_lose_and_double_nothing(
     ray_cluster, tmp_path, capsys
 ):
+    """Mid-sweep, the worker node dies and the MLflow server stops (and stays away until the
+    sweep is over). The lost node's trials restart from their checkpoints on the head; the
+    records wait on disk; ``probe-sweep sync`` then sends every one of them, once."""
     server = MlflowServer(tmp_path)
     server.start()
     spec = small_spec(
         tmp_path,
-        "offline",
+        "storm",
         ray_address=ray_cluster.address,
-        num_samples=2,
-        max_concurrent=1,
+        num_samples=4,
+        max_concurrent=4,
         data=DATA,
         trial=SLOW,
         tracking={"uri": server.uri, "flush_timeout_s": 2},
     )
     driver = cli("run", str(write_spec(tmp_path, spec)))
-    sweep_dir = tmp_path / "sweeps" / "offline"
+    sweep_dir = tmp_path / "sweeps" / "storm"
     try:
-        wait_for(lambda: checkpointed_trials(sweep_dir) >= 1)
-        server.stop()  # and it does not come back before the sweep ends
+        # four trials at once need both nodes; strike once three are under way
+        wait_for(lambda: checkpointed_trials(sweep_dir) >= 3)
+        ray_cluster.remove_node(next(iter(ray_cluster.worker_nodes)))
+        server.stop()
         out, err = driver.communicate(timeout=600)
     finally:
         driver.kill()
+        ray_cluster.add_node(num_cpus=2, num_gpus=2)  # the shape the other tests expect
+        ray_cluster.wait_for_nodes()
     assert driver.returncode == 0, err
+    records = _ledger(tmp_path, "storm").of_phase("search")
+    assert len(records) == 4 and all(r.status == "FINISHED" for r in records)
+    assert all(len(r.history) == 30 for r in records)
+    assert sum(r.restarts for r in records) >= 1  # the lost node's trials started again
     assert "could not be sent" in out and f"probe-sweep sync {sweep_dir}" in out
     queued = len((sweep_dir / "mlflow_outbox.jsonl").read_text().splitlines())
     assert json.loads((sweep_dir / "mlflow_outbox_state.json").read_text())["sent"] < queued
+
     server.start()
     try:
         assert main(["sync", str(sweep_dir)]) == 0
         assert "nothing left to send" in capsys.readouterr().out
         assert main(["sync", str(sweep_dir)]) == 0  # idempotent
         assert "sent 0 MLflow record(s)" in capsys.readouterr().out
-        parents, children = runs_by_kind(server.uri, "offline")
+        parents, children = runs_by_kind(server.uri, "storm")
         assert len(parents) == 1 and parents[0].data.tags["recommended_strategy"]
         search = [c for c in children if c.data.tags["phase"] == "search"]
-        assert len(search) == 2 and all(c.info.status == "FINISHED" for c in search)
+        assert len(search) == 4  # a restarted trial continued its own run
+        assert all(c.info.status == "FINISHED" for c in search)
         client = MlflowClient(server.uri)
         for run in search:
             steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]

@@ -5,7 +5,7 @@ import math
 import time
 
 import pytest
-from sweep_helpers import MlflowServer, runs_by_kind, small_spec
+from sweep_helpers import MlflowServer, runs_by_kind, small_spec, write_spec
 
 from probe_core import TrialConfig, run_trial
 from sweeps.cli import main
@@ -24,6 +24,7 @@ def finished_sweep(ray_cluster, tmp_path_factory):
         max_concurrent=1,
         scheduler={"kind": "asha", "grace_period": 1, "reduction_factor": 2},
         confirmation={"seeds": 2},
+        tracking={"register_model": "probe-sweep-test"},
     )
     path = tmp / "spec.yaml"
     path.write_text(spec.to_yaml())
@@ -91,9 +92,13 @@ def test_report_recommendation_and_best_config(finished_sweep) -> None:
 
     artifacts = {a.path for a in MlflowClient(spec.tracking.uri).list_artifacts(parent.info.run_id)}
     assert {"spec.yaml", "best_config.yaml", "leaderboard.json", "recommendation.txt"} <= artifacts
-    plots = {
-        a.path for a in MlflowClient(spec.tracking.uri).list_artifacts(parent.info.run_id, "plots")
+    client = MlflowClient(spec.tracking.uri)
+    plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert "model" in artifacts and "model/MLmodel" in {
+        a.path for a in client.list_artifacts(parent.info.run_id, "model")
     }
+    versions = client.search_model_versions("name = 'probe-sweep-test'")
+    assert len(versions) == 1 and versions[0].run_id == parent.info.run_id
     assert {
         "plots/strategies.png",
         "plots/optimization_history.png",
@@ -210,3 +215,36 @@ def test_half_gpu_trials_pack_two_per_gpu(ray_cluster, tmp_path) -> None:
         if len(running) > 2:
             assert set(running) == {"0", "1"}
     assert shared
+
+
+def test_auto_races_every_strategy_then_tunes_the_winner(ray_cluster, tmp_path) -> None:
+    import optuna
+
+    spec = small_spec(
+        tmp_path,
+        "auto",
+        ray_address=ray_cluster.address,
+        num_samples=2,
+        scheduler={"kind": "asha", "grace_period": 1, "reduction_factor": 2},
+        trial={"training": {"max_epochs": 3, "batch_size": 8}},
+    )
+    assert main(["run", str(write_spec(tmp_path, spec)), "--auto", "--quiet"]) == 0
+    sweep_dir = tmp_path / "sweeps" / "auto"
+    storage = f"sqlite:///{sweep_dir / 'optuna.db'}"
+    race = optuna.load_study(study_name="auto.race", storage=storage).trials
+    tuning = optuna.load_study(study_name="auto.search", storage=storage).trials
+    eegnet = [
+        "linear_probe",
+        "mlp_probe",
+        "attentive_probe",
+        "last_k_blocks",
+        "lp_ft",
+        "full_finetune",
+        "from_scratch",
+    ]
+    assert sorted(t.params["strategy"] for t in race) == sorted(eegnet)  # each once
+    winner = {t.params["strategy"] for t in tuning}
+    assert len(tuning) == 2 and len(winner) == 1  # stage 2 tunes one strategy
+    records = Ledger(sweep_dir / "trials.json").of_phase("search")
+    assert len(records) == len(eegnet) + 2
+    assert (sweep_dir / "best_config.yaml").is_file()
