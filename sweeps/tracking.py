@@ -17,7 +17,10 @@ from sweeps.ledger import Ledger, TrialRecord
 from sweeps.outbox import as_metrics
 from sweeps.tracking_session import TrackingSession
 
-_CREDENTIAL = re.compile(r"(^|_)(token|secret|password|passwd|api_key|access_key|key)$", re.I)
+_CREDENTIAL = re.compile(
+    r"^key$|(^|_)(token|secret|password|passwd|credentials?|(api|access|private|secret)_?key)$",
+    re.I,
+)
 _MAX_PARAM_LENGTH = 6000
 _LOGGED_METRICS = ("train_loss", "lr", "train_time", "epoch_time")
 PLACEMENT = ("node_id", "gpu_ids", "pid")

@@ -8,7 +8,7 @@ import pytest
 from sweep_helpers import MlflowServer, small_spec
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "mlflow_ui.png"
+EXPAND_BUTTON = "button[data-component-id*='runnamecellrenderer']"
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
@@ -68,15 +68,13 @@ def test_mlflow_ui_lists_the_sweep_and_its_trials(ray_cluster, tmp_path) -> None
         records = Ledger(tmp_path / "sweeps" / "browsed" / "trials.json").of_phase("search")
         children = [f"{r.strategy}-{r.trial_id}" for r in records]
         driver = _browser(tmp_path / "chromium")
-        driver.get(f"{server.uri}/#/experiments/{outcome.session.experiment_id}")
+        driver.get(f"{server.uri}/#/experiments/{outcome.session.experiment_id}/runs")
         assert _text_appears(driver, ["browsed"]), "the parent run is not listed"
-        # child runs are nested under their parent: expand it
-        for button in driver.find_elements(By.CSS_SELECTOR, "[aria-label*='xpand'], button"):
-            if button.get_attribute("aria-label") and "xpand" in button.get_attribute("aria-label"):
-                button.click()
+        assert not _text_appears(driver, children, timeout_s=1), "children shown before expanding"
+        # child runs are nested under their parent: the run-name cell's button expands it
+        for button in driver.find_elements(By.CSS_SELECTOR, EXPAND_BUTTON):
+            button.click()
         assert _text_appears(driver, children), f"child runs {children} are not listed"
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        driver.save_screenshot(str(SCREENSHOT))
     finally:
         if driver is not None:
             driver.quit()

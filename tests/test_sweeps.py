@@ -142,29 +142,6 @@ def mlflow_server(tmp_path_factory):
     server.stop()
 
 
-def test_sweep_logs_to_a_tracking_server_from_trials_on_both_nodes(
-    ray_cluster, mlflow_server, tmp_path
-) -> None:
-    from sweeps.sweep import run_sweep
-
-    spec = small_spec(
-        tmp_path,
-        "served",
-        ray_address=ray_cluster.address,
-        tracking={"uri": mlflow_server},
-        num_samples=3,
-        max_concurrent=3,
-    )
-    outcome = run_sweep(spec, say=lambda *_: None)
-    parents, children = runs_by_kind(mlflow_server, "served")
-    assert len(parents) == 1 and len(children) == 3
-    assert all(c.info.status == "FINISHED" for c in children)
-    assert outcome.recommendation is not None
-    assert parents[0].data.tags["recommended_strategy"] == outcome.recommendation.strategy
-    # three 1-CPU trials at once do not fit one node's 2 CPUs: they run on both nodes
-    assert len({c.data.tags["node_id"] for c in children}) == 2
-
-
 def _wait_until_idle(timeout_s: float = 60.0) -> None:
     """Actors of a finished sweep release their resources asynchronously."""
     import ray
@@ -177,6 +154,31 @@ def _wait_until_idle(timeout_s: float = 60.0) -> None:
         if all(free.get(k, 0) >= v for k, v in total.items() if k in ("CPU", "GPU")):
             return
         time.sleep(0.5)
+
+
+def test_sweep_logs_to_a_tracking_server_from_trials_on_both_nodes(
+    ray_cluster, mlflow_server, tmp_path
+) -> None:
+    from sweeps.sweep import run_sweep
+
+    _wait_until_idle()
+    spec = small_spec(
+        tmp_path,
+        "served",
+        ray_address=ray_cluster.address,
+        tracking={"uri": mlflow_server},
+        num_samples=3,
+        max_concurrent=3,
+        resources={"cpus": 2},
+    )
+    outcome = run_sweep(spec, say=lambda *_: None)
+    parents, children = runs_by_kind(mlflow_server, "served")
+    assert len(parents) == 1 and len(children) == 3
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert outcome.recommendation is not None
+    assert parents[0].data.tags["recommended_strategy"] == outcome.recommendation.strategy
+    # a 2-CPU trial fills a node: the trials Tune starts together run on both nodes
+    assert len({c.data.tags["node_id"] for c in children}) == 2
 
 
 def test_half_gpu_trials_pack_two_per_gpu(ray_cluster, tmp_path) -> None:
