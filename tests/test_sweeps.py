@@ -170,6 +170,7 @@ def test_sweep_logs_to_a_tracking_server_from_trials_on_both_nodes(
         num_samples=3,
         max_concurrent=3,
         resources={"cpus": 2},
+        reuse_actors=False,
     )
     outcome = run_sweep(spec, say=lambda *_: None)
     parents, children = runs_by_kind(mlflow_server, "served")
@@ -177,7 +178,8 @@ def test_sweep_logs_to_a_tracking_server_from_trials_on_both_nodes(
     assert all(c.info.status == "FINISHED" for c in children)
     assert outcome.recommendation is not None
     assert parents[0].data.tags["recommended_strategy"] == outcome.recommendation.strategy
-    # a 2-CPU trial fills a node: the trials Tune starts together run on both nodes
+    # a 2-CPU trial fills a node, and without actor reuse a trial cannot wait for the warm
+    # actor of another: the placement groups Tune requests together land on both nodes
     assert len({c.data.tags["node_id"] for c in children}) == 2
 
 
