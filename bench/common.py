@@ -2,6 +2,7 @@
 
 import os
 import platform
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,15 +50,23 @@ def timed(label: str, into: dict):
     into[label] = time.perf_counter() - start
 
 
-def pss_kib(pid: int) -> int:
-    """Proportional set size: shared pages (Ray's object store) count once across processes."""
+def own_memory_kib(pid: int) -> int:
+    """A process's share of the memory it uses, without shared memory (Ray's object store):
+    PSS, where a library page mapped by two processes counts half in each, less its shmem."""
+    fields = {}
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
+            name, _, rest = line.partition(":")
+            if name in ("Pss", "Pss_Shmem"):
+                fields[name] = int(rest.split()[0])
     except OSError:
-        pass
-    return 0
+        return 0
+    return fields.get("Pss", 0) - fields.get("Pss_Shmem", 0)
+
+
+def shared_memory_kib() -> int:
+    """Bytes in /dev/shm, where Ray's object store keeps its objects, in KiB."""
+    return shutil.disk_usage("/dev/shm").used // 1024
 
 
 def processes_named(fragment: str) -> list[int]:

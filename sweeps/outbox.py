@@ -70,6 +70,11 @@ class Outbox:
     def has_run(self, key: str) -> bool:
         return key in self._keys
 
+    @property
+    def run_keys(self) -> frozenset[str]:
+        """Keys of every run created or queued for creation."""
+        return frozenset(self._keys)
+
     def adopt_run(self, key: str, run_id: str) -> None:
         """A run created outside the outbox (the sweep's parent run)."""
         with self._lock:

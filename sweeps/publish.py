@@ -13,8 +13,7 @@ from sweeps.outbox import Outbox, as_metrics
 from sweeps.plots import confusion_matrix, learning_curves, optuna_plots, strategy_plot
 from sweeps.report import Recommendation, StrategyRank
 from sweeps.spec import SweepSpec
-
-PARENT = "parent"
+from sweeps.tracking_session import PARENT
 
 
 def load_study(spec: SweepSpec, sweep_dir: Path) -> optuna.Study | None:

@@ -46,7 +46,13 @@ from sweeps.report import (
 from sweeps.runtime import allow_pending_trials, cluster_capacity, concurrency, connect
 from sweeps.spec import SweepSpec
 from sweeps.tracking import MlflowTracker
-from sweeps.tracking_session import TrackingSession, check_reachable, open_session, resolve_uri
+from sweeps.tracking_session import (
+    PARENT,
+    TrackingSession,
+    check_reachable,
+    open_session,
+    resolve_uri,
+)
 from sweeps.trainable import CHECKPOINT_FILE, ProbeTrainable
 
 LOGGER = logging.getLogger(__name__)
@@ -398,14 +404,18 @@ def resume_sweep(sweep_dir: Path, say=print) -> SweepOutcome:
 def settle_lost_trials(spec: SweepSpec, session: TrackingSession, sweep_dir: Path) -> None:
     """Trials still running when Tune has ended were started by a driver that was killed before
     it saved them in its state: the restored run never knew them and ran others instead. They are
-    marked lost (in the ledger, their MLflow run and the Optuna study), not counted."""
+    marked lost (in the ledger, their MLflow run and the Optuna study), not counted. So is a run
+    queued by a driver killed before it saved the trial in the ledger."""
     ledger = Ledger(ledger_path(sweep_dir))
     outbox = session.outbox(sweep_dir)
+    lost = outbox.run_keys - set(ledger.trials) - {PARENT}
     for record in ledger.trials.values():
         if record.status == "RUNNING":
             record.status = "LOST"
-            outbox.log_batch(record.trial_id, tags={"lost": "True"})
-            outbox.set_terminated(record.trial_id, "KILLED")
+            lost |= {record.trial_id}
+    for key in sorted(lost):
+        outbox.log_batch(key, tags={"lost": "True"})
+        outbox.set_terminated(key, "KILLED")
     ledger.save()
     study = load_study(spec, sweep_dir)
     if study is not None:

@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 from sweeps.outbox import Outbox  # noqa: E402
 
 STATE_FILE = "sweep.json"
+PARENT = "parent"  # the outbox key of the parent run
 
 
 class TrackingUnavailable(ValueError):
@@ -30,8 +31,8 @@ class TrackingSession:
 
     def outbox(self, sweep_dir: Path) -> Outbox:
         outbox = Outbox.for_directory(sweep_dir, self.uri, self.experiment_id)
-        if not outbox.has_run("parent"):
-            outbox.adopt_run("parent", self.parent_run_id)
+        if not outbox.has_run(PARENT):
+            outbox.adopt_run(PARENT, self.parent_run_id)
         return outbox
 
     def ui_command(self) -> str:

@@ -167,6 +167,46 @@ def test_ctrl_c_then_a_killed_driver_then_resume_lose_and_double_nothing(ray_clu
     assert (sweep_dir / "best_config.yaml").is_file()
 
 
+def test_runs_of_a_driver_killed_between_its_two_records_are_marked_lost(tmp_path) -> None:
+    """A trial's MLflow run is queued before the ledger is saved: a driver killed in between
+    leaves a run that no trial record knows. It is marked lost, as a still-running one is."""
+    from sweeps.ledger import TrialRecord
+    from sweeps.sweep import settle_lost_trials
+    from sweeps.tracking_session import open_session
+
+    spec = small_spec(tmp_path, "half-saved")
+    sweep_dir = tmp_path / "sweeps" / "half-saved"
+    session = open_session(spec.tracking.uri, spec.name, spec.name, sweep_dir)
+    outbox = session.outbox(sweep_dir)
+    ledger = Ledger(sweep_dir / "trials.json")
+    config = spec.trial.model_dump(mode="json")
+    for trial_id, status in (("done", "FINISHED"), ("running", "RUNNING")):
+        ledger.trials[trial_id] = TrialRecord(trial_id, "search", config, status=status)
+    ledger.save()
+    for key in ("done", "running", "unsaved"):
+        outbox.create_run(
+            key, run_name=key, tags={"mlflow.parentRunId": session.parent_run_id}, params={}
+        )
+    outbox.set_terminated("done", "FINISHED")
+
+    settle_lost_trials(spec, session, sweep_dir)
+    assert outbox.flush()
+    client = MlflowClient(spec.tracking.uri)
+    runs = {key: client.get_run(outbox.runs[key]) for key in ("done", "running", "unsaved")}
+    assert {k: r.data.tags.get("lost") for k, r in runs.items()} == {
+        "done": None,
+        "running": "True",
+        "unsaved": "True",
+    }
+    assert {k: r.info.status for k, r in runs.items()} == {
+        "done": "FINISHED",
+        "running": "KILLED",
+        "unsaved": "KILLED",
+    }
+    assert Ledger(sweep_dir / "trials.json").trials["running"].status == "LOST"
+    assert client.get_run(session.parent_run_id).info.status == "RUNNING"  # not the parent
+
+
 def test_a_lost_node_and_a_lost_tracking_server_in_one_sweep_lose_and_double_nothing(
     ray_cluster, tmp_path, capsys
 ):
