@@ -1,7 +1,7 @@
 """Two concurrent trials share one dataset through Ray's object store (issue 7, benchmark 5).
 
 A dataset of ``--gib`` GiB (an npz of random signals; the issue asks for at least 200 MB, but
-each trial process also holds ~0.5 GB of its own, torch and braindecode, which sharing cannot
+each trial process also holds ~0.8 GB of its own, torch and braindecode, which sharing cannot
 remove, so the data must dominate for the ratio to mean anything) is put once in the object
 store. A sweep runs one trial alone (one epoch over all the data), then a sweep runs two side by
 side, each in a fresh Ray runtime. Every 0.2 s a sampler adds up the memory the trials use:
