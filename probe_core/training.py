@@ -106,7 +106,7 @@ def example_batch(config: TrialConfig, data: EEGDataset, n: int = 8) -> dict:
     """A few examples as the wrapper is called: the signal ``x`` and the extra inputs."""
     n = min(len(data.y), n)
     extras = model_inputs(config, data, torch.device("cpu"))
-    x = torch.from_numpy(np.ascontiguousarray(data.X[:n]))
+    x = shared_tensor(data.X[:n])
     return {"x": x, **_batch_extras(extras, torch.from_numpy(data.subjects[:n]))}
 
 
@@ -140,15 +140,21 @@ def build_model(
     return model, facts
 
 
+def shared_tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor over ``array`` without a copy, also when it is read-only (Ray's object store
+    hands out read-only arrays; training only reads them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(np.ascontiguousarray(array))
+
+
 class _Tensors:
     """One split on the training device. On the CPU the dataset's array is used in place (zero
     copy: from Ray's object store, read-only and shared by every trial on the node) and batches
     are gathered by index; on a GPU the split's epochs are copied to the device once."""
 
     def __init__(self, data: EEGDataset, index: np.ndarray, device: torch.device) -> None:
-        with warnings.catch_warnings():  # arrays from Ray's object store are read-only
-            warnings.simplefilter("ignore", UserWarning)
-            X = torch.from_numpy(data.X)
+        X = shared_tensor(data.X)
         positions = torch.from_numpy(np.asarray(index, dtype=np.int64))
         self.y = torch.from_numpy(data.y[index]).to(device)
         self.subjects = torch.from_numpy(data.subjects[index]).to(device)

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import yaml
@@ -217,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
+    # braindecode's own use of MNE montage names MNE has deprecated: nothing a user can act on
+    warnings.filterwarnings("ignore", "Montage name 'standard_10", FutureWarning)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     from sweeps.errors import USER_ERRORS, describe
     from sweeps.interrupts import SweepInterrupted

@@ -318,9 +318,11 @@ def run_sweep(
     check_resources(spec)
     session = open_session(uri, spec.experiment, spec.name, sweep_dir)
     data_ref = ray.put(data)
+    blocks = len(context.facts.blocks)
     say(
         f"sweep {spec.name}: {spec.num_samples} trials of {spec.trial.backbone.name} "
-        f"({len(context.facts.blocks)} blocks) on {len(data.y)} examples; results in {sweep_dir}"
+        f"({blocks} block{'s' * (blocks != 1)}) on {len(data.y)} examples; "
+        f"results in {sweep_dir}"
     )
     with tracking(session, sweep_dir, spec, say):
         if auto:
