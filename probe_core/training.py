@@ -303,14 +303,19 @@ class TrialRunner:
             model.wrapped_model.eval()  # a frozen backbone: no dropout, fixed norm statistics
         generator = torch.Generator().manual_seed(config.seed * 100_003 + self.epoch)
         order = torch.randperm(len(self.train_split), generator=generator).to(self.device)
-        total_loss = 0.0
+        # summed on the device and read once: reading each step's loss would make the CPU wait
+        # for the GPU at every step
+        total_loss = torch.zeros((), device=self.device)
         for step in range(self.steps_per_epoch):
             index = order[step * self.batch_size : (step + 1) * self.batch_size]
             total_loss += self._train_step(index)
+        train_loss = total_loss.item() / self.steps_per_epoch
+        if not math.isfinite(train_loss):
+            raise TrialDiverged(f"training loss is {train_loss} at epoch {self.epoch + 1}")
         train_time = time.perf_counter() - start
         val = evaluate(model, self.val_split, self.extras, config, self.n_classes, self.autocast)
         metrics = {
-            "train_loss": total_loss / self.steps_per_epoch,
+            "train_loss": train_loss,
             **{f"val_{k}": v for k, v in val.items()},
             "lr": self.optimizer.param_groups[0]["lr"],
             "train_time": train_time,
@@ -334,20 +339,18 @@ class TrialRunner:
             best_value=self.best_value if self.best_value is not None else float("nan"),
         )
 
-    def _train_step(self, index: torch.Tensor) -> float:
+    def _train_step(self, index: torch.Tensor) -> torch.Tensor:
         split, device = self.train_split, self.device
         with torch.autocast(device.type, torch.bfloat16, enabled=self.autocast):
             logits = self.model(split.X(index), **_batch_extras(self.extras, split.subjects[index]))
             loss = nn.functional.cross_entropy(logits.float(), split.y[index], self.class_weights)
-        if not torch.isfinite(loss):
-            raise TrialDiverged(f"training loss is {loss.item()} at epoch {self.epoch + 1}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.training.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.training.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
-        return loss.item()
+        return loss.detach()
 
     def state_dict(self) -> dict:
         return {

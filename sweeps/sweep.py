@@ -7,6 +7,7 @@ reused actors; MLflow is written from the driver only.
 import contextlib
 import json
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,15 +298,19 @@ def final_fit(spec: SweepSpec, config: dict, data_ref, checkpoint: Path | None) 
 
 
 def prepare(spec: SweepSpec, say=print):
-    """Everything before the first trial; each user mistake fails here, before Ray starts."""
+    """Everything before the first trial; each user mistake fails here, before Ray starts.
+    Returns the spec as it will run (a grid is capped at its size), saved for ``resume``."""
     sweep_dir = spec.sweep_dir()
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / "spec.yaml").write_text(spec.to_yaml())
     ensure_pretrained(spec.pretrain, say)
     data = spec.data.build()
     context = make_context(spec.base_trial(), data)
     build_space(spec)  # unknown space names fail here
-    return sweep_dir, data, context
+    if spec.sampler.name == "grid":  # a grid runs once: more trials would only repeat points
+        size = math.prod(len(values) for values in spec.sampler.grid_space(context).values())
+        spec = spec.model_copy(update={"num_samples": min(spec.num_samples, size)})
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / "spec.yaml").write_text(spec.to_yaml())
+    return spec, sweep_dir, data, context
 
 
 def run_sweep(
@@ -313,7 +318,7 @@ def run_sweep(
 ) -> SweepOutcome:
     uri = resolve_uri(spec.tracking.uri)
     check_reachable(uri)  # before anything runs or is written
-    sweep_dir, data, context = prepare(spec, say)
+    spec, sweep_dir, data, context = prepare(spec, say)
     connect(spec.ray_address)
     check_resources(spec)
     session = open_session(uri, spec.experiment, spec.name, sweep_dir)
@@ -360,7 +365,7 @@ def tracking(session: TrackingSession, sweep_dir: Path, spec: SweepSpec, say=pri
 
 def dry_run(spec: SweepSpec, say=print, n: int = 3) -> list[TrialConfig]:
     """Validate the spec, load the data, sample ``n`` trial configs; start nothing."""
-    _, data, context = prepare(spec, say)
+    spec, _, data, context = prepare(spec, say)
     space = build_space(spec)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.sampler.seed))
     configs = []
