@@ -1,10 +1,14 @@
 """Search efficiency on the quickstart task (issue 7, benchmark 4).
 
 The reference is the full grid: every applicable strategy at its default settings × 3 seeds,
-every trial run to the end. For TPE + ASHA (and random search + ASHA) sweeps with 5 sampler seeds
-each, count the training epochs spent (all trials, in the order they were reported) until some
-trial comes within 1 point of balanced accuracy of the grid's best. Target: the median over the
-5 seeds of TPE + ASHA is at most 30 % of the grid's epochs.
+every trial run to the end; the grid's best is its best strategy's mean over the 3 seeds (the
+grid's answer; the single luckiest seed is printed too). For TPE + ASHA (and random search +
+ASHA) sweeps with 5 sampler seeds each, count the training epochs spent (all trials, in the
+order they were reported) until some trial comes within 1 point of balanced accuracy of the
+grid's best. Target: the median over the 5 seeds of TPE + ASHA is at most 30 % of the grid's
+epochs. The task is the quickstart's with four times its validation examples (ten labelled
+training trials per class as there): on the quickstart's 60 validation examples one example is
+1.7 points, coarser than the 1-point margin.
 
     .venv/bin/python bench/search_efficiency.py [--seeds 5] [--trials 24]
 """
@@ -50,8 +54,10 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_search_"))
     quickstart = load_spec(QUICKSTART)
     ensure_pretrained(quickstart.pretrain)
+    data = quickstart.data.model_copy(update={"trials_per_class": 120})
     connect(None)
     common = {
+        "data": data,
         "storage_path": folder / "sweeps",
         "confirmation": quickstart.confirmation.model_copy(update={"seeds": 0}),
         "tracking": quickstart.tracking.model_copy(update={"uri": f"sqlite:///{folder / 'm.db'}"}),
@@ -69,12 +75,17 @@ def main() -> None:
     )
     run_sweep(grid, say=lambda *_: None)
     grid_points = epochs_in_order(grid.sweep_dir())
-    grid_best = max(value for _, value in grid_points)
-    target = grid_best - 0.01
+    by_strategy: dict[str, list[float]] = {}
+    for record in Ledger(grid.sweep_dir() / "trials.json").of_phase("search"):
+        by_strategy.setdefault(record.strategy, []).append(record.best(METRIC, "max"))
+    means = {strategy: statistics.mean(values) for strategy, values in by_strategy.items()}
+    best_strategy = max(means, key=means.get)
+    target = means[best_strategy] - 0.01
     print(f"machine: {machine()}")
     print(
-        f"grid: {len(Ledger(grid.sweep_dir() / 'trials.json').of_phase('search'))} trials, "
-        f"{len(grid_points)} epochs, best {METRIC} {grid_best:.4f}; target {target:.4f}"
+        f"grid: {sum(map(len, by_strategy.values()))} trials, {len(grid_points)} epochs; best "
+        f"{best_strategy} {METRIC} {means[best_strategy]:.4f} (mean of 3 seeds; luckiest "
+        f"single trial {max(v for _, v in grid_points):.4f}); target {target:.4f}"
     )
     medians = {}
     for sampler in ("tpe", "random"):

@@ -158,18 +158,22 @@ class _Tensors:
         positions = torch.from_numpy(np.asarray(index, dtype=np.int64))
         self.y = torch.from_numpy(data.y[index]).to(device)
         self.subjects = torch.from_numpy(data.subjects[index]).to(device)
+        self._rows: torch.Tensor | None = positions  # of this split's epochs in X
         if device.type == "cpu":
-            self._X, self._rows = X, positions
+            self._X = X
         else:
-            self._X = X[positions].to(device, non_blocking=True)
-            self._rows = torch.arange(len(positions), device=device)
+            self._X, self._rows = X[positions].to(device, non_blocking=True), None
 
     def __len__(self) -> int:
         return len(self.y)
 
-    def X(self, batch: torch.Tensor | slice) -> torch.Tensor:
-        """The epochs at positions ``batch`` of this split."""
-        return self._X[self._rows[batch]]
+    def batch(self, index: torch.Tensor | slice, extras: dict) -> tuple[torch.Tensor, dict]:
+        """The epochs at positions ``index`` of this split, and the model's extra inputs for
+        them (subjects gathered only for the channel merger: on a GPU each gather is a kernel)."""
+        x = self._X[index] if self._rows is None else self._X[self._rows[index]]
+        if "channel_positions" not in extras:
+            return x, extras
+        return x, _batch_extras(extras, self.subjects[index])
 
 
 def _param_groups(
@@ -222,7 +226,8 @@ def predict(
     for start in range(0, len(split), batch_size):
         index = slice(start, start + batch_size)
         with torch.autocast(split.y.device.type, torch.bfloat16, enabled=autocast):
-            out = model(split.X(index), **_batch_extras(extras, split.subjects[index]))
+            x, inputs = split.batch(index, extras)
+            out = model(x, **inputs)
         logits.append(out.float().cpu())
     return torch.cat(logits)
 
@@ -274,7 +279,9 @@ class TrialRunner:
         # the last partial batch is dropped: every step sees a full batch
         self.steps_per_epoch = max(len(self.train_split) // self.batch_size, 1)
         self.optimizer = torch.optim.AdamW(
-            _param_groups(config, self.model, facts), betas=config.optimizer.betas
+            _param_groups(config, self.model, facts),
+            betas=config.optimizer.betas,
+            fused=self.device.type == "cuda",  # one kernel per step, not one per tensor
         )
         self.scheduler = _scheduler(config, self.optimizer, self.steps_per_epoch)
         self.class_weights = None
@@ -303,13 +310,13 @@ class TrialRunner:
             model.wrapped_model.eval()  # a frozen backbone: no dropout, fixed norm statistics
         generator = torch.Generator().manual_seed(config.seed * 100_003 + self.epoch)
         order = torch.randperm(len(self.train_split), generator=generator).to(self.device)
-        # summed on the device and read once: reading each step's loss would make the CPU wait
+        # kept on the device and read once: reading each step's loss would make the CPU wait
         # for the GPU at every step
-        total_loss = torch.zeros((), device=self.device)
+        losses = []
         for step in range(self.steps_per_epoch):
             index = order[step * self.batch_size : (step + 1) * self.batch_size]
-            total_loss += self._train_step(index)
-        train_loss = total_loss.item() / self.steps_per_epoch
+            losses.append(self._train_step(index))
+        train_loss = torch.stack(losses).mean().item()
         if not math.isfinite(train_loss):
             raise TrialDiverged(f"training loss is {train_loss} at epoch {self.epoch + 1}")
         train_time = time.perf_counter() - start
@@ -342,7 +349,8 @@ class TrialRunner:
     def _train_step(self, index: torch.Tensor) -> torch.Tensor:
         split, device = self.train_split, self.device
         with torch.autocast(device.type, torch.bfloat16, enabled=self.autocast):
-            logits = self.model(split.X(index), **_batch_extras(self.extras, split.subjects[index]))
+            x, inputs = split.batch(index, self.extras)
+            logits = self.model(x, **inputs)
             loss = nn.functional.cross_entropy(logits.float(), split.y[index], self.class_weights)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
