@@ -17,10 +17,10 @@ from sweeps.ledger import Ledger, TrialRecord
 from sweeps.outbox import as_metrics
 from sweeps.tracking_session import TrackingSession
 
-_CREDENTIAL = re.compile(
-    r"^key$|(^|_)(token|secret|password|passwd|credentials?|(api|access|private|secret)_?key)$",
-    re.I,
-)
+# Names that look like credentials are not logged, erring on the safe side ("monkey" too); the
+# config's own fields that only look like one are.
+_CREDENTIAL = re.compile(r"(token|secret|password|passwd|credentials?|key)$", re.I)
+_NOT_CREDENTIALS = {"model_output_key"}
 _MAX_PARAM_LENGTH = 6000
 _LOGGED_METRICS = ("train_loss", "lr", "train_time", "epoch_time")
 PLACEMENT = ("node_id", "gpu_ids", "pid")
@@ -36,12 +36,16 @@ def flatten(values: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): values}
 
 
+def _looks_like_credential(name: str) -> bool:
+    return name not in _NOT_CREDENTIALS and _CREDENTIAL.search(name) is not None
+
+
 def loggable_params(config: dict) -> dict[str, str]:
     """The flattened config as MLflow params, without values whose names look like secrets."""
     return {
         key: str(value)[:_MAX_PARAM_LENGTH]
         for key, value in flatten(config).items()
-        if not _CREDENTIAL.search(key.rsplit(".", 1)[-1])
+        if not _looks_like_credential(key.rsplit(".", 1)[-1])
     }
 
 

@@ -97,7 +97,7 @@ def test_a_sweep_runs_on_the_protected_cluster_with_the_token(token_cluster, tmp
 
 def test_secrets_are_not_logged_as_params() -> None:
     config = {
-        "backbone": {"kwargs": {"hf_token": "abc", "api_key": "k", "depth": 2}},
+        "backbone": {"kwargs": {"hf_token": "abc", "api_key": "k", "ssh_key": "s", "depth": 2}},
         "tracking": {"password": "p", "uri": "sqlite:///x"},
         "model_output_key": "x",
     }
