@@ -192,7 +192,9 @@ def main() -> None:
         ("Ctrl-C, then killed driver", interrupted_then_killed),
         ("tracking server away", server_away),
     ):
-        rows[name] = scenario(cluster, folder / name.replace(" ", "_").replace(",", ""))
+        scenario_dir = folder / name.replace(" ", "_").replace(",", "")
+        scenario_dir.mkdir(parents=True)
+        rows[name] = scenario(cluster, scenario_dir)
     cluster.shutdown()
     print(f"machine: {machine()}")
     print(

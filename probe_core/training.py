@@ -158,9 +158,10 @@ class _Tensors:
         positions = torch.from_numpy(np.asarray(index, dtype=np.int64))
         self.y = torch.from_numpy(data.y[index]).to(device)
         self.subjects = torch.from_numpy(data.subjects[index]).to(device)
-        self._rows: torch.Tensor | None = positions  # of this split's epochs in X
+        # _rows: where this split's epochs are in _X; None when _X holds only them
+        self._rows: torch.Tensor | None
         if device.type == "cpu":
-            self._X = X
+            self._X, self._rows = X, positions
         else:
             self._X, self._rows = X[positions].to(device, non_blocking=True), None
 
