@@ -16,6 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
+import ray
 from common import machine
 from ray.cluster_utils import Cluster
 
@@ -195,6 +196,7 @@ def main() -> None:
         scenario_dir = folder / name.replace(" ", "_").replace(",", "")
         scenario_dir.mkdir(parents=True)
         rows[name] = scenario(cluster, scenario_dir)
+    ray.shutdown()  # the in-process runs connected this driver to the cluster
     cluster.shutdown()
     print(f"machine: {machine()}")
     print(
