@@ -26,6 +26,7 @@ from sweep_helpers import (  # noqa: E402  (test helpers: specs, drivers, MLflow
     checkpointed_trials,
     cli,
     runs_by_kind,
+    slow_spec,
     small_spec,
     wait_for,
     write_spec,
@@ -35,8 +36,6 @@ from sweeps.cli import main as probe_sweep  # noqa: E402
 from sweeps.ledger import Ledger  # noqa: E402
 
 warnings.filterwarnings("ignore")
-SLOW = {"training": {"max_epochs": 30, "batch_size": 8}}
-DATA = {"kind": "synthetic", "subjects": [0, 1], "trials_per_class": 24}
 
 
 def outcome(uri: str, name: str, sweep_dir: Path, requested: int) -> dict:
@@ -58,14 +57,12 @@ def outcome(uri: str, name: str, sweep_dir: Path, requested: int) -> dict:
 
 
 def lost_node(cluster: Cluster, folder: Path) -> dict:
-    spec = small_spec(
+    spec = slow_spec(
         folder,
         "lost",
-        ray_address=cluster.address,
+        cluster.address,
         num_samples=4,
         max_concurrent=4,
-        data=DATA,
-        trial=SLOW,
     )
     driver = cli("run", str(write_spec(folder, spec)))
     wait_for(lambda: checkpointed_trials(spec.sweep_dir()) >= 3)
@@ -85,14 +82,12 @@ def lost_node(cluster: Cluster, folder: Path) -> dict:
 
 
 def interrupted_then_killed(cluster: Cluster, folder: Path) -> dict:
-    spec = small_spec(
+    spec = slow_spec(
         folder,
         "killed",
-        ray_address=cluster.address,
+        cluster.address,
         num_samples=5,
         max_concurrent=2,
-        data=DATA,
-        trial=SLOW,
         warm_start=False,
     )
     sweep_dir = spec.sweep_dir()
@@ -122,14 +117,12 @@ def interrupted_then_killed(cluster: Cluster, folder: Path) -> dict:
 def server_away(cluster: Cluster, folder: Path) -> dict:
     server = MlflowServer(folder)
     server.start()
-    spec = small_spec(
+    spec = slow_spec(
         folder,
         "offline",
-        ray_address=cluster.address,
+        cluster.address,
         num_samples=2,
         max_concurrent=1,
-        data=DATA,
-        trial=SLOW,
         tracking={"uri": server.uri, "flush_timeout_s": 2},
     )
     driver = cli("run", str(write_spec(folder, spec)))

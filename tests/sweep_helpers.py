@@ -40,6 +40,19 @@ def small_spec(tmp_path: Path, name: str, **overrides) -> SweepSpec:
     return SweepSpec.model_validate(values)
 
 
+def slow_spec(tmp_path: Path, name: str, ray_address: str, **overrides) -> SweepSpec:
+    """``small_spec`` with trials of a few seconds each: long enough to inject a fault while
+    they run."""
+    return small_spec(
+        tmp_path,
+        name,
+        ray_address=ray_address,
+        data={"kind": "synthetic", "subjects": [0, 1], "trials_per_class": 24},
+        trial={"training": {"max_epochs": 30, "batch_size": 8}},
+        **overrides,
+    )
+
+
 def runs_by_kind(uri: str, experiment: str) -> tuple[list, list]:
     client = MlflowClient(tracking_uri=uri)
     found = client.get_experiment_by_name(experiment)

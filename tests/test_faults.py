@@ -14,6 +14,7 @@ from sweep_helpers import (
     checkpointed_trials,
     cli,
     runs_by_kind,
+    slow_spec,
     small_spec,
     wait_for,
     write_spec,
@@ -21,9 +22,6 @@ from sweep_helpers import (
 
 from sweeps.cli import main
 from sweeps.ledger import Ledger
-
-SLOW = {"training": {"max_epochs": 30, "batch_size": 8}}  # trials that last a few seconds
-DATA = {"kind": "synthetic", "subjects": [0, 1], "trials_per_class": 24}
 
 
 def _ledger(tmp_path, name: str) -> Ledger:
@@ -99,14 +97,12 @@ def _study_trials(sweep_dir, name: str) -> list:
 def test_ctrl_c_then_a_killed_driver_then_resume_lose_and_double_nothing(ray_cluster, tmp_path):
     """Ctrl-C stops cleanly and says how to resume; the resume's driver is then killed with
     SIGKILL; a second resume completes the sweep with exactly the requested trials."""
-    spec = small_spec(
+    spec = slow_spec(
         tmp_path,
         "killed",
-        ray_address=ray_cluster.address,
+        ray_cluster.address,
         num_samples=5,
         max_concurrent=2,
-        data=DATA,
-        trial=SLOW,
         confirmation={"seeds": 1},
         warm_start=False,  # every Optuna trial is then created as its Tune trial starts
     )
@@ -215,14 +211,12 @@ def test_a_lost_node_and_a_lost_tracking_server_in_one_sweep_lose_and_double_not
     records wait on disk; ``probe-sweep sync`` then sends every one of them, once."""
     server = MlflowServer(tmp_path)
     server.start()
-    spec = small_spec(
+    spec = slow_spec(
         tmp_path,
         "storm",
-        ray_address=ray_cluster.address,
+        ray_cluster.address,
         num_samples=4,
         max_concurrent=4,
-        data=DATA,
-        trial=SLOW,
         tracking={"uri": server.uri, "flush_timeout_s": 2},
     )
     driver = cli("run", str(write_spec(tmp_path, spec)))

@@ -15,6 +15,17 @@ from sweeps.tracking import loggable_params
 CONNECT = "import ray; ray.init(address='{address}'); print('CONNECTED')"
 
 
+def connect_driver(address: str, env: dict) -> subprocess.CompletedProcess:
+    """A driver process connecting to ``address`` with ``env``; prints CONNECTED if let in."""
+    return subprocess.run(
+        [sys.executable, "-c", CONNECT.format(address=address)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture(scope="module")
 def token_cluster(tmp_path_factory):
     """``ray start --head`` with RAY_AUTH_MODE=token, as in the README's cluster recipe, with
@@ -45,17 +56,7 @@ def token_cluster(tmp_path_factory):
     )
     address = f"127.0.0.1:{port}"
 
-    def accepts_the_token() -> bool:
-        probe = subprocess.run(
-            [sys.executable, "-c", CONNECT.format(address=address)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return "CONNECTED" in probe.stdout
-
-    wait_for(accepts_the_token, timeout_s=180, every_s=2)
+    wait_for(lambda: "CONNECTED" in connect_driver(address, env).stdout, timeout_s=180, every_s=2)
     yield address, env, home
     os.killpg(head.pid, 15)
     head.wait(timeout=60)
@@ -64,25 +65,13 @@ def token_cluster(tmp_path_factory):
 def test_a_driver_without_the_token_is_refused(token_cluster, tmp_path) -> None:
     address, env, _ = token_cluster
     stranger = {**env, "HOME": str(tmp_path)}  # no ~/.ray/auth_token here
-    refused = subprocess.run(
-        [sys.executable, "-c", CONNECT.format(address=address)],
-        env=stranger,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    refused = connect_driver(address, stranger)
     assert refused.returncode != 0 and "CONNECTED" not in refused.stdout
     assert "Token authentication is enabled but no authentication token was found" in (
         refused.stderr
     )
     wrong = {**stranger, "RAY_AUTH_TOKEN": "0" * 32}
-    refused = subprocess.run(
-        [sys.executable, "-c", CONNECT.format(address=address)],
-        env=wrong,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    refused = connect_driver(address, wrong)
     assert refused.returncode != 0 and "CONNECTED" not in refused.stdout
 
 
