@@ -95,11 +95,14 @@ def model_inputs(config: TrialConfig, data: EEGDataset, device: torch.device) ->
     return extras
 
 
-def _batch_extras(extras: dict, subjects: torch.Tensor) -> dict:
+def _batch_extras(extras: dict, subjects: torch.Tensor, index: torch.Tensor | slice) -> dict:
+    """The extra inputs for the examples at ``index``: subject ids are gathered only for the
+    channel merger (on a GPU each gather is a kernel)."""
     if "channel_positions" not in extras:
         return extras
-    positions = extras["channel_positions"].expand(len(subjects), -1, -1)
-    return {"channel_positions": positions, "subject_ids": subjects}
+    batch_subjects = subjects[index]
+    positions = extras["channel_positions"].expand(len(batch_subjects), -1, -1)
+    return {"channel_positions": positions, "subject_ids": batch_subjects}
 
 
 def example_batch(config: TrialConfig, data: EEGDataset, n: int = 8) -> dict:
@@ -107,7 +110,7 @@ def example_batch(config: TrialConfig, data: EEGDataset, n: int = 8) -> dict:
     n = min(len(data.y), n)
     extras = model_inputs(config, data, torch.device("cpu"))
     x = shared_tensor(data.X[:n])
-    return {"x": x, **_batch_extras(extras, torch.from_numpy(data.subjects[:n]))}
+    return {"x": x, **_batch_extras(extras, torch.from_numpy(data.subjects), slice(0, n))}
 
 
 def backbone_with_facts(
@@ -170,11 +173,9 @@ class _Tensors:
 
     def batch(self, index: torch.Tensor | slice, extras: dict) -> tuple[torch.Tensor, dict]:
         """The epochs at positions ``index`` of this split, and the model's extra inputs for
-        them (subjects gathered only for the channel merger: on a GPU each gather is a kernel)."""
+        them."""
         x = self._X[index] if self._rows is None else self._X[self._rows[index]]
-        if "channel_positions" not in extras:
-            return x, extras
-        return x, _batch_extras(extras, self.subjects[index])
+        return x, _batch_extras(extras, self.subjects, index)
 
 
 def _param_groups(
