@@ -1,7 +1,7 @@
 """Data configs: where a trial's epochs come from. Each ``build()`` returns an ``EEGDataset``."""
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pydantic
@@ -9,22 +9,22 @@ import pydantic
 from probe_core.dataset import DataError, EEGDataset
 from probe_core.montage import montage_positions
 from probe_core.synthetic import SyntheticData
+from probe_core.units import SignalUnits, Unit
 
 
-class _Source(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
-
+class _Source(SignalUnits):
     subjects: list[int] | None = None
     """Keep only these subject ids (all when omitted)."""
 
 
 class EpochsData(_Source):
     """MNE ``-epo.fif`` files. Classes are the event names (sorted); the subject of an epoch is
-    the ``subject`` column of the epochs' metadata when present, else its file's position."""
+    the ``subject`` column of the epochs' metadata when present, else its file's position.
+    MNE stores volts: the signal is read in ``unit`` (µV by default)."""
 
     kind: Literal["epochs"] = "epochs"
+    stored_unit: ClassVar[Unit | None] = "V"
     paths: list[Path] = pydantic.Field(min_length=1)
-    subjects: list[int] | None = None
 
     def build(self) -> EEGDataset:
         import mne
@@ -59,19 +59,17 @@ class EpochsData(_Source):
                 subjects.append(metadata["subject"].to_numpy(dtype=np.int64))
             else:
                 subjects.append(np.full(len(epochs), index, dtype=np.int64))
-        positions = np.array([ch["loc"][:3] for ch in reference.info["chs"]], dtype=np.float32)
-        positions[~np.isfinite(positions).all(axis=1) | (np.abs(positions).sum(axis=1) == 0)] = (
-            np.nan
-        )
+        source = f"epochs file {self.paths[0]}" if len(self.paths) == 1 else "epochs files"
+        eeg = set(reference.get_channel_types()) == {"eeg"}
         dataset = EEGDataset(
-            X=np.concatenate(X),
+            X=self.in_unit(np.concatenate(X), source, eeg),
             y=np.concatenate(y),
             subjects=np.concatenate(subjects),
             ch_names=list(reference.ch_names),
             sfreq=float(reference.info["sfreq"]),
-            positions=positions,
+            positions=_positions(reference.info),
             class_names=names,
-            source=f"epochs file {self.paths[0]}" if len(self.paths) == 1 else "epochs files",
+            source=source,
         )
         return dataset.select_subjects(self.subjects)
 
@@ -79,7 +77,8 @@ class EpochsData(_Source):
 class NpzData(_Source):
     """A NumPy ``.npz`` with arrays ``X`` (n, C, T), ``y`` (n,), ``ch_names`` (C,), ``sfreq``
     and optionally ``subjects`` (n,) and ``class_names``. Positions come from the standard
-    10-05 montage by channel name."""
+    10-05 montage by channel name. The file has no unit: ``X`` is taken to be in ``unit``
+    (µV by default), or converted by ``scaling``."""
 
     kind: Literal["npz"] = "npz"
     path: Path
@@ -102,26 +101,28 @@ class NpzData(_Source):
         )
         values = np.unique(y_raw) if "class_names" not in arrays else np.arange(len(class_names))
         ch_names = [str(c) for c in arrays["ch_names"]]
+        source = f"npz file {self.path}"
         dataset = EEGDataset(
-            X=np.asarray(arrays["X"], dtype=np.float32),
+            X=self.in_unit(np.asarray(arrays["X"], dtype=np.float32), source),
             y=np.searchsorted(values, y_raw).astype(np.int64),
             subjects=np.asarray(arrays.get("subjects", np.zeros(len(y_raw))), dtype=np.int64),
             ch_names=ch_names,
             sfreq=float(arrays["sfreq"]),
             positions=montage_positions(ch_names),
             class_names=class_names,
-            source=f"npz file {self.path}",
+            source=source,
         )
         return dataset.select_subjects(self.subjects)
 
 
 class MoabbData(_Source):
     """A MOABB dataset through braindecode (downloaded on first use), windowed around its events
-    from ``tmin`` to ``tmax`` seconds, optionally resampled and band-pass filtered."""
+    from ``tmin`` to ``tmax`` seconds, optionally resampled and band-pass filtered; read in
+    ``unit`` (µV by default) from MNE's volts."""
 
     kind: Literal["moabb"] = "moabb"
+    stored_unit: ClassVar[Unit | None] = "V"
     dataset: str
-    subjects: list[int] | None = None
     tmin: float = 0.0
     tmax: float | None = None
     resample: pydantic.PositiveFloat | None = None
@@ -142,6 +143,7 @@ class MoabbData(_Source):
         return windows_from_raws(
             raws,
             f"moabb {self.dataset}",
+            self,
             self.tmin,
             self.tmax,
             self.resample,
@@ -153,16 +155,15 @@ class MoabbData(_Source):
 def windows_from_raws(
     raws: Any,
     source: str,
+    units: SignalUnits,
     tmin: float = 0.0,
     tmax: float | None = None,
     resample: float | None = None,
     l_freq: float | None = None,
     h_freq: float | None = None,
 ) -> EEGDataset:
-    """Cut a braindecode ``BaseConcatDataset`` of annotated raws into labelled epochs.
-
-    The subject of each recording comes from its ``description["subject"]``.
-    """
+    """Cut a braindecode ``BaseConcatDataset`` of annotated EEG raws into labelled epochs, in
+    ``units``. The subject of each recording comes from its ``description["subject"]``."""
     from braindecode.preprocessing import Preprocessor, create_windows_from_events, preprocess
 
     steps = [Preprocessor("pick", picks="eeg")]
@@ -193,18 +194,23 @@ def windows_from_raws(
         y.append(part.metadata["target"].to_numpy(dtype=np.int64)[first])
         subjects.append(np.full(len(first), int(part.description["subject"])))
     info = windows.datasets[0].raw.info
-    positions = np.array([ch["loc"][:3] for ch in info["chs"]], dtype=np.float32)
-    positions[(np.abs(positions).sum(axis=1) == 0) | ~np.isfinite(positions).all(axis=1)] = np.nan
     return EEGDataset(
-        X=np.concatenate(X),
+        X=units.in_unit(np.concatenate(X), source),
         y=np.concatenate(y),
         subjects=np.concatenate(subjects).astype(np.int64),
         ch_names=list(info.ch_names),
         sfreq=float(info["sfreq"]),
-        positions=positions,
+        positions=_positions(info),
         class_names=class_names,
         source=source,
     )
+
+
+def _positions(info: Any) -> np.ndarray:
+    """``(C, 3)`` electrode positions from MNE's info; NaN where the montage has none."""
+    positions = np.array([ch["loc"][:3] for ch in info["chs"]], dtype=np.float32)
+    positions[~np.isfinite(positions).all(axis=1) | (np.abs(positions).sum(axis=1) == 0)] = np.nan
+    return positions
 
 
 DataConfig = Annotated[

@@ -9,14 +9,15 @@ LOGGER = logging.getLogger(__name__)
 
 
 def matches(name: str, patterns: list[str], strict: bool) -> bool:
-    """Whether a parameter name is selected by any of ``patterns``.
+    """Whether a parameter name is selected by any of ``patterns``, by the seed's rules.
 
-    Strict: the name's first component (before the first dot) equals a pattern. Loose: a pattern
-    is a substring of the name. In both modes the empty pattern ``""`` selects every parameter,
-    so ``layers_to_freeze=[""]`` freezes the whole backbone.
+    Strict: the name's first component (before the first dot) equals a pattern, so the empty
+    pattern ``""`` selects nothing (``layers_to_unfreeze=[""]`` freezes the whole backbone,
+    ``layers_to_freeze=[""]`` freezes nothing). Loose: a pattern is a substring of the name, so
+    ``""`` selects every parameter.
     """
     if strict:
-        return "" in patterns or name.split(".")[0] in patterns
+        return name.split(".")[0] in patterns
     return any(pattern in name for pattern in patterns)
 
 

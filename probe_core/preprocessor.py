@@ -15,18 +15,21 @@ from probe_core.channel_merger import INVALID_POS_VALUE
 
 ScalerName = Literal["RobustScaler", "StandardScaler", "QuantileAbsScaler", "MinMaxScaler"]
 
-_EPS = 1e-8
-
 
 class OnTheFlyPreprocessor(pydantic.BaseModel):
-    """Artefact-channel rejection, scaling and clamping of a batch ``(B, C, T)``.
+    """Artefact-channel rejection, scaling and clamping of a batch ``(B, C, T)``, with the
+    semantics of neuraltrain's preprocessor of the same name (the seed's).
 
     - ``ptp_threshold``: a channel whose peak-to-peak amplitude within an example exceeds it is
-      zeroed in that example; with ``update_ch_pos`` its position is also set to
-      ``INVALID_POS_VALUE`` so that a ``ChannelMerger`` ignores it.
+      bad. With ``update_ch_pos`` (the default) its position becomes ``INVALID_POS_VALUE``, so
+      that a ``ChannelMerger`` ignores it, and the positions must be given; without, the channel
+      is zeroed in that example.
     - ``scaler``: a constant factor, or a scaler named after its scikit-learn counterpart whose
-      statistics are computed over ``scale_dim`` (default: per example and channel, over time).
-      ``QuantileAbsScaler`` divides by the ``scaler_quantile`` quantile of ``|x|``.
+      statistics are computed over ``scale_dim`` (an axis, a list of axes, or ``None``: every
+      axis, the batch's included). ``StandardScaler`` divides by the unbiased standard
+      deviation; ``QuantileAbsScaler`` by the ``scaler_quantile`` quantile of ``|x|`` (BIOT);
+      ``MinMaxScaler`` maps each channel of each example to [-1, 1] over time whatever
+      ``scale_dim`` says (BENDR), a flat channel to -1. A zero spread divides by 1.
     - ``clamp``: clip the scaled signal to ``[-clamp, clamp]``.
     """
 
@@ -34,27 +37,32 @@ class OnTheFlyPreprocessor(pydantic.BaseModel):
 
     ptp_threshold: pydantic.PositiveFloat | None = None
     scaler: float | ScalerName | None = None
-    scale_dim: int | tuple[int, ...] = -1
+    scale_dim: int | list[int] | None = None
     scaler_quantile: float = pydantic.Field(0.95, ge=0.0, le=1.0)
     clamp: pydantic.PositiveFloat | None = None
-    update_ch_pos: bool = False
+    update_ch_pos: bool = True
 
     def build(self) -> "OnTheFlyPreprocessorModule":
         return OnTheFlyPreprocessorModule(self)
 
 
-def _safe(denominator: torch.Tensor) -> torch.Tensor:
-    """Replace (near-)zero denominators by 1, so flat channels stay flat instead of exploding."""
-    return torch.where(denominator.abs() > _EPS, denominator, torch.ones_like(denominator))
+def _nonzero(spread: torch.Tensor) -> torch.Tensor:
+    """A zero spread (a flat channel) replaced by 1, so that flat stays flat."""
+    return torch.where(spread == 0, torch.ones_like(spread), spread)
 
 
-def _quantile(x: torch.Tensor, q: float, dim: int | tuple[int, ...]) -> torch.Tensor:
-    dims = (dim,) if isinstance(dim, int) else dim
-    dims = tuple(d % x.ndim for d in dims)
+def _dims(x: torch.Tensor, dim: int | list[int] | None) -> tuple[int, ...]:
+    dims = range(x.ndim) if dim is None else [dim] if isinstance(dim, int) else dim
+    return tuple(sorted({d % x.ndim for d in dims}))
+
+
+def _quantile(x: torch.Tensor, q: float, dim: int | list[int] | None) -> torch.Tensor:
+    """``torch.quantile`` over several axes at once, keeping them as size 1."""
+    dims = _dims(x, dim)
     kept = [d for d in range(x.ndim) if d not in dims]
     flat = x.permute(*kept, *dims).reshape(*[x.shape[d] for d in kept], -1)
     out = torch.quantile(flat, q, dim=-1)
-    for d in sorted(dims):
+    for d in dims:
         out = out.unsqueeze(d)
     return out
 
@@ -72,11 +80,17 @@ class OnTheFlyPreprocessorModule(nn.Module):
         cfg = self.config
         positions = channel_positions
         if cfg.ptp_threshold is not None:
-            ptp = x.amax(dim=-1) - x.amin(dim=-1)  # (B, C)
-            bad = ptp > cfg.ptp_threshold
-            x = x.masked_fill(bad.unsqueeze(-1), 0.0)
-            if cfg.update_ch_pos and positions is not None:
+            bad = (x.amax(dim=-1) - x.amin(dim=-1)) > cfg.ptp_threshold  # (B, C)
+            if cfg.update_ch_pos:
+                if positions is None:
+                    raise ValueError(
+                        "on_the_fly_preprocessor.update_ch_pos: channel positions are needed to "
+                        "mark bad channels (a ChannelMerger adapter gives them); set "
+                        "update_ch_pos: false to zero bad channels instead"
+                    )
                 positions = positions.masked_fill(bad.unsqueeze(-1), INVALID_POS_VALUE)
+            else:
+                x = x.masked_fill(bad.unsqueeze(-1), 0.0)
         x = self._scale(x)
         if cfg.clamp is not None:
             x = x.clamp(-cfg.clamp, cfg.clamp)
@@ -84,21 +98,19 @@ class OnTheFlyPreprocessorModule(nn.Module):
 
     def _scale(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
-        dim = cfg.scale_dim
         if cfg.scaler is None:
             return x
         if isinstance(cfg.scaler, float):
             return x * cfg.scaler
+        dims = _dims(x, cfg.scale_dim)
         if cfg.scaler == "StandardScaler":
-            mean = x.mean(dim=dim, keepdim=True)
-            std = x.std(dim=dim, keepdim=True, correction=0)
-            return (x - mean) / _safe(std)
+            centred = x - x.mean(dim=dims, keepdim=True)
+            return centred / _nonzero(centred.std(dim=dims, keepdim=True))
         if cfg.scaler == "RobustScaler":
-            median = _quantile(x, 0.5, dim)
-            iqr = _quantile(x, 0.75, dim) - _quantile(x, 0.25, dim)
-            return (x - median) / _safe(iqr)
+            median = _quantile(x, 0.5, cfg.scale_dim)
+            iqr = _quantile(x, 0.75, cfg.scale_dim) - _quantile(x, 0.25, cfg.scale_dim)
+            return (x - median) / _nonzero(iqr)
         if cfg.scaler == "QuantileAbsScaler":
-            return x / _safe(_quantile(x.abs(), cfg.scaler_quantile, dim))
-        low = x.amin(dim=dim, keepdim=True)
-        high = x.amax(dim=dim, keepdim=True)
-        return (x - low) / _safe(high - low)
+            return x / _nonzero(_quantile(x.abs(), cfg.scaler_quantile, cfg.scale_dim))
+        low, high = x.aminmax(dim=-1, keepdim=True)
+        return 2.0 * (x - low) / _nonzero(high - low) - 1.0

@@ -11,6 +11,7 @@ import pydantic
 from probe_core.backbones import BackboneConfig, save_state_dict
 from probe_core.data_sources import DataConfig
 from probe_core.dataset import EEGDataset
+from probe_core.preprocessor import OnTheFlyPreprocessor
 from probe_core.splits import SplitConfig
 from probe_core.strategies import FromScratch
 from probe_core.training import TrialResult, train
@@ -20,13 +21,18 @@ from probe_core.wrapper import DownstreamWrapper
 
 class PretrainConfig(pydantic.BaseModel):
     """``output``: a ``.safetensors`` or ``.pt`` state dict, or else a directory written with
-    braindecode's ``save_pretrained`` (loadable with ``from_pretrained``)."""
+    braindecode's ``save_pretrained`` (loadable with ``from_pretrained``).
+
+    The signal is scaled as in a trial: ``data.unit`` / ``data.scaling``, then the
+    ``on_the_fly_preprocessor`` (give the trials the same one, so that the backbone sees the
+    signal it was pretrained on)."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
     backbone: BackboneConfig
     data: DataConfig
     output: Path
+    on_the_fly_preprocessor: OnTheFlyPreprocessor | None = None
     split: SplitConfig = SplitConfig(test_fraction=0.0)
     optimizer: OptimizerConfig = OptimizerConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -38,7 +44,11 @@ class PretrainConfig(pydantic.BaseModel):
             backbone=self.backbone.model_copy(update={"keep_head": True, "checkpoint": None}),
             data=self.data,
             split=self.split,
-            wrapper=DownstreamWrapper(aggregation=None, probe_config=None),
+            wrapper=DownstreamWrapper(
+                on_the_fly_preprocessor=self.on_the_fly_preprocessor,
+                aggregation=None,
+                probe_config=None,
+            ),
             strategy=FromScratch(),
             optimizer=self.optimizer,
             schedule=self.schedule,

@@ -21,6 +21,7 @@ from probe_core.channel_merger import ChannelMerger
 from probe_core.dataset import EEGDataset
 from probe_core.introspection import BackboneFacts, inspect_backbone, parameter_summary
 from probe_core.metrics import classification_metrics, is_better
+from probe_core.numerics import guard_convolutions
 from probe_core.splits import Splits
 from probe_core.trial_config import TrialConfig
 from probe_core.wrapper import DownstreamWrapperModel, accepted_keywords
@@ -35,7 +36,8 @@ class EpochReport:
     """What a trial reports after each epoch (a sweep forwards it to its scheduler)."""
 
     epoch: int  # 1-based: the number of epochs done
-    metrics: dict[str, float]  # train_loss, val_<metric> for each metric, lr, train/epoch_time
+    metrics: dict[str, float]  # train_loss, val_<metric> for each metric, lr, train/epoch_time,
+    # time (when the epoch ended)
     best_epoch: int
     best_value: float
 
@@ -266,6 +268,7 @@ class TrialRunner:
     def __init__(self, config: TrialConfig, dataset: EEGDataset | None = None) -> None:
         dataset = load_dataset(config, dataset)
         self.config = config
+        self.convolution_check = guard_convolutions()  # before any gradient is computed
         self.splits: Splits = config.split.split(dataset)
         self.device = resolve_device(config.training.device)
         self.autocast = self.device.type == "cuda" and config.training.precision != "fp32"
@@ -329,6 +332,7 @@ class TrialRunner:
             "lr": self.optimizer.param_groups[0]["lr"],
             "train_time": train_time,
             "epoch_time": time.perf_counter() - start,
+            "time": time.time(),  # when the epoch ended (a restored trial's ledger replays it)
         }
         self.history.append(metrics)
         self.epoch += 1

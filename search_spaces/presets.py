@@ -9,7 +9,7 @@ from search_spaces.config_paths import with_values
 from search_spaces.context import SpaceContext
 
 _MLP = Mlp(hidden_sizes=[256], activation_layer="gelu", dropout=0.1).model_dump()
-_FREEZE_ALL = {"kind": "layers", "layers_to_freeze": [""]}
+_FREEZE_ALL = {"kind": "layers", "layers_to_unfreeze": [""]}  # strict: no layer is named ""
 _TRAIN_ALL = {"kind": "layers", "layers_to_freeze": []}
 
 PRESETS: dict[str, dict] = {

@@ -17,6 +17,7 @@ from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
 from probe_core import EEGDataset, PretrainConfig, TrialConfig, build_model, pretrain
+from probe_core.numerics import guard_convolutions
 from search_spaces import (
     DeclarativeSpace,
     SamplerConfig,
@@ -352,6 +353,8 @@ def tracking(session: TrackingSession, sweep_dir: Path, spec: SweepSpec, say=pri
     error or Ctrl-C) send the rest, or leave them on disk for ``probe-sweep sync``."""
     outbox = session.outbox(sweep_dir)
     outbox.start()
+    # the driver's own check (its final fit trains too); each trial process tags its run
+    outbox.log_batch(PARENT, tags={"onednn": guard_convolutions().tag})
     try:
         yield outbox
     finally:

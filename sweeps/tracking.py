@@ -23,7 +23,8 @@ _CREDENTIAL = re.compile(r"(token|secret|password|passwd|credentials?|key)$", re
 _NOT_CREDENTIALS = {"model_output_key"}
 _MAX_PARAM_LENGTH = 6000
 _LOGGED_METRICS = ("train_loss", "lr", "train_time", "epoch_time")
-PLACEMENT = ("node_id", "gpu_ids", "pid")
+PLACEMENT = ("node_id", "gpu_ids", "pid", "onednn")
+"""Where a trial ran, as run tags: its node, GPUs and process, and whether oneDNN was on there."""
 
 
 def flatten(values: Any, prefix: str = "") -> dict[str, Any]:
@@ -105,25 +106,23 @@ class MlflowTracker(tune.Callback):
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
+        record = self.ledger.trials[trial.trial_id]
+        if "restored_history" in result:  # the epochs before a restore, from the checkpoint
+            record.history = [
+                _epoch_entry(epoch, metrics, result)
+                for epoch, metrics in enumerate(result["restored_history"], 1)
+            ]
         if result.get("replayed"):
             return
-        record = self.ledger.trials[trial.trial_id]
         epoch = int(result["epoch"])  # Tune's iteration count lags after a restore
-        metrics = {
-            k: float(v) for k, v in result.items() if k.startswith("val_") or k in _LOGGED_METRICS
-        }
+        metrics = _logged_metrics(result)
         resent = epoch <= record.logged_epochs  # repeated after a restore from a checkpoint
         del record.history[epoch - 1 :]
-        record.history.append(
-            {
-                "epoch": epoch,
-                **metrics,
-                "trainable_params": result.get("trainable_params"),
-                "time": time.time(),
-            }
-        )
+        record.history.append(_epoch_entry(epoch, result, result))
         placement = {k: str(result.get(k, "")) for k in PLACEMENT}
         tags = placement if placement != record.placement else {}  # first, or on a new node
+        if "restored_from" in result:  # the first result after a restore says from where
+            tags = {**tags, "restored_from": str(result["restored_from"])}
         record.placement = placement
         if not resent or tags:
             self.outbox.log_batch(
@@ -149,6 +148,20 @@ class MlflowTracker(tune.Callback):
         self.outbox.log_batch(record.trial_id, metrics, tags)
         self.outbox.set_terminated(record.trial_id, status)
         self.ledger.save()
+
+
+def _logged_metrics(values: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items() if k.startswith("val_") or k in _LOGGED_METRICS}
+
+
+def _epoch_entry(epoch: int, metrics: dict, result: dict) -> dict:
+    """A ledger entry: the epoch's metrics, the trial's size, and when the epoch ended."""
+    return {
+        "epoch": epoch,
+        **_logged_metrics(metrics),
+        "trainable_params": result.get("trainable_params"),
+        "time": metrics.get("time", time.time()),
+    }
 
 
 def _error_text(trial: Any) -> str:

@@ -9,6 +9,7 @@ store (``tune.with_parameters``), as read-only zero-copy arrays.
 import os
 from pathlib import Path
 
+import pyarrow.fs
 import ray
 import torch
 from ray import tune
@@ -31,6 +32,7 @@ class ProbeTrainable(tune.Trainable):
         self.metric_key = "confirmation_value" if config.get("phase") else "best_value"
         self.trial_config = TrialConfig.model_validate(config["trial"])
         self.runner = TrialRunner(self.trial_config, self.data)
+        self.restored_from: str | None = None  # said once, in the first result after a restore
 
     def step(self) -> dict:
         if self.runner.done:
@@ -41,10 +43,19 @@ class ProbeTrainable(tune.Trainable):
 
     def _result(self, metrics: dict) -> dict:
         context = ray.get_runtime_context()
+        restored_from, self.restored_from = self.restored_from, None
         return {
             "node_id": context.get_node_id(),
             "pid": os.getpid(),
             "gpu_ids": ",".join(str(i) for i in context.get_accelerator_ids().get("GPU", [])),
+            "onednn": self.runner.convolution_check.tag,
+            # after a restore, the epochs before it as the checkpoint has them: the driver's
+            # ledger may have missed them (a killed driver keeps nothing in memory)
+            **(
+                {"restored_from": restored_from, "restored_history": self.runner.history}
+                if restored_from
+                else {}
+            ),
             **metrics,
             "epoch": self.runner.epoch,
             "best_epoch": self.runner.best_epoch,
@@ -60,21 +71,47 @@ class ProbeTrainable(tune.Trainable):
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         self.runner.save(Path(checkpoint_dir) / CHECKPOINT_FILE)
 
+    def restore(self, checkpoint_path) -> None:
+        """Continue from the newest complete checkpoint this trial wrote, or from scratch.
+
+        Tune restores the checkpoint its saved state names. A driver killed after a trial
+        checkpointed again lags behind it (the trial would train its last epochs again), or,
+        once the trial's old checkpoints were rotated away (``num_to_keep``), names one that is
+        gone, and Tune would fail the trial. Its newer checkpoints sit next to the named one.
+        """
+        named = getattr(checkpoint_path, "checkpoint", checkpoint_path)
+        if isinstance(named, str):
+            named = tune.Checkpoint.from_directory(named)
+        newest = newest_checkpoint(named)
+        if newest is None:  # the runner set up for this trial starts afresh
+            self.restored_from = "scratch: its checkpoints were gone"
+            return
+        self.restored_from = newest.path.rstrip("/").rsplit("/", 1)[-1]
+        super().restore(checkpoint_path if newest.path == named.path else newest)
+
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        self.runner.load(newest_checkpoint(Path(checkpoint_dir)))
+        self.runner.load(Path(checkpoint_dir) / CHECKPOINT_FILE)
+        # Tune counts iterations from the named checkpoint's metrics; ours may be newer, and
+        # ASHA's rungs count iterations: one epoch is one iteration
+        self._iteration = self.runner.epoch
 
     def reset_config(self, new_config: dict) -> bool:
         self._start(new_config)
         return True
 
 
-def newest_checkpoint(checkpoint_dir: Path) -> Path:
-    """The newest complete checkpoint this trial wrote, at ``checkpoint_dir`` or after it.
-
-    Tune restores a trial from the last checkpoint its experiment state recorded, which lags
-    behind the trial when the driver was killed: a trial that finished just before would train
-    its last epochs again. Its newer checkpoints are still on disk, next to the one Tune picked.
-    """
-    written = sorted(checkpoint_dir.parent.glob("checkpoint_*/" + CHECKPOINT_FILE))
-    newer = [path for path in written if path.parent.name >= checkpoint_dir.name]
-    return newer[-1] if newer else checkpoint_dir / CHECKPOINT_FILE
+def newest_checkpoint(named: tune.Checkpoint) -> tune.Checkpoint | None:
+    """The newest complete checkpoint (one holding ``CHECKPOINT_FILE``) in the trial directory
+    of ``named``, on whatever storage it is (a local or shared path, an object store)."""
+    filesystem = named.filesystem
+    trial_dir = named.path.rstrip("/").rsplit("/", 1)[0]
+    found = filesystem.get_file_info(pyarrow.fs.FileSelector(trial_dir, allow_not_found=True))
+    complete = sorted(
+        info.path
+        for info in found
+        if info.type == pyarrow.fs.FileType.Directory
+        and info.base_name.startswith("checkpoint_")
+        and filesystem.get_file_info(f"{info.path}/{CHECKPOINT_FILE}").type
+        == pyarrow.fs.FileType.File
+    )
+    return tune.Checkpoint(complete[-1], filesystem=filesystem) if complete else None

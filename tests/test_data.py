@@ -1,9 +1,11 @@
+import re
+
 import mne
 import numpy as np
 import pytest
 from scipy.signal import welch
 
-from probe_core.data_sources import EpochsData, NpzData, windows_from_raws
+from probe_core.data_sources import EpochsData, MoabbData, NpzData, windows_from_raws
 from probe_core.dataset import DataError, EEGDataset
 from probe_core.synthetic import SyntheticData
 
@@ -43,7 +45,10 @@ def test_synthetic_motor_imagery_desynchronises_the_contralateral_mu_rhythm() ->
     assert power[:, :, low].mean() > 5 * power[:, :, high].mean()  # 1/f background
 
 
-def _write_epochs(path, subject: int, n: int = 12, with_metadata: bool = True) -> None:
+def _write_epochs(
+    path, subject: int, n: int = 12, with_metadata: bool = True, volts: float = 1e-5
+) -> None:
+    """Four EEG channels of noise with a standard deviation of ``volts`` (MNE stores volts)."""
     rng = np.random.default_rng(subject)
     info = mne.create_info(["C3", "Cz", "C4", "Pz"], 100.0, "eeg")
     info.set_montage(mne.channels.make_standard_montage("colin27_1020"))
@@ -54,7 +59,7 @@ def _write_epochs(path, subject: int, n: int = 12, with_metadata: bool = True) -
 
         metadata = pd.DataFrame({"subject": [subject] * n})
     epochs = mne.EpochsArray(
-        rng.standard_normal((n, 4, 150)) * 1e-5,
+        rng.standard_normal((n, 4, 150)) * volts,
         info,
         events=events,
         event_id={"rest": 1, "move": 2},
@@ -76,7 +81,7 @@ def test_epochs_files_give_labels_subjects_and_montage_positions(tmp_path) -> No
     assert np.allclose(data.positions[1], original.info["chs"][1]["loc"][:3])
     assert np.linalg.norm(data.positions[1]) > 0.05  # a real head position, in metres
     original = original.get_data()
-    assert np.allclose(data.X[:12], original, atol=1e-12)
+    assert np.allclose(data.X[:12], original * 1e6, rtol=1e-5)  # MNE's volts read in µV
     only_seven = EpochsData(paths=[tmp_path / "s7-epo.fif"], subjects=[7]).build()
     assert len(only_seven.y) == 12
 
@@ -110,13 +115,95 @@ def test_windowing_braindecode_raws_as_for_moabb() -> None:
         onsets = np.arange(1, 28, 3.0)
         raw.set_annotations(mne.Annotations(onsets, 2.0, ["left", "right", "feet"] * 3))
         parts.append(RawDataset(raw, description={"subject": subject}))
-    data = windows_from_raws(BaseConcatDataset(parts), "moabb test", tmin=0.5, tmax=1.5)
+    units = MoabbData(dataset="test")  # MNE's volts, read in µV
+    data = windows_from_raws(BaseConcatDataset(parts), "moabb test", units, tmin=0.5, tmax=1.5)
     assert data.X.shape == (18, 3, 100)
     assert data.class_names == ["feet", "left", "right"]
     assert data.y[:3].tolist() == [1, 2, 0]
     assert data.subjects.tolist() == [1] * 9 + [2] * 9
     start = round((1 + 0.5) * 100)
-    assert np.allclose(data.X[0], parts[0].raw.get_data()[:, start : start + 100], atol=1e-12)
+    expected = parts[0].raw.get_data()[:, start : start + 100] * 1e6
+    assert np.allclose(data.X[0], expected, rtol=1e-5)
+
+
+def test_epochs_are_read_in_the_declared_unit_or_by_an_explicit_scaling(tmp_path) -> None:
+    _write_epochs(tmp_path / "s1-epo.fif", subject=1)
+    volts = mne.read_epochs(tmp_path / "s1-epo.fif", verbose="error").get_data()
+    for unit, factor in (("uV", 1e6), ("mV", 1e3), ("V", 1.0)):
+        data = EpochsData(paths=[tmp_path / "s1-epo.fif"], unit=unit).build()
+        assert np.allclose(data.X, volts * factor, rtol=1e-5), unit
+    scaled = EpochsData(paths=[tmp_path / "s1-epo.fif"], scaling=2e6).build()
+    assert np.allclose(scaled.X, volts * 2e6, rtol=1e-5)
+    assert EpochsData(paths=[tmp_path / "s1-epo.fif"]).model_dump()["unit"] == "uV"
+
+
+def test_a_scale_no_eeg_has_fails_and_names_the_scaling_that_fits(tmp_path) -> None:
+    """µV values saved as if they were volts: read as µV they would be 1e7 µV."""
+    _write_epochs(tmp_path / "s1-epo.fif", subject=1, volts=10.0)
+    with pytest.raises(DataError) as error:
+        EpochsData(paths=[tmp_path / "s1-epo.fif"]).build()
+    message = str(error.value)
+    assert re.search(
+        r"s1-epo.fif: the signal's spread \(median channel standard deviation\) is "
+        r"[0-9.]+e\+0[67] uV, which no EEG has in uV",
+        message,
+    )
+    assert "the stored values look like uV: set data.scaling: 1 " in message
+    assert "\n" not in message
+    data = EpochsData(paths=[tmp_path / "s1-epo.fif"], scaling=1.0).build()
+    assert 9 < data.X.std() < 11
+
+
+def test_epochs_in_volts_as_a_user_gives_them_are_learnt(tmp_path) -> None:
+    """19-channel MNE files in volts, as MNE writes them: read in µV, a model learns them."""
+    from probe_core import TrialConfig, run_trial
+
+    simulated = SyntheticData(subjects=[0, 1], trials_per_class=30, n_classes=3).build()
+    paths = []
+    for subject in (0, 1):
+        here = simulated.subjects == subject
+        info = mne.create_info(simulated.ch_names, simulated.sfreq, "eeg")
+        events = np.column_stack(
+            [np.arange(here.sum()) * 300, 0 * simulated.y[here], 1 + simulated.y[here]]
+        )
+        event_id = {name: code + 1 for code, name in enumerate(simulated.class_names)}
+        epochs = mne.EpochsArray(
+            simulated.X[here] * 1e-6, info, events, event_id=event_id, verbose="error"
+        )
+        paths.append(tmp_path / f"sub-{subject}-epo.fif")
+        epochs.save(paths[-1], verbose="error")
+    config = TrialConfig.model_validate(
+        {
+            "backbone": {"name": "ShallowFBCSPNet"},
+            "data": {"kind": "epochs", "paths": [str(p) for p in paths]},
+            "strategy": {"kind": "from_scratch"},
+            "training": {"max_epochs": 10, "batch_size": 16},
+            "optimizer": {"lr": 3e-3},
+        }
+    )
+    result = run_trial(config)
+    assert result.val_metrics["balanced_accuracy"] > 1 / 3 + 0.4  # chance is 1/3
+
+
+def test_npz_in_volts_fails_and_millivolts_warn_in_one_line(tmp_path, caplog) -> None:
+    rng = np.random.default_rng(0)
+    arrays = dict(y=np.array([0, 1] * 5), ch_names=np.array(["C3", "Cz", "C4"]), sfreq=50.0)
+    np.savez(tmp_path / "volts.npz", X=rng.standard_normal((10, 3, 50)) * 2e-5, **arrays)
+    with pytest.raises(DataError, match=r"look like V: set data.scaling: 1e\+06"):
+        NpzData(path=tmp_path / "volts.npz").build()
+    data = NpzData(path=tmp_path / "volts.npz", scaling=1e6).build()
+    assert 15 < data.X.std() < 25
+    np.savez(tmp_path / "mv.npz", X=rng.standard_normal((10, 3, 50)) * 0.02, **arrays)
+    with caplog.at_level("WARNING", logger="probe_core.units"):
+        NpzData(path=tmp_path / "mv.npz").build()
+    (record,) = caplog.records
+    assert re.search(
+        r"is 0.02[0-9]* uV, which no EEG has in uV; the stored values look like mV", record.message
+    )
+    assert "data.scaling: 1000 " in record.message and "\n" not in record.message
+    caplog.clear()
+    NpzData(path=tmp_path / "mv.npz", unit="mV").build()  # declared: nothing to say
+    assert not caplog.records
 
 
 def _dataset(**changes) -> EEGDataset:

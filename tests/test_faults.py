@@ -257,3 +257,57 @@ def test_a_lost_node_and_a_lost_tracking_server_in_one_sweep_lose_and_double_not
             assert steps == list(range(1, 31))  # every epoch arrived, once
     finally:
         server.stop()
+
+
+def test_a_resumed_trial_whose_checkpoints_were_rotated_away_continues_and_never_fails(
+    ray_cluster, tmp_path
+):
+    """A driver killed right after its trials rotated their checkpoints (``num_to_keep``) left a
+    state that names checkpoints no longer on disk. On resume, a trial continues from the
+    newest checkpoint it wrote, or, with none left, starts again and says so in its run."""
+    import shutil
+
+    spec = slow_spec(tmp_path, "rotated", ray_cluster.address, num_samples=2, warm_start=False)
+    sweep_dir = tmp_path / "sweeps" / "rotated"
+    driver = cli("run", str(write_spec(tmp_path, spec)))
+    try:
+        wait_for(
+            lambda: (
+                sum(
+                    len(list(trial.glob("checkpoint_*"))) >= 2
+                    for trial in (sweep_dir / "search").glob("*")
+                    if trial.is_dir()
+                )
+                == 2
+            )
+        )
+        driver.send_signal(signal.SIGINT)
+        driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+    assert driver.returncode == 130
+    kept, emptied = sorted(p for p in (sweep_dir / "search").glob("*") if p.is_dir())
+    # "kept": only a checkpoint newer than any the saved state can name survives
+    written = sorted(kept.glob("checkpoint_*"))
+    newest = written[-1]
+    newer = newest.with_name(f"checkpoint_{int(newest.name.split('_')[1]) + 1:06d}")
+    shutil.copytree(newest, newer)
+    for path in written:
+        shutil.rmtree(path)
+    for path in emptied.glob("checkpoint_*"):  # "emptied": nothing left to continue from
+        shutil.rmtree(path)
+
+    time.sleep(3)  # the cluster frees the stopped driver's trial slots
+    resumed_at = time.time()
+    assert main(["resume", str(sweep_dir)]) == 0
+    records = {r.trial_id: r for r in _ledger(tmp_path, "rotated").of_phase("search")}
+    assert {r.status for r in records.values()} == {"FINISHED"}
+    assert [[h["epoch"] for h in r.history] for r in records.values()] == [list(range(1, 31))] * 2
+    saved_epochs = int(newest.name.split("_")[1]) + 1  # checkpoint_00000k holds epoch k + 1
+    ended = [h["time"] for h in records[kept.name].history]
+    assert max(ended[:saved_epochs]) < resumed_at < min(ended[saved_epochs:])  # not trained again
+    assert min(h["time"] for h in records[emptied.name].history) > resumed_at
+    client = MlflowClient(spec.tracking.uri)
+    tags = {key: client.get_run(r.run_id).data.tags for key, r in records.items()}
+    assert tags[kept.name]["restored_from"] == newer.name
+    assert tags[emptied.name]["restored_from"] == "scratch: its checkpoints were gone"

@@ -92,7 +92,7 @@ def test_resume_from_a_mid_training_checkpoint_matches_an_uninterrupted_run(
     resumed = run_trial(config, small_data, evaluate_test=True, checkpoint_path=checkpoint)
 
     def without_times(history: list[dict]) -> list[dict]:
-        return [{k: v for k, v in h.items() if not k.endswith("_time")} for h in history]
+        return [{k: v for k, v in h.items() if not k.endswith("time")} for h in history]
 
     assert len(resumed.history) == 4
     assert without_times(resumed.history) == without_times(uninterrupted.history)

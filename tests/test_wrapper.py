@@ -117,13 +117,17 @@ def test_unfreeze_list_and_last() -> None:
     }
 
 
-@pytest.mark.parametrize("strict", [True, False])
-def test_empty_pattern_freezes_whole_backbone_probe_and_adapter_train(strict: bool) -> None:
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        {"layers_to_unfreeze": [""], "strict_matching": True},  # no first component is ""
+        {"layers_to_freeze": [""], "strict_matching": False},  # "" is in every name
+    ],
+)
+def test_empty_pattern_freezes_whole_backbone_probe_and_adapter_train(patterns: dict) -> None:
     inputs = {"input": torch.randn(8, 6, 128)}
     wrapper = DownstreamWrapper(
-        layers_to_freeze=[""],
-        strict_matching=strict,
-        channel_adapter_config=ChannelProjection(n_target_channels=4),
+        **patterns, channel_adapter_config=ChannelProjection(n_target_channels=4)
     ).build(EEGNet(4, 3, n_times=128), inputs, n_outputs=2)
     assert _trainable(wrapper) == set()
     summary = parameter_summary(wrapper)
@@ -138,6 +142,20 @@ def test_empty_pattern_freezes_whole_backbone_probe_and_adapter_train(strict: bo
     torch.optim.SGD([p for p in wrapper.parameters() if p.requires_grad], lr=0.1).step()
     changed = {n for n, p in wrapper.named_parameters() if not torch.equal(p, before[n])}
     assert changed and all(n.startswith(("probe", "channel_adapter")) for n in changed)
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        {"layers_to_freeze": [""], "strict_matching": True},
+        {"layers_to_unfreeze": [""], "strict_matching": False},
+    ],
+)
+def test_empty_pattern_the_other_way_round_trains_the_whole_backbone(patterns: dict) -> None:
+    """The seed's rules: a neuralbench config is read as neuralbench reads it."""
+    model = EEGNet(4, 3, n_times=128)
+    wrapper = DownstreamWrapper(**patterns).build(model, {"input": torch.randn(8, 4, 128)}, 2)
+    assert _trainable(wrapper) == {n for n, _ in model.named_parameters()}
 
 
 def test_build_leaves_train_mode_and_batchnorm_statistics_untouched() -> None:
