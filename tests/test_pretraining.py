@@ -65,3 +65,20 @@ def test_pretraining_into_a_from_pretrained_directory(tmp_path):
     )
     result = run_trial(trial, SyntheticData(subjects=[5], trials_per_class=10).build())
     assert result.trainable_params == 16 * 8 * 2 + 2
+
+
+def test_pretraining_scales_the_signal_as_a_trial_does():
+    """The data's unit and the wrapper's preprocessor reach the pretraining trial, so the
+    backbone is pretrained on the signal its trials will give it."""
+    config = PretrainConfig.model_validate(
+        {
+            "backbone": {"name": "EEGNet"},
+            "data": {"kind": "npz", "path": "source.npz", "unit": "mV"},
+            "output": "out.safetensors",
+            "on_the_fly_preprocessor": {"scaler": "StandardScaler", "scale_dim": -1},
+        }
+    )
+    trial = config.trial_config()
+    assert trial.data.unit == "mV"
+    assert trial.wrapper.on_the_fly_preprocessor.scaler == "StandardScaler"
+    assert trial.wrapper.probe_config is None and trial.strategy.kind == "from_scratch"
