@@ -18,8 +18,9 @@ import warnings
 import torch
 from torch import nn
 
+from probe_core.assembly import build_model
 from probe_core.synthetic import SyntheticData
-from probe_core.training import build_model, resolve_device, run_trial, seed_everything
+from probe_core.training import resolve_device, run_trial, seed_everything
 from probe_core.trial_config import TrialConfig
 
 warnings.filterwarnings("ignore")

@@ -5,11 +5,13 @@ result = run_trial(TrialConfig.load("trial.yaml"))
 """
 
 from probe_core.aggregation import ConcatGroupedMean, IndexSelect, Mean
-from probe_core.backbones import BackboneConfig, CheckpointError
+from probe_core.assembly import build_model
+from probe_core.backbones import BackboneConfig
 from probe_core.channel_merger import INVALID_POS_VALUE, ChannelMerger, FourierEmb
 from probe_core.channel_projection import ChannelProjection
 from probe_core.data_sources import DataConfig, EpochsData, MoabbData, NpzData
-from probe_core.dataset import DataError, EEGDataset
+from probe_core.dataset import EEGDataset
+from probe_core.errors import CheckpointError, ConfigError, DataError, StrategyError, UserError
 from probe_core.introspection import (
     BackboneFacts,
     ParameterSummary,
@@ -22,16 +24,9 @@ from probe_core.mlp import Mlp
 from probe_core.preprocessor import OnTheFlyPreprocessor
 from probe_core.pretraining import PretrainConfig, pretrain
 from probe_core.splits import SplitConfig
-from probe_core.strategies import STRATEGY_KINDS, FreezeStrategy, StrategyError
+from probe_core.strategies import STRATEGY_KINDS, FreezeStrategy
 from probe_core.synthetic import SyntheticData
-from probe_core.training import (
-    EpochReport,
-    TrialDiverged,
-    TrialResult,
-    build_model,
-    run_trial,
-    train,
-)
+from probe_core.training import EpochReport, TrialDiverged, TrialResult, run_trial, train
 from probe_core.trial_config import TrialConfig
 from probe_core.wrapper import DownstreamWrapper, DownstreamWrapperModel
 
@@ -43,6 +38,7 @@ __all__ = [
     "ChannelMerger",
     "ChannelProjection",
     "CheckpointError",
+    "ConfigError",
     "ConcatGroupedMean",
     "DataConfig",
     "DataError",
@@ -67,6 +63,7 @@ __all__ = [
     "TrialConfig",
     "TrialDiverged",
     "TrialResult",
+    "UserError",
     "attention_projections",
     "build_model",
     "discover_blocks",

@@ -14,13 +14,10 @@ import torch
 from torch import nn
 
 from probe_core.dataset import EEGDataset
+from probe_core.errors import CheckpointError, ConfigError
 
 HEAD = "final_layer"
 """braindecode's name for a model's classification head."""
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing or does not fit the backbone."""
 
 
 def model_names() -> list[str]:
@@ -37,7 +34,7 @@ def model_class(name: str) -> type[nn.Module]:
     lowered = {key.lower(): key for key in models_dict}
     close = difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(lowered[c] for c in close)}?" if close else ""
-    raise ValueError(f"backbone.name: unknown braindecode model {name!r}{hint}")
+    raise ConfigError(f"backbone.name: unknown braindecode model {name!r}{hint}")
 
 
 class BackboneConfig(pydantic.BaseModel):
@@ -96,7 +93,7 @@ class BackboneConfig(pydantic.BaseModel):
         try:
             return model_class(self.name)(**arguments)
         except (TypeError, ValueError, RuntimeError) as error:
-            raise ValueError(
+            raise ConfigError(
                 f"backbone {self.name}: cannot be built for this data ({error})"
             ) from None
 

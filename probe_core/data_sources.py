@@ -6,7 +6,8 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 import pydantic
 
-from probe_core.dataset import DataError, EEGDataset
+from probe_core.dataset import EEGDataset
+from probe_core.errors import DataError
 from probe_core.montage import montage_positions
 from probe_core.synthetic import SyntheticData
 from probe_core.units import SignalUnits, Unit

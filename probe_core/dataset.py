@@ -5,10 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from probe_core.channel_merger import INVALID_POS_VALUE
-
-
-class DataError(ValueError):
-    """Bad data: the message names the source and what was expected."""
+from probe_core.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ import contextlib
 import torch
 from torch import nn
 
+from probe_core.errors import ConfigError
+
 
 class _LayerReached(Exception):
     """Raised by the hook to stop the forward pass once the probed layer has run."""
@@ -25,7 +27,7 @@ class LayerTap:
         try:
             module = model.get_submodule(layer_name)
         except AttributeError:
-            raise ValueError(
+            raise ConfigError(
                 f"probe_layer={layer_name!r} is not a submodule of {type(model).__name__}"
             ) from None
         self.layer_name = layer_name
@@ -51,7 +53,7 @@ class LayerTap:
         if output is None:
             raise RuntimeError(f"probe_layer={self.layer_name!r} did not run in the forward pass")
         if not isinstance(output, torch.Tensor):
-            raise ValueError(
+            raise ConfigError(
                 f"probe_layer={self.layer_name!r} returns {type(output).__name__}, not a tensor; "
                 "probe a submodule that returns one"
             )
@@ -63,7 +65,7 @@ class LayerTap:
         elif output.ndim >= 2 and output.shape[0] != batch_size and output.shape[1] == batch_size:
             output = output.movedim(1, 0)
         if output.shape[0] != batch_size:
-            raise ValueError(
+            raise ConfigError(
                 f"probe_layer={self.layer_name!r} returns shape {tuple(output.shape)} with no "
                 f"batch axis of size {batch_size} (it may merge the batch with another axis); "
                 "probe another layer or set probe_batch_dim"

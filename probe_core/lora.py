@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from probe_core.errors import StrategyError
+
 
 class LowRankDelta(nn.Module):
     """``W -> W + scaling · B A``, ``B`` zero-initialised so training starts from ``W``.
@@ -71,5 +73,7 @@ def inject_lora(
         if weights:
             adapted.append(name)
     if not adapted:
-        raise ValueError(f"strategy.targets: no module of {type(model).__name__} matches {targets}")
+        raise StrategyError(
+            f"strategy.targets: no module of {type(model).__name__} matches {targets}"
+        )
     return adapted

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from probe_core.channel_merger import INVALID_POS_VALUE
+from probe_core.errors import ConfigError
 
 ScalerName = Literal["RobustScaler", "StandardScaler", "QuantileAbsScaler", "MinMaxScaler"]
 
@@ -83,7 +84,7 @@ class OnTheFlyPreprocessorModule(nn.Module):
             bad = (x.amax(dim=-1) - x.amin(dim=-1)) > cfg.ptp_threshold  # (B, C)
             if cfg.update_ch_pos:
                 if positions is None:
-                    raise ValueError(
+                    raise ConfigError(
                         "on_the_fly_preprocessor.update_ch_pos: channel positions are needed to "
                         "mark bad channels (a ChannelMerger adapter gives them); set "
                         "update_ch_pos: false to zero bad channels instead"

@@ -9,7 +9,8 @@ from typing import Literal
 import numpy as np
 import pydantic
 
-from probe_core.dataset import DataError, EEGDataset, check_classes
+from probe_core.dataset import EEGDataset, check_classes
+from probe_core.errors import DataError
 
 
 @dataclass(frozen=True)

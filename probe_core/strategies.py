@@ -13,15 +13,12 @@ from typing import Annotated, ClassVar, Literal, get_args
 import pydantic
 from torch import nn
 
+from probe_core.errors import StrategyError
 from probe_core.freezing import apply_freeze
 from probe_core.introspection import BackboneFacts
 from probe_core.lora import inject_lora
 from probe_core.mlp import ActivationName, Mlp, NormName
 from probe_core.wrapper import DownstreamWrapper, DownstreamWrapperModel
-
-
-class StrategyError(ValueError):
-    """A strategy that cannot apply to this backbone (no attention layers, too few blocks)."""
 
 
 def _set_backbone_trainable(model: DownstreamWrapperModel, trainable: bool) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import pydantic
 
 from probe_core.dataset import EEGDataset
+from probe_core.errors import DataError
 from probe_core.montage import CHANNELS_1020, montage_positions
 
 CLASS_NAMES = ["left_hand", "right_hand", "feet", "tongue"]
@@ -43,7 +44,7 @@ class SyntheticData(pydantic.BaseModel):
         positions = montage_positions(self.channels)
         if np.isnan(positions).any():
             unknown = [c for c, p in zip(self.channels, positions, strict=True) if np.isnan(p[0])]
-            raise ValueError(f"synthetic.channels: no 10-20 position for {unknown}")
+            raise DataError(f"synthetic.channels: no 10-20 position for {unknown}")
         n_times = round(self.sfreq * self.duration)
         per_subject = [self._subject(subject, positions, n_times) for subject in self.subjects]
         X = np.concatenate([x for x, _ in per_subject]).astype(np.float32)

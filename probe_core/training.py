@@ -8,7 +8,6 @@ import copy
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +16,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from probe_core.channel_merger import ChannelMerger
+from probe_core.assembly import batch_extras, build_model, model_inputs, shared_tensor
 from probe_core.dataset import EEGDataset
-from probe_core.introspection import BackboneFacts, inspect_backbone, parameter_summary
+from probe_core.errors import ConfigError
+from probe_core.introspection import BackboneFacts, parameter_summary
 from probe_core.metrics import classification_metrics, is_better
 from probe_core.numerics import guard_convolutions
 from probe_core.splits import Splits
 from probe_core.trial_config import TrialConfig
-from probe_core.wrapper import DownstreamWrapperModel, accepted_keywords
+from probe_core.wrapper import DownstreamWrapperModel
 
 
 class TrialDiverged(RuntimeError):
@@ -74,7 +74,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("training.device: 'cuda' requested but CUDA is not available")
+        raise ConfigError("training.device: 'cuda' requested but CUDA is not available")
     return torch.device(name)
 
 
@@ -84,73 +84,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def model_inputs(config: TrialConfig, data: EEGDataset, device: torch.device) -> dict:
-    """Keyword inputs besides the signal: what the adapter or the backbone may need."""
-    extras: dict = {}
-    if isinstance(config.wrapper.channel_adapter_config, ChannelMerger):
-        positions = torch.from_numpy(data.normalised_positions()).to(device)
-        extras["channel_positions"] = positions
-    elif config.wrapper.channel_adapter_config is None:
-        extras["ch_names"] = data.ch_names  # Labram-style models map channels by name
-    return extras
-
-
-def _batch_extras(extras: dict, subjects: torch.Tensor, index: torch.Tensor | slice) -> dict:
-    """The extra inputs for the examples at ``index``: subject ids are gathered only for the
-    channel merger (on a GPU each gather is a kernel)."""
-    if "channel_positions" not in extras:
-        return extras
-    batch_subjects = subjects[index]
-    positions = extras["channel_positions"].expand(len(batch_subjects), -1, -1)
-    return {"channel_positions": positions, "subject_ids": batch_subjects}
-
-
-def example_batch(config: TrialConfig, data: EEGDataset, n: int = 8) -> dict:
-    """A few examples as the wrapper is called: the signal ``x`` and the extra inputs."""
-    n = min(len(data.y), n)
-    extras = model_inputs(config, data, torch.device("cpu"))
-    x = shared_tensor(data.X[:n])
-    return {"x": x, **_batch_extras(extras, torch.from_numpy(data.subjects), slice(0, n))}
-
-
-def backbone_with_facts(
-    config: TrialConfig, data: EEGDataset, pretrained: bool = True
-) -> tuple[nn.Module, BackboneFacts]:
-    """The backbone for ``data`` and its facts from a dry run (as the wrapper will call it)."""
-    n_chans = config.wrapper.n_adapter_target_channels
-    backbone = config.backbone.build(
-        data,
-        n_outputs=data.n_classes,
-        n_chans=n_chans,
-        pretrained=pretrained and config.strategy.uses_pretrained,
-    )
-    batch = example_batch(config, data)
-    x = batch["x"] if n_chans is None else torch.zeros(len(batch["x"]), n_chans, data.n_times)
-    accepted = accepted_keywords(backbone)
-    names = {k: v for k, v in batch.items() if k == "ch_names"}
-    names = {k: v for k, v in names.items() if accepted is None or k in accepted}
-    return backbone, inspect_backbone(backbone, x, **names)
-
-
-def build_model(
-    config: TrialConfig, data: EEGDataset
-) -> tuple[DownstreamWrapperModel, BackboneFacts]:
-    """The wrapped, strategy-prepared model for ``data`` (on the CPU), and its backbone's facts."""
-    backbone, facts = backbone_with_facts(config, data)
-    wrapper = config.strategy.configure_wrapper(config.wrapper, facts)
-    model = wrapper.build(backbone, example_batch(config, data), data.n_classes, data.ch_names)
-    config.strategy.prepare(model, facts)
-    return model, facts
-
-
-def shared_tensor(array: np.ndarray) -> torch.Tensor:
-    """A tensor over ``array`` without a copy, also when it is read-only (Ray's object store
-    hands out read-only arrays; training only reads them)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.from_numpy(np.ascontiguousarray(array))
 
 
 class _Tensors:
@@ -177,7 +110,7 @@ class _Tensors:
         """The epochs at positions ``index`` of this split, and the model's extra inputs for
         them."""
         x = self._X[index] if self._rows is None else self._X[self._rows[index]]
-        return x, _batch_extras(extras, self.subjects, index)
+        return x, batch_extras(extras, self.subjects, index)
 
 
 def _param_groups(
@@ -253,7 +186,7 @@ def load_dataset(config: TrialConfig, dataset: EEGDataset | None) -> EEGDataset:
     if dataset is not None:
         return dataset
     if config.data is None:
-        raise ValueError("trial config has no data section and no dataset was given")
+        raise ConfigError("trial config has no data section and no dataset was given")
     return config.data.build()
 
 
@@ -395,19 +328,21 @@ class TrialRunner:
     def load(self, path: Path) -> None:
         self.load_state_dict(torch.load(path, map_location=self.device, weights_only=True))
 
+    def require_test_split(self) -> np.ndarray:
+        """The test split's indices; a config without one cannot be tested."""
+        if self.splits.test is None:
+            raise ConfigError("split: no test split (test_fraction is 0 and no test_subjects)")
+        return self.splits.test
+
     def test_predictions(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and labels of the test split, with the model's current weights."""
-        if self.splits.test is None:
-            raise ValueError("split: no test split (test_fraction is 0 and no test_subjects)")
-        test_split = _Tensors(self.splits.data, self.splits.test, self.device)
+        test_split = _Tensors(self.splits.data, self.require_test_split(), self.device)
         batch_size = self.config.training.eval_batch_size
         logits = predict(self.model, test_split, self.extras, batch_size, self.autocast)
         return logits, test_split.y.cpu()
 
     def finish(self, evaluate_test: bool = False) -> TrialResult:
         """Restore the best epoch's weights and summarise (with the test split when asked)."""
-        if evaluate_test and self.splits.test is None:
-            raise ValueError("split: no test split (test_fraction is 0 and no test_subjects)")
         if self.best_model is not None:
             self.model.load_state_dict(self.best_model)
         best = self.history[max(self.best_epoch - 1, 0)] if self.history else {}
@@ -452,8 +387,8 @@ def train(
 ) -> tuple[DownstreamWrapperModel, TrialResult]:
     """``run_trial`` that also returns the model, with the weights of its best epoch."""
     runner = TrialRunner(config, dataset)
-    if evaluate_test and runner.splits.test is None:
-        raise ValueError("split: no test split (test_fraction is 0 and no test_subjects)")
+    if evaluate_test:
+        runner.require_test_split()  # before training, not after
     if checkpoint_path is not None and Path(checkpoint_path).exists():
         runner.load(Path(checkpoint_path))
     while not runner.done:

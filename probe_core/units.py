@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 import numpy as np
 import pydantic
 
-from probe_core.dataset import DataError
+from probe_core.errors import DataError
 
 LOGGER = logging.getLogger(__name__)
 

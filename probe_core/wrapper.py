@@ -16,6 +16,7 @@ from probe_core.aggregation import ConcatGroupedMean, IndexSelect, Mean
 from probe_core.attentive_pooling import AttentivePooling
 from probe_core.channel_merger import ChannelMerger
 from probe_core.channel_projection import ChannelProjection
+from probe_core.errors import ConfigError
 from probe_core.freezing import apply_freeze
 from probe_core.layer_tap import LayerTap
 from probe_core.mlp import Mlp
@@ -115,7 +116,7 @@ class DownstreamWrapper(pydantic.BaseModel):
             wrapper.build_head(features.shape[1:], self.aggregation, self.probe_config, n_outputs)
             output = wrapper(**batch)
         if output.shape[-1] != n_outputs:
-            raise ValueError(
+            raise ConfigError(
                 f"wrapper output has {output.shape[-1]} features, expected n_outputs={n_outputs}; "
                 "with probe_config=None the backbone itself must end in that size"
             )
@@ -243,7 +244,7 @@ def make_aggregation(aggregation: Aggregation, feature_shape: torch.Size) -> tup
         return nn.Flatten(start_dim=1), feature_shape.numel()
     if aggregation == "mean":
         if len(feature_shape) not in (2, 3):
-            raise ValueError(
+            raise ConfigError(
                 "aggregation='mean' requires model output of 3D or 4D "
                 f"(got brain_model_output_size={tuple(feature_shape)})"
             )
@@ -251,13 +252,13 @@ def make_aggregation(aggregation: Aggregation, feature_shape: torch.Size) -> tup
         return Mean(dim=dim), feature_shape[-1]
     if aggregation == "attentive":
         if len(feature_shape) not in (2, 3):
-            raise ValueError(
+            raise ConfigError(
                 "aggregation='attentive' requires tokens (batch, tokens, features) or "
                 f"(batch, channels, patches, features), got {tuple(feature_shape)}"
             )
         return AttentivePooling(feature_shape[-1]), feature_shape[-1]
     if len(feature_shape) != 2:
-        raise ValueError(
+        raise ConfigError(
             f"aggregation={aggregation!r} requires a 3D model output (batch, tokens, features), "
             f"got brain_model_output_size={tuple(feature_shape)}"
         )

@@ -4,7 +4,7 @@ backbone and the data."""
 from dataclasses import dataclass, replace
 
 from probe_core import BackboneFacts, EEGDataset, TrialConfig
-from probe_core.training import backbone_with_facts
+from probe_core.assembly import backbone_with_facts
 
 
 @dataclass(frozen=True)

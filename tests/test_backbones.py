@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from probe_core.assembly import build_model
 from probe_core.backbones import BackboneConfig, CheckpointError, save_state_dict
 from probe_core.dataset import EEGDataset
 from probe_core.montage import montage_positions
-from probe_core.training import build_model
 from probe_core.trial_config import TrialConfig
 
 

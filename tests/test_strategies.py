@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from probe_core.assembly import build_model
 from probe_core.strategies import StrategyError
-from probe_core.training import build_model, seed_everything, train
+from probe_core.training import seed_everything, train
 from probe_core.trial_config import TrialConfig
 
 LABRAM = {"name": "Labram", "kwargs": {"num_layers": 3, "embed_dim": 40, "num_heads": 2}}
