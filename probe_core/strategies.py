@@ -1,10 +1,12 @@
 """Freeze strategies: how much of a pretrained backbone adapts to the downstream task.
 
-Each strategy is a config with a ``kind``. Applied to a built ``DownstreamWrapperModel`` it
-decides which parameters train (``prepare``), their learning-rate scales (``lr_scale``), and,
-for phased strategies, what changes at the start of an epoch (``on_epoch_start``). All of them
-work on any braindecode backbone through the ``BackboneFacts`` of one dry run (its blocks,
-attention projections and token output).
+Each strategy is a config with a ``kind``, and everything about it is in its class: whether it
+applies to a backbone (``applies_to``, the same rule its ``StrategyError`` enforces), whether it
+is a probe of a frozen backbone (``is_probe``), and, applied to a built
+``DownstreamWrapperModel``, which parameters train (``prepare``), their learning-rate scales
+(``lr_scale``) and, for phased strategies, what changes at the start of an epoch
+(``on_epoch_start``). All of them work on any braindecode backbone through the
+``BackboneFacts`` of one dry run (its blocks, attention projections and token output).
 The probe, attentive pooling and channel adapter always train.
 """
 
@@ -35,6 +37,13 @@ class _Strategy(pydantic.BaseModel):
 
     uses_pretrained: ClassVar[bool] = True
     """False for the from-scratch baseline: the checkpoint is not loaded."""
+    is_probe: ClassVar[bool] = False
+    """True for a frozen backbone read by a trained head: the head is what the strategy is."""
+
+    @classmethod
+    def applies_to(cls, facts: BackboneFacts) -> bool:
+        """Whether the strategy, at its default settings, can adapt a backbone with ``facts``."""
+        return True
 
     def configure_wrapper(
         self, wrapper: DownstreamWrapper, facts: BackboneFacts
@@ -60,6 +69,8 @@ class _Strategy(pydantic.BaseModel):
 
 
 class _FrozenBackbone(_Strategy):
+    is_probe: ClassVar[bool] = True
+
     def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         _set_backbone_trainable(model, False)
 
@@ -108,16 +119,25 @@ class AttentiveProbe(_FrozenBackbone):
 
     kind: Literal["attentive_probe"] = "attentive_probe"
 
+    @classmethod
+    def applies_to(cls, facts: BackboneFacts) -> bool:
+        return _has_tokens(facts) or facts.token_layer is not None
+
     def configure_wrapper(
         self, wrapper: DownstreamWrapper, facts: BackboneFacts
     ) -> DownstreamWrapper:
         update: dict = {"aggregation": "attentive", "probe_config": "linear"}
-        pooled = len(facts.output_shape) < 2
-        if pooled and wrapper.probe_layer is None and wrapper.model_output_key is None:
-            if facts.token_layer is None:
+        chosen = wrapper.probe_layer is not None or wrapper.model_output_key is not None
+        if not _has_tokens(facts) and not chosen:
+            if not self.applies_to(facts):
                 raise StrategyError("strategy attentive_probe: the backbone has no token output")
             update["probe_layer"] = facts.token_layer
         return wrapper.model_copy(update=update)
+
+
+def _has_tokens(facts: BackboneFacts) -> bool:
+    """Whether the backbone's own output keeps a token axis (it is not pooled)."""
+    return len(facts.output_shape) >= 2
 
 
 class LastKBlocks(_Strategy):
@@ -125,6 +145,10 @@ class LastKBlocks(_Strategy):
 
     kind: Literal["last_k_blocks"] = "last_k_blocks"
     k: pydantic.PositiveInt = 1
+
+    @classmethod
+    def applies_to(cls, facts: BackboneFacts) -> bool:
+        return bool(facts.blocks)
 
     def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         blocks = facts.blocks
@@ -144,14 +168,17 @@ class AttentionOnly(_Strategy):
 
     kind: Literal["attention_only"] = "attention_only"
 
+    @classmethod
+    def applies_to(cls, facts: BackboneFacts) -> bool:
+        return facts.has_attention
+
     def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
-        projections = facts.attention
-        if not projections:
+        if not self.applies_to(facts):
             raise StrategyError(
                 f"strategy attention_only: {_backbone_name(model)} has no attention layers"
             )
         for name, param in model.wrapped_model.named_parameters():
-            param.requires_grad = any(name.startswith(f"{p}.") for p in projections)
+            param.requires_grad = any(name.startswith(f"{p}.") for p in facts.attention)
 
 
 class Lora(_Strategy):
@@ -163,6 +190,11 @@ class Lora(_Strategy):
     alpha: pydantic.PositiveFloat = 16.0
     dropout: float = pydantic.Field(0.0, ge=0.0, lt=1.0)
     targets: list[str] | None = None
+
+    @classmethod
+    def applies_to(cls, facts: BackboneFacts) -> bool:
+        """By default LoRA adapts the attention projections; ``targets`` name other layers."""
+        return facts.has_attention
 
     def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         targets = self.targets or facts.attention
@@ -269,6 +301,12 @@ FreezeStrategy = Annotated[
     pydantic.Field(discriminator="kind"),
 ]
 
-STRATEGY_KINDS: list[str] = [
-    cls.model_fields["kind"].default for cls in get_args(get_args(FreezeStrategy)[0])
-]
+STRATEGY_CLASSES: dict[str, type[_Strategy]] = {
+    cls.model_fields["kind"].default: cls for cls in get_args(get_args(FreezeStrategy)[0])
+}
+STRATEGY_KINDS: list[str] = list(STRATEGY_CLASSES)
+
+
+def strategy_class(kind: str) -> type[_Strategy]:
+    """The strategy class of a ``kind``."""
+    return STRATEGY_CLASSES[kind]

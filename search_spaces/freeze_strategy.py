@@ -1,28 +1,154 @@
 """The freeze-strategy space: which strategy, then that strategy's own parameters.
 
-Parameters are named ``<kind>.<field>`` and suggested only when their strategy is drawn, so TPE
-models each strategy's parameters separately (define-by-run conditionality).
+Each searched strategy kind has one search class here, whose ``suggest`` (trial parameters →
+the strategy's fields) and ``params_of`` (its inverse, for warm starts) sit side by side; when a
+strategy applies comes from the strategy class itself (``applies_to``). Parameters are named
+``<kind>.<field>`` and suggested only when their strategy is drawn, so TPE models each strategy's
+parameters separately (define-by-run conditionality).
 """
+
+from typing import Any, ClassVar
 
 import optuna
 
 from probe_core import BackboneFacts, TrialConfig
+from probe_core.strategies import strategy_class
 from search_spaces.config_paths import with_values
 from search_spaces.context import SpaceContext
 
 STRATEGY_PARAM = "strategy"
 
 
+class StrategySearch:
+    """A strategy searched at its defaults; subclasses search some of its fields."""
+
+    kind: ClassVar[str]
+
+    def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
+        """The strategy's fields drawn from ``trial``."""
+        return {}
+
+    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+        """The trial parameters (short names) that ``suggest`` turns into ``strategy``."""
+        return {}
+
+    def name(self, field: str) -> str:
+        """A parameter's name in the study: ``<kind>.<field>``."""
+        return f"{self.kind}.{field}"
+
+
+class _Named(StrategySearch):
+    """A search for one kind, without parameters of its own."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
+class LinearProbeSearch(StrategySearch):
+    kind = "linear_probe"
+
+    def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
+        norm = trial.suggest_categorical(self.name("feature_norm"), ["none", "batch", "layer"])
+        return {"feature_norm": None if norm == "none" else norm}
+
+    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+        return {"feature_norm": strategy["feature_norm"] or "none"}
+
+
+class MlpProbeSearch(StrategySearch):
+    kind = "mlp_probe"
+
+    def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
+        return {
+            "hidden_sizes": [trial.suggest_categorical(self.name("hidden_size"), [64, 128, 256])],
+            "dropout": trial.suggest_float(self.name("dropout"), 0.0, 0.5),
+        }
+
+    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+        return {"hidden_size": strategy["hidden_sizes"][0], "dropout": strategy["dropout"]}
+
+
+class LastKBlocksSearch(StrategySearch):
+    kind = "last_k_blocks"
+
+    def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
+        return {"k": trial.suggest_int(self.name("k"), 1, len(context.facts.blocks))}
+
+    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+        return {"k": min(strategy["k"], len(context.facts.blocks))}
+
+
+class LoraSearch(StrategySearch):
+    kind = "lora"
+
+    def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
+        rank = trial.suggest_categorical(self.name("rank"), [2, 4, 8, 16])
+        return {
+            "rank": rank,
+            "alpha": rank * trial.suggest_categorical(self.name("alpha_over_rank"), [1, 2]),
+            "dropout": trial.suggest_float(self.name("dropout"), 0.0, 0.2),
+        }
+
+    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+        return {
+            "rank": strategy["rank"],
+            "alpha_over_rank": round(strategy["alpha"] / strategy["rank"]),
+            "dropout": strategy["dropout"],
+        }
+
+
+class LinearProbeThenFinetuneSearch(StrategySearch):
+    kind = "lp_ft"
+
+    @staticmethod
+    def _max_lp_epochs(context: SpaceContext) -> int:
+        """The probe phase takes at most half the trial, so that the fine-tune phase runs."""
+        return max(context.base.training.max_epochs // 2, 1)
+
+    def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
+        return {
+            "lp_epochs": trial.suggest_int(self.name("lp_epochs"), 1, self._max_lp_epochs(context)),
+            "ft_lr_scale": trial.suggest_float(self.name("ft_lr_scale"), 0.01, 1.0, log=True),
+        }
+
+    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+        return {
+            "lp_epochs": min(strategy["lp_epochs"], self._max_lp_epochs(context)),
+            "ft_lr_scale": strategy["ft_lr_scale"],
+        }
+
+
+class FullFinetuneSearch(StrategySearch):
+    kind = "full_finetune"
+
+    def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
+        return {"layer_decay": trial.suggest_float(self.name("layer_decay"), 0.5, 1.0)}
+
+    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+        return {"layer_decay": strategy["layer_decay"] or 1.0}
+
+
+SEARCHES: dict[str, StrategySearch] = {
+    search.kind: search
+    for search in (
+        LinearProbeSearch(),
+        MlpProbeSearch(),
+        _Named("attentive_probe"),
+        LastKBlocksSearch(),
+        _Named("attention_only"),
+        LoraSearch(),
+        LinearProbeThenFinetuneSearch(),
+        FullFinetuneSearch(),
+        _Named("from_scratch"),
+    )
+}
+"""Every searched strategy kind, in the order spaces offer them. The seed's name rules (kind
+``layers``) are not searched: they need layer names only a user can give (see ``preset``)."""
+
+
 def applicable_strategies(facts: BackboneFacts) -> list[str]:
-    """The strategy kinds that make sense for this backbone, in a fixed order."""
-    kinds = ["linear_probe", "mlp_probe"]
-    if len(facts.output_shape) >= 2 or facts.token_layer is not None:
-        kinds.append("attentive_probe")
-    if facts.blocks:
-        kinds.append("last_k_blocks")
-    if facts.has_attention:
-        kinds += ["attention_only", "lora"]
-    return kinds + ["lp_ft", "full_finetune", "from_scratch"]
+    """The searched strategy kinds that apply to this backbone, in a fixed order."""
+    return [kind for kind in SEARCHES if strategy_class(kind).applies_to(facts)]
 
 
 def candidate_strategies(context: SpaceContext) -> list[str]:
@@ -33,41 +159,10 @@ def candidate_strategies(context: SpaceContext) -> list[str]:
     return kinds
 
 
-def _strategy_params(trial: optuna.Trial, kind: str, context: SpaceContext) -> dict:
-    """The drawn strategy's own fields."""
-    name = f"{kind}."
-    if kind == "linear_probe":
-        norm = trial.suggest_categorical(name + "feature_norm", ["none", "batch", "layer"])
-        return {"feature_norm": None if norm == "none" else norm}
-    if kind == "mlp_probe":
-        return {
-            "hidden_sizes": [trial.suggest_categorical(name + "hidden_size", [64, 128, 256])],
-            "dropout": trial.suggest_float(name + "dropout", 0.0, 0.5),
-        }
-    if kind == "last_k_blocks":
-        return {"k": trial.suggest_int(name + "k", 1, len(context.facts.blocks))}
-    if kind == "lora":
-        rank = trial.suggest_categorical(name + "rank", [2, 4, 8, 16])
-        return {
-            "rank": rank,
-            "alpha": rank * trial.suggest_categorical(name + "alpha_over_rank", [1, 2]),
-            "dropout": trial.suggest_float(name + "dropout", 0.0, 0.2),
-        }
-    if kind == "lp_ft":
-        max_epochs = context.base.training.max_epochs
-        return {
-            "lp_epochs": trial.suggest_int(name + "lp_epochs", 1, max(max_epochs // 2, 1)),
-            "ft_lr_scale": trial.suggest_float(name + "ft_lr_scale", 0.01, 1.0, log=True),
-        }
-    if kind == "full_finetune":
-        return {"layer_decay": trial.suggest_float(name + "layer_decay", 0.5, 1.0)}
-    return {}
-
-
 def freeze_strategy(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     """Every applicable strategy, each with its own hyperparameters."""
     kind = trial.suggest_categorical(STRATEGY_PARAM, candidate_strategies(context))
-    return _with_strategy(context.base, {"kind": kind, **_strategy_params(trial, kind, context)})
+    return _with_strategy(context.base, {"kind": kind, **SEARCHES[kind].suggest(trial, context)})
 
 
 def freeze_strategy_defaults(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
@@ -80,34 +175,17 @@ def _with_strategy(base: TrialConfig, strategy: dict) -> TrialConfig:
     return with_values(base, {"strategy": strategy})
 
 
-def _params_of(strategy: dict, context: SpaceContext) -> dict:
-    """The trial parameters that ``_strategy_params`` turns into ``strategy`` (its inverse)."""
-    kind = strategy["kind"]
-    values = {
-        "linear_probe": lambda: {"feature_norm": strategy["feature_norm"] or "none"},
-        "mlp_probe": lambda: {
-            "hidden_size": strategy["hidden_sizes"][0],
-            "dropout": strategy["dropout"],
-        },
-        "last_k_blocks": lambda: {"k": min(strategy["k"], len(context.facts.blocks))},
-        "lora": lambda: {
-            "rank": strategy["rank"],
-            "alpha_over_rank": round(strategy["alpha"] / strategy["rank"]),
-            "dropout": strategy["dropout"],
-        },
-        "lp_ft": lambda: {
-            "lp_epochs": min(strategy["lp_epochs"], max(context.base.training.max_epochs // 2, 1)),
-            "ft_lr_scale": strategy["ft_lr_scale"],
-        },
-        "full_finetune": lambda: {"layer_decay": strategy["layer_decay"] or 1.0},
-    }.get(kind, dict)()
-    return {STRATEGY_PARAM: kind, **{f"{kind}.{k}": v for k, v in values.items()}}
+def strategy_params(strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+    """The study's parameters that ``freeze_strategy`` turns into ``strategy``."""
+    search = SEARCHES[strategy["kind"]]
+    values = search.params_of(strategy, context)
+    return {STRATEGY_PARAM: search.kind, **{search.name(k): v for k, v in values.items()}}
 
 
 def warm_start_params(context: SpaceContext) -> list[dict]:
     """One enqueued trial per applicable strategy at the strategy's default settings, so the
     sampler sees every strategy before it starts to exploit (``study.enqueue_trial`` format)."""
     return [
-        _params_of(_with_strategy(context.base, {"kind": kind}).strategy.model_dump(), context)
+        strategy_params(_with_strategy(context.base, {"kind": kind}).strategy.model_dump(), context)
         for kind in candidate_strategies(context)
     ]

@@ -8,10 +8,9 @@ is searched; fine-tuning strategies search both. Parameters are named per strate
 import optuna
 
 from probe_core import Mlp, TrialConfig
+from probe_core.strategies import strategy_class
 from search_spaces.config_paths import with_values
 from search_spaces.context import SpaceContext
-
-PROBE_KINDS = {"linear_probe", "mlp_probe", "attentive_probe"}
 
 
 def valid_aggregations(output_shape: tuple[int, ...]) -> list[str]:
@@ -30,16 +29,17 @@ def _aggregation_value(name: str) -> str | int:
 
 def probe_head(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     kind = context.base.strategy.kind
+    is_probe = strategy_class(kind).is_probe
     values: dict = {}
     if kind != "attentive_probe":
         choices = valid_aggregations(context.facts.output_shape)
-        if kind in PROBE_KINDS:
+        if is_probe:
             choices = [c for c in choices if c != "attentive"]
         if len(choices) > 1:
             values["wrapper.aggregation"] = _aggregation_value(
                 trial.suggest_categorical(f"{kind}.aggregation", choices)
             )
-    if kind not in PROBE_KINDS:
+    if not is_probe:
         head = trial.suggest_categorical(f"{kind}.probe", ["linear", "linear_layernorm", "mlp"])
         if head == "linear":
             values["wrapper.probe_config"] = "linear"
@@ -60,6 +60,6 @@ def probe_head_defaults(kind: str, context: SpaceContext) -> dict:
     base = context.base.wrapper.aggregation
     name = f"grouped_{base}" if isinstance(base, int) else base
     values = {f"{kind}.aggregation": name if name in choices else choices[0]}
-    if kind not in PROBE_KINDS:
+    if not strategy_class(kind).is_probe:
         values[f"{kind}.probe"] = "linear"
     return values

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import optuna
 
-from probe_core import TrialConfig
+from probe_core import ConfigError, TrialConfig
 from search_spaces.config_paths import with_values
 from search_spaces.context import SpaceContext
 from search_spaces.freeze_strategy import (
@@ -45,7 +45,7 @@ def get_space(name: str) -> Space:
     if name not in SPACES:
         close = difflib.get_close_matches(name, SPACES, n=2)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise ValueError(f"space {name!r} is not a built-in space ({', '.join(SPACES)}){hint}")
+        raise ConfigError(f"space {name!r} is not a built-in space ({', '.join(SPACES)}){hint}")
     return SPACES[name]
 
 

@@ -6,6 +6,7 @@ from typing import Literal
 import optuna
 import pydantic
 
+from probe_core import ConfigError
 from search_spaces.context import SpaceContext
 from search_spaces.freeze_strategy import STRATEGY_PARAM, candidate_strategies
 
@@ -40,20 +41,21 @@ class SamplerConfig(pydantic.BaseModel):
         """``distributions``: the space's parameters (``space_distributions``), checked against
         what the sampler can search."""
         if self.name == "tpe":
-            warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(
-                multivariate=True,
-                group=True,
-                seed=self.seed,
-                n_startup_trials=self.n_startup_trials,
-            )
+            with warnings.catch_warnings():  # multivariate and group are marked experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.samplers.TPESampler(
+                    multivariate=True,
+                    group=True,
+                    seed=self.seed,
+                    n_startup_trials=self.n_startup_trials,
+                )
         if self.name == "random":
             return optuna.samplers.RandomSampler(seed=self.seed)
         if self.name == "grid":
             grid = self.grid_space(context)
             outside = sorted(set(distributions) - set(grid))
             if outside:
-                raise ValueError(
+                raise ConfigError(
                     f"sampler grid: parameters {outside} are not in the grid {sorted(grid)}; "
                     "use the spaces freeze_strategy_defaults and seeds, or list them in grid"
                 )
@@ -67,7 +69,7 @@ class SamplerConfig(pydantic.BaseModel):
                 if isinstance(d, optuna.distributions.CategoricalDistribution)
             )
             if categorical:
-                raise ValueError(
+                raise ConfigError(
                     f"sampler cmaes searches continuous parameters only; {categorical} are "
                     "categorical: use tpe or gp, or a space without them"
                 )
@@ -80,7 +82,6 @@ class SamplerConfig(pydantic.BaseModel):
 def space_distributions(space, context: SpaceContext, n_samples: int = 64) -> dict:
     """The parameters a space can suggest, found by sampling it at random in a scratch study
     (conditional parameters appear once their condition is drawn)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     distributions: dict = {}
     for _ in range(n_samples):

@@ -74,6 +74,42 @@ def test_inapplicable_strategies_are_never_offered(contexts) -> None:
     assert ks == {1, 2, 3, 4}  # EEGNet has 4 blocks
 
 
+def test_every_searched_strategy_round_trips_through_its_parameters(contexts) -> None:
+    """Each kind's ``suggest`` and ``params_of`` are inverses: a warm start (a strategy turned
+    into trial parameters) samples exactly that strategy again."""
+    from probe_core.strategies import STRATEGY_KINDS
+    from search_spaces.config_paths import with_values
+    from search_spaces.freeze_strategy import SEARCHES, freeze_strategy, strategy_params
+
+    context = contexts["Labram"]  # a transformer with blocks: every searched kind applies
+    assert list(SEARCHES) == applicable_strategies(context.facts)
+    assert set(SEARCHES) == set(STRATEGY_KINDS) - {"layers"}  # layer names come from a user
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for kind, search in SEARCHES.items():
+        default = with_values(context.base, {"strategy": {"kind": kind}}).strategy.model_dump()
+        drawn = [{"kind": kind, **search.suggest(study.ask(), context)} for _ in range(5)]
+        for strategy in [default, *drawn]:
+            params = strategy_params(strategy, context)
+            again = freeze_strategy(optuna.trial.FixedTrial(params), context).strategy
+            assert strategy_params(again.model_dump(), context) == params, kind
+            if strategy is not default:  # a default may sit outside the space (lp_epochs)
+                expected = with_values(context.base, {"strategy": strategy}).strategy
+                assert again == expected, kind
+
+
+def test_strategies_apply_by_their_own_rule(contexts, patch_data) -> None:
+    """A strategy that ``applies_to`` a backbone builds on it; one that does not fails with the
+    same rule's StrategyError."""
+    from probe_core import StrategyError
+    from search_spaces.config_paths import with_values
+
+    context = contexts["EEGNet"]  # no attention layers
+    for kind in ("attention_only", "lora"):
+        config = with_values(context.base, {"strategy": {"kind": kind}})
+        with pytest.raises(StrategyError, match="no attention layers"):
+            build_model(config, patch_data)
+
+
 def test_same_sampler_seed_gives_the_same_sequence(contexts) -> None:
     space = compose([get_space(n) for n in FULL])
     context = contexts["Labram"]
