@@ -34,24 +34,29 @@ from sweep_helpers import (  # noqa: E402  (test helpers: specs, drivers, MLflow
 
 from sweeps.cli import main as probe_sweep  # noqa: E402
 from sweeps.ledger import Ledger  # noqa: E402
+from sweeps.protocol import Phase, TrialStatus  # noqa: E402
+from sweeps.sweep_dir import SweepDir  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
 
-def outcome(uri: str, name: str, sweep_dir: Path, requested: int) -> dict:
-    searched = [
-        r for r in Ledger(sweep_dir / "trials.json").of_phase("search") if r.status != "LOST"
-    ]
+def _searched(directory: SweepDir) -> list:
+    return Ledger(directory.ledger).of_phase(Phase.SEARCH)
+
+
+def outcome(uri: str, name: str, directory: SweepDir, requested: int) -> dict:
+    searched = [r for r in _searched(directory) if r.status != TrialStatus.LOST]
     _, children = runs_by_kind(uri, name)
     runs = [
         c
         for c in children
-        if c.data.tags.get("phase") == "search" and c.data.tags.get("lost") != "True"
+        if c.data.tags.get("phase") == Phase.SEARCH and c.data.tags.get("lost") != "True"
     ]
+    ended = sum(r.status in (TrialStatus.FINISHED, TrialStatus.PRUNED) for r in searched)
     return {
-        "finished": sum(r.status in ("FINISHED", "PRUNED") for r in searched),
+        "finished": ended,
         "requested": requested,
-        "lost": requested - sum(r.status in ("FINISHED", "PRUNED") for r in searched),
+        "lost": requested - ended,
         "duplicates": len(runs) - len({c.data.tags["trial_id"] for c in runs}),
     }
 
@@ -65,14 +70,12 @@ def lost_node(cluster: Cluster, folder: Path) -> dict:
         max_concurrent=4,
     )
     driver = cli("run", str(write_spec(folder, spec)))
-    wait_for(lambda: checkpointed_trials(spec.sweep_dir()) >= 3)
+    wait_for(lambda: checkpointed_trials(spec.sweep_dir().path) >= 3)
     removed = time.time()
     cluster.remove_node(next(iter(cluster.worker_nodes)))
     driver.communicate(timeout=900)
     cluster.add_node(num_cpus=2, num_gpus=2)
-    restarted = [
-        r for r in Ledger(spec.sweep_dir() / "trials.json").of_phase("search") if r.restarts
-    ]
+    restarted = [r for r in _searched(spec.sweep_dir()) if r.restarts]
     back = [min(h["time"] for h in r.history if h["time"] > removed) for r in restarted]
     return {
         **outcome(spec.tracking.uri, "lost", spec.sweep_dir(), 4),
@@ -92,21 +95,17 @@ def interrupted_then_killed(cluster: Cluster, folder: Path) -> dict:
     )
     sweep_dir = spec.sweep_dir()
     driver = cli("run", str(write_spec(folder, spec)))
-    wait_for(lambda: checkpointed_trials(sweep_dir) >= 1)
+    wait_for(lambda: checkpointed_trials(sweep_dir.path) >= 1)
     driver.send_signal(signal.SIGINT)
     driver.communicate(timeout=120)
     time.sleep(3)
-    driver = cli("resume", str(sweep_dir))
-    wait_for(
-        lambda: (
-            sum(r.status == "FINISHED" for r in Ledger(sweep_dir / "trials.json").trials.values())
-            >= 2
-        )
-    )
+    driver = cli("resume", str(sweep_dir.path))
+    finished = TrialStatus.FINISHED
+    wait_for(lambda: sum(r.status == finished for r in _searched(sweep_dir)) >= 2)
     driver.send_signal(signal.SIGKILL)
     driver.wait(timeout=30)
     start = time.time()
-    probe_sweep(["resume", str(sweep_dir)])
+    probe_sweep(["resume", str(sweep_dir.path)])
     return {
         **outcome(spec.tracking.uri, "killed", sweep_dir, 5),
         "recover_s": time.time() - start,
@@ -126,12 +125,12 @@ def server_away(cluster: Cluster, folder: Path) -> dict:
         tracking={"uri": server.uri, "flush_timeout_s": 2},
     )
     driver = cli("run", str(write_spec(folder, spec)))
-    wait_for(lambda: checkpointed_trials(spec.sweep_dir()) >= 1)
+    wait_for(lambda: checkpointed_trials(spec.sweep_dir().path) >= 1)
     server.stop()
     driver.communicate(timeout=900)
     server.start()
     start = time.time()
-    probe_sweep(["sync", str(spec.sweep_dir())])
+    probe_sweep(["sync", str(spec.sweep_dir().path)])
     result = {
         **outcome(server.uri, "offline", spec.sweep_dir(), 2),
         "recover_s": time.time() - start,
@@ -160,9 +159,9 @@ def failing_trial(cluster: Cluster, folder: Path) -> dict:
     )
     start = time.time()
     probe_sweep(["run", str(write_spec(folder, spec))])
-    records = Ledger(spec.sweep_dir() / "trials.json").of_phase("search")
+    records = _searched(spec.sweep_dir())
     return {
-        "finished": sum(r.status == "FINISHED" for r in records),
+        "finished": sum(r.status == TrialStatus.FINISHED for r in records),
         "requested": 2,
         "lost": 0 if len(records) == 2 else 2 - len(records),
         "duplicates": 0,

@@ -22,25 +22,27 @@ from pathlib import Path
 from common import machine
 
 from sweeps.ledger import Ledger
+from sweeps.protocol import Phase
 from sweeps.runtime import connect
 from sweeps.spec import load_spec
 from sweeps.sweep import ensure_pretrained, run_sweep
+from sweeps.sweep_dir import SweepDir
 
 warnings.filterwarnings("ignore")
 QUICKSTART = Path(__file__).resolve().parents[1] / "sweeps" / "specs" / "quickstart.yaml"
 METRIC = "val_balanced_accuracy"
 
 
-def epochs_in_order(sweep_dir: Path) -> list[tuple[float, float]]:
+def epochs_in_order(directory: SweepDir) -> list[tuple[float, float]]:
     """(time, value) of every reported epoch of the search, in the order they were reported."""
     points = []
-    for record in Ledger(sweep_dir / "trials.json").of_phase("search"):
+    for record in Ledger(directory.ledger).of_phase(Phase.SEARCH):
         points += [(h["time"], h[METRIC]) for h in record.history]
     return sorted(points)
 
 
-def epochs_to_reach(sweep_dir: Path, target: float) -> int | None:
-    for spent, (_, value) in enumerate(epochs_in_order(sweep_dir), 1):
+def epochs_to_reach(directory: SweepDir, target: float) -> int | None:
+    for spent, (_, value) in enumerate(epochs_in_order(directory), 1):
         if value >= target:
             return spent
     return None
@@ -76,7 +78,7 @@ def main() -> None:
     run_sweep(grid, say=lambda *_: None)
     grid_points = epochs_in_order(grid.sweep_dir())
     by_strategy: dict[str, list[float]] = {}
-    for record in Ledger(grid.sweep_dir() / "trials.json").of_phase("search"):
+    for record in Ledger(grid.sweep_dir().ledger).of_phase(Phase.SEARCH):
         by_strategy.setdefault(record.strategy, []).append(record.best(METRIC, "max"))
     means = {strategy: statistics.mean(values) for strategy, values in by_strategy.items()}
     best_strategy = max(means, key=means.get)

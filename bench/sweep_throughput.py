@@ -26,9 +26,12 @@ from ray.tune.search.optuna import OptunaSearch
 
 from probe_core import TrialConfig, run_trial
 from probe_core.training import TrialRunner
+from sweeps import protocol
 from sweeps.ledger import Ledger
+from sweeps.protocol import Phase
 from sweeps.runtime import connect
 from sweeps.sweep import run_sweep
+from sweeps.sweep_dir import SweepDir
 
 warnings.filterwarnings("ignore")
 DATA = {"kind": "synthetic", "subjects": [0, 1, 2], "trials_per_class": 40}
@@ -70,13 +73,15 @@ def stock_ray_tune(trial: TrialConfig, data, n: int, folder: Path) -> None:
     ).fit()
 
 
-def per_trial_overhead(sweep_dir: Path) -> list[float]:
+def per_trial_overhead(directory: SweepDir) -> list[float]:
     """Per actor, the gap between one trial's last report and the next one's first epoch."""
     by_pid: dict[str, list] = {}
-    for record in Ledger(sweep_dir / "trials.json").of_phase("search"):
+    for record in Ledger(directory.ledger).of_phase(Phase.SEARCH):
         first = record.history[0]
         start = first["time"] - first["epoch_time"]
-        by_pid.setdefault(record.placement["pid"], []).append((start, record.history[-1]["time"]))
+        by_pid.setdefault(record.placement[protocol.PID], []).append(
+            (start, record.history[-1]["time"])
+        )
     gaps = []
     for spans in by_pid.values():
         spans.sort()
@@ -85,10 +90,10 @@ def per_trial_overhead(sweep_dir: Path) -> list[float]:
     return gaps
 
 
-def phase_breakdown(sweep_dir: Path, start: float, end: float) -> dict[str, float]:
+def phase_breakdown(directory: SweepDir, start: float, end: float) -> dict[str, float]:
     """Before the first epoch (set-up, Ray actors and their imports), the trials, after the last
     epoch (final evaluation, plots, model, MLflow)."""
-    records = Ledger(sweep_dir / "trials.json").of_phase("search")
+    records = Ledger(directory.ledger).of_phase(Phase.SEARCH)
     first = min(r.history[0]["time"] - r.history[0]["epoch_time"] for r in records)
     last = max(r.history[-1]["time"] for r in records)
     return {"start-up": first - start, "trials": last - first, "finish": end - last}

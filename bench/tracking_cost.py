@@ -22,6 +22,7 @@ from ray.air.integrations.mlflow import MLflowLoggerCallback
 
 from probe_core import TrialConfig
 from probe_core.metrics import MetricName
+from sweeps.sweep_dir import SweepDir
 from sweeps.tracking import MlflowTracker
 from sweeps.tracking_session import open_session
 
@@ -72,8 +73,9 @@ def results(trials: int, epochs: int) -> tuple[list, list[tuple]]:
 
 
 def ours(folder: Path, fake: list, stream: list) -> tuple[float, float]:
-    session = open_session(f"sqlite:///{folder / 'ours.db'}", "ours", "ours", folder / "ours")
-    tracker = MlflowTracker(session, folder / "ours", "val_balanced_accuracy", "max")
+    directory = SweepDir(folder / "ours", "ours")
+    session = open_session(f"sqlite:///{folder / 'ours.db'}", "ours", directory)
+    tracker = MlflowTracker(session, directory, "val_balanced_accuracy", "max")
     outbox = tracker.outbox
     outbox.start()
     start = time.perf_counter()

@@ -2,40 +2,30 @@
 
 import argparse
 import json
-import logging
-import os
 import shutil
 import sys
 import traceback
-import warnings
 from pathlib import Path
 
-import yaml
-
 EXIT_USER_ERROR = 2
-
-
-def _load_yaml(path: Path) -> dict:
-    values = yaml.safe_load(Path(path).read_text())
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a YAML mapping, got {type(values).__name__}")
-    return values
+EXIT_INTERRUPTED = 130
 
 
 def _spec_with_overrides(args: argparse.Namespace):
+    from sweeps.errors import read_yaml
     from sweeps.spec import load_spec
 
-    spec = load_spec(args.spec)
     overrides = {
         "ray_address": args.address,
-        "storage_path": args.storage_path and Path(args.storage_path).resolve(),
+        "storage_path": args.storage_path and str(Path(args.storage_path).resolve()),
         "num_samples": args.num_samples,
         "max_concurrent": args.max_concurrent,
     }
-    update = {k: v for k, v in overrides.items() if v is not None}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     if args.tracking_uri:
-        update["tracking"] = spec.tracking.model_copy(update={"uri": args.tracking_uri})
-    return type(spec).model_validate({**spec.model_dump(), **update}) if update else spec
+        tracking = read_yaml(args.spec).get("tracking") or {}
+        overrides["tracking"] = {**tracking, "uri": args.tracking_uri}
+    return load_spec(args.spec, overrides)
 
 
 def _verbosity(args: argparse.Namespace) -> str:
@@ -54,19 +44,21 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
+    from sweeps.errors import SweepError
     from sweeps.sweep import dry_run, run_sweep
 
     spec = _spec_with_overrides(args)
     if args.dry_run:
         dry_run(spec)
         return
-    if (spec.sweep_dir() / "trials.json").exists():
+    directory = spec.sweep_dir()
+    if directory.holds_sweep():
         if not args.overwrite:
-            raise ValueError(
-                f"{spec.sweep_dir()} already holds a sweep: `probe-sweep resume "
-                f"{spec.sweep_dir()}` to finish it, or run with --overwrite to start again"
+            raise SweepError(
+                f"{directory.path} already holds a sweep: `probe-sweep resume "
+                f"{directory.path}` to finish it, or run with --overwrite to start again"
             )
-        shutil.rmtree(spec.sweep_dir())
+        shutil.rmtree(directory.path)
     say = (lambda *_: None) if args.quiet else print
     outcome = run_sweep(spec, auto=args.auto, say=say, verbosity=_verbosity(args))
     if args.quiet and outcome.recommendation is not None:
@@ -76,23 +68,30 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_resume(args: argparse.Namespace) -> None:
     from sweeps.sweep import resume_sweep
 
-    resume_sweep(Path(args.dir))
+    resume_sweep(args.dir)
+
+
+def _sweep_dir(path: Path):
+    """The sweep directory a command was pointed at, with its spec."""
+    from sweeps.spec import load_spec
+    from sweeps.sweep_dir import SweepDir
+
+    directory = SweepDir.open(path)
+    return directory, load_spec(directory.spec)
 
 
 def cmd_status(args: argparse.Namespace) -> None:
     from sweeps.ledger import Ledger
+    from sweeps.protocol import Phase, TrialStatus
     from sweeps.report import format_leaderboard, leaderboard
-    from sweeps.spec import load_spec
 
-    directory = Path(args.dir)
-    spec = load_spec(directory / "spec.yaml")
-    records = Ledger(directory / "trials.json").of_phase("search")
-    counts = {
-        s: sum(r.status == s for r in records) for s in ("RUNNING", "FINISHED", "PRUNED", "FAILED")
-    }
+    directory, spec = _sweep_dir(args.dir)
+    records = Ledger(directory.ledger).of_phase(Phase.SEARCH)
+    shown = (TrialStatus.RUNNING, TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED)
+    counts = {status: sum(r.status == status for r in records) for status in shown}
     print(
         f"sweep {spec.name}: {len(records)}/{spec.num_samples} trials started; "
-        + ", ".join(f"{v} {k.lower()}" for k, v in counts.items())
+        + ", ".join(f"{n} {status.lower()}" for status, n in counts.items())
     )
     board = leaderboard(records, spec.metric, spec.mode)
     if board:
@@ -100,43 +99,43 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    directory = Path(args.dir)
-    path = directory / "report.json"
-    if not path.exists():
-        raise FileNotFoundError(2, "no report yet (the sweep has not finished)", str(path))
-    report = json.loads(path.read_text())
+    from sweeps.errors import SweepError
     from sweeps.report import Recommendation, format_leaderboard
-    from sweeps.spec import load_spec
 
-    spec = load_spec(directory / "spec.yaml")
+    directory, spec = _sweep_dir(args.dir)
+    if not directory.report.exists():
+        raise SweepError(f"{directory.report}: no report yet (the sweep has not finished)")
+    report = json.loads(directory.report.read_text())
     print(format_leaderboard(report["leaderboard"], spec.metric))
     if report["recommendation"]:
         print(Recommendation(**report["recommendation"]).text())
-        print(f"best config: {directory / 'best_config.yaml'}")
+        print(f"best config: {directory.best_config}")
 
 
 def cmd_sync(args: argparse.Namespace) -> None:
     """Send the MLflow records a sweep could not send (its tracking server was away)."""
+    from sweeps.errors import SweepError
     from sweeps.outbox import Outbox, describe_unsent
-    from sweeps.tracking_session import STATE_FILE, TrackingSession, check_reachable
+    from sweeps.sweep_dir import SweepDir
+    from sweeps.tracking_session import TrackingSession, check_reachable
 
-    directory = Path(args.dir).resolve()
-    state = directory / STATE_FILE
-    if not state.exists():
-        raise FileNotFoundError(2, "not a sweep directory", str(state))
-    session = TrackingSession(**json.loads(state.read_text()))
+    directory = SweepDir.open(args.dir)
+    if not directory.tracking_state.exists():
+        raise SweepError(f"{directory.tracking_state}: not a sweep directory")
+    session = TrackingSession(**json.loads(directory.tracking_state.read_text()))
     check_reachable(session.uri)
-    outbox = Outbox.for_directory(directory, session.uri, session.experiment_id)
+    outbox = Outbox.for_directory(directory.path, session.uri, session.experiment_id)
     before = outbox.pending
     if not outbox.flush():
-        raise ValueError(describe_unsent(outbox))
+        raise SweepError(describe_unsent(outbox))
     print(f"sent {before} MLflow record(s) to {session.uri}; nothing left to send")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     from probe_core import TrialConfig, run_trial
+    from sweeps.errors import read_yaml, validated
 
-    config = TrialConfig.model_validate(_load_yaml(Path(args.trial)))
+    config = validated(TrialConfig, read_yaml(args.trial), args.trial)
     result = run_trial(config, evaluate_test=args.test)
     summary = {k: round(v, 6) if isinstance(v, float) else v for k, v in result.summary().items()}
     print(json.dumps(summary, indent=2))
@@ -144,10 +143,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
     from probe_core import PretrainConfig
+    from sweeps.errors import read_yaml, validated
     from sweeps.sweep import ensure_pretrained
 
-    values = _load_yaml(Path(args.spec))
-    config = PretrainConfig.model_validate(values.get("pretrain", values))
+    values = read_yaml(args.spec)
+    config = validated(PretrainConfig, values.get("pretrain", values), args.spec)
     if config.output.exists() and not args.force:
         print(f"{config.output} exists; --force to pretrain again")
         return
@@ -217,29 +217,21 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(format="%(message)s", level=logging.WARNING)
-    # braindecode's own use of MNE montage names MNE has deprecated: nothing a user can act on
-    warnings.filterwarnings("ignore", "Montage name 'standard_10", FutureWarning)
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    from sweeps.errors import USER_ERRORS, describe
+    from probe_core import UserError
     from sweeps.interrupts import SweepInterrupted
+    from sweeps.process import configure_process
 
-    source = str(
-        getattr(args, "spec", None)
-        or getattr(args, "trial", None)
-        or getattr(args, "dir", None)
-        or "probe-sweep"
-    )
+    configure_process(_verbosity(args) if hasattr(args, "quiet") else "normal")
     try:
         args.handler(args)
-    except USER_ERRORS as error:
+    except UserError as error:
         if args.debug:
             traceback.print_exc()
-        print(f"probe-sweep: error: {describe(error, source)}", file=sys.stderr)
+        print(f"probe-sweep: error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_USER_ERROR
     except (KeyboardInterrupt, SweepInterrupted) as error:
         print(f"probe-sweep: {error or 'interrupted'}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return 0
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from sweeps import protocol
 from sweeps.ledger import TrialRecord
+from sweeps.protocol import Phase
 from sweeps.report import rank_strategies
-
-CONFIRMATION = "confirmation"
 
 
 class ConfirmingSearcher(Searcher):
@@ -52,13 +52,15 @@ class ConfirmingSearcher(Searcher):
     def _confirmation_configs(self) -> list[dict]:
         if self.n_seeds == 0:
             return []
-        ranks = rank_strategies(list(self.ended.values()), "best_value", self.rank_mode, self.top_k)
+        ended = list(self.ended.values())
+        ranks = rank_strategies(ended, protocol.BEST_VALUE, self.rank_mode, self.top_k)
         configs = []
         for rank in ranks[:2]:
             best = self.configs[rank.best_trial_id]
+            trial = best[protocol.TRIAL]
             for offset in range(1, self.n_seeds + 1):
-                trial = {**best["trial"], "seed": best["trial"].get("seed", 0) + offset}
-                configs.append({**best, "trial": trial, "phase": CONFIRMATION})
+                seeded = {**trial, "seed": trial.get("seed", 0) + offset}
+                configs.append({**best, protocol.TRIAL: seeded, protocol.PHASE: Phase.CONFIRMATION})
         return configs
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
@@ -71,10 +73,10 @@ class ConfirmingSearcher(Searcher):
         if trial_id not in self.configs:
             return
         self.inner.on_trial_complete(trial_id, result=result, error=error)
-        value = (result or {}).get("best_value")
-        history = [] if error or value is None else [{"best_value": value}]
-        trial = self.configs[trial_id]["trial"]
-        self.ended[trial_id] = TrialRecord(trial_id, "search", trial, history=history)
+        value = (result or {}).get(protocol.BEST_VALUE)
+        history = [] if error or value is None else [{protocol.BEST_VALUE: value}]
+        trial = self.configs[trial_id][protocol.TRIAL]
+        self.ended[trial_id] = TrialRecord(trial_id, Phase.SEARCH, trial, history=history)
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as handle:

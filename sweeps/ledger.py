@@ -9,19 +9,24 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sweeps.protocol import Phase, TrialStatus
+
 
 @dataclass
 class TrialRecord:
     trial_id: str
-    phase: str  # search | confirmation
+    phase: Phase
     config: dict  # the TrialConfig, as a dict
     run_id: str | None = None
-    status: str = "RUNNING"  # RUNNING | FINISHED | PRUNED | FAILED
+    status: TrialStatus = TrialStatus.RUNNING
     history: list[dict] = field(default_factory=list)
     error: str | None = None
-    placement: dict = field(default_factory=dict)  # node_id, gpu_ids, pid of its last run
+    placement: dict = field(default_factory=dict)  # protocol.PLACEMENT of its last run
     logged_epochs: int = 0  # epochs already queued for MLflow (a restored trial repeats some)
     restarts: int = 0  # starts after the first: a lost node, a resumed sweep
+
+    def __post_init__(self) -> None:  # as read back from JSON
+        self.phase, self.status = Phase(self.phase), TrialStatus(self.status)
 
     @property
     def strategy(self) -> str:
@@ -48,5 +53,5 @@ class Ledger:
         tmp.write_text(json.dumps({k: asdict(v) for k, v in self.trials.items()}))
         os.replace(tmp, self.path)
 
-    def of_phase(self, phase: str) -> list[TrialRecord]:
+    def of_phase(self, phase: Phase) -> list[TrialRecord]:
         return [t for t in self.trials.values() if t.phase == phase]

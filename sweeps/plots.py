@@ -3,15 +3,11 @@
 import warnings
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import optuna
+from sklearn.metrics import ConfusionMatrixDisplay
 
-matplotlib.use("Agg")  # files only, no display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import optuna  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
-
-from sweeps.ledger import TrialRecord  # noqa: E402
+from sweeps.ledger import TrialRecord
 
 
 def _save(axes_or_figure, path: Path) -> Path:

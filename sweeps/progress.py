@@ -11,6 +11,8 @@ from typing import Any, TextIO
 
 from ray import tune
 
+from sweeps import protocol
+
 
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
@@ -47,14 +49,14 @@ class ProgressView(tune.Callback):
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
-        value = result.get("best_value")
+        value = result.get(protocol.BEST_VALUE)
         if value is None or value != value:
             return
         better = self.best is None or (
             value > self.best[0] if self.mode == "max" else value < self.best[0]
         )
         if better:
-            self.best = (value, trial.config["trial"]["strategy"]["kind"])
+            self.best = (value, trial.config[protocol.TRIAL]["strategy"]["kind"])
 
     def _ended(self, trial: Any, outcome: str) -> None:
         self.running.discard(trial.trial_id)
@@ -65,7 +67,7 @@ class ProgressView(tune.Callback):
         self.draw(force=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._ended(trial, "done" if trial.last_result.get("completed") else "pruned")
+        self._ended(trial, "done" if trial.last_result.get(protocol.COMPLETED) else "pruned")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._ended(trial, "failed")

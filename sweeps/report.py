@@ -3,7 +3,9 @@
 import statistics
 from dataclasses import asdict, dataclass
 
+from sweeps import protocol
 from sweeps.ledger import TrialRecord
+from sweeps.protocol import ENDED, TrialStatus
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ def leaderboard(records: list[TrialRecord], metric: str, mode: str) -> list[dict
                 metric: best,
                 "epochs": len(record.history),
                 "status": record.status,
-                "trainable_params": last.get("trainable_params"),
+                "trainable_params": last.get(protocol.TRAINABLE_PARAMS),
                 "epoch_time": statistics.mean(times) if times else None,
             }
         )
@@ -156,3 +158,56 @@ def format_leaderboard(board: list[dict], metric: str, limit: int = 10) -> str:
             f"{row['epochs']:>6} {row['status']:<9}"
         )
     return "\n".join(lines)
+
+
+@dataclass
+class Conclusion:
+    """What a finished sweep says: its leaderboard, its strategies ranked, how its trials
+    ended, and the recommendation (``None`` when no trial reported a value)."""
+
+    board: list[dict]
+    ranks: list[StrategyRank]
+    counts: dict[TrialStatus, int]
+    lost: int
+    recommendation: Recommendation | None
+    metric: str
+
+    @property
+    def best_trial_id(self) -> str:
+        """The best search trial of the recommended strategy."""
+        strategy = self.recommendation.strategy
+        return next(r.best_trial_id for r in self.ranks if r.strategy == strategy)
+
+    def counts_line(self) -> str:
+        finished, pruned, failed = (self.counts[s] for s in ENDED)
+        lost = f" ({self.lost} lost with a killed driver)" if self.lost else ""
+        total = sum(self.counts.values())
+        return f"{total} trials: {finished} finished, {pruned} pruned, {failed} failed{lost}"
+
+    def leaderboard_text(self) -> str:
+        return format_leaderboard(self.board, self.metric)
+
+    def as_report(self) -> dict:
+        """``report.json``."""
+        return {
+            "leaderboard": self.board,
+            "strategies": [asdict(r) for r in self.ranks],
+            "recommendation": self.recommendation.as_dict() if self.recommendation else None,
+            "counts": {str(status): n for status, n in self.counts.items()},
+        }
+
+
+def conclude(
+    searched: list[TrialRecord],
+    confirmations: list[Confirmation],
+    metric: str,
+    mode: str,
+    top_k: int,
+) -> Conclusion:
+    """Rank the search trials and recommend a strategy (none when no trial reported)."""
+    board = leaderboard(searched, metric, mode)
+    ranks = rank_strategies(searched, metric, mode, top_k)
+    counts = {status: sum(r.status == status for r in searched) for status in ENDED}
+    lost = sum(r.status == TrialStatus.LOST for r in searched)
+    recommendation = recommend(ranks, confirmations, board, metric, mode) if ranks else None
+    return Conclusion(board, ranks, counts, lost, recommendation, metric)

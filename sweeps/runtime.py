@@ -3,36 +3,7 @@
 import logging
 import os
 
-# Ray Tune's own console output is replaced by the sweep's summary (and --verbose shows Ray's).
-QUIET_ENV = {
-    "RAY_AIR_NEW_OUTPUT": "0",  # the legacy reporter honours verbose=0: no tables, no boxes
-    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
-    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # no CSV/JSON/TensorBoard loggers per trial
-    # confirmation trials report their value under another name than the searched metric
-    "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
-    # save the experiment state (trials, searcher) at least every second: a driver killed
-    # between two saves loses the trials started in between
-    "TUNE_GLOBAL_CHECKPOINT_S": "1",
-}
-for _key, _value in QUIET_ENV.items():
-    os.environ.setdefault(_key, _value)
-
-import ray  # noqa: E402
-
-# Tune's end-of-run analysis reads the per-trial result files that the disabled loggers would
-# write; the sweep keeps its own ledger instead.
-logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-
-
-class _StaleCheckpointFilter(logging.Filter):
-    """After a restore, Tune tries to delete checkpoints it had already deleted before the
-    driver stopped, and logs each attempt with the trial's whole result: harmless, and noise."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Error handling checkpoint" not in record.getMessage()
-
-
-logging.getLogger("ray.tune.execution.tune_controller").addFilter(_StaleCheckpointFilter())
+import ray
 
 
 def connect(address: str | None) -> None:

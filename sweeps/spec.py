@@ -17,6 +17,8 @@ from probe_core import DataConfig, PretrainConfig, TrialConfig
 from probe_core.metrics import LOWER_IS_BETTER
 from search_spaces import DeclarativeSpace, SamplerConfig
 from search_spaces.declarative import Parameter
+from sweeps.errors import read_yaml, validated
+from sweeps.sweep_dir import SweepDir
 
 
 class _Config(pydantic.BaseModel):
@@ -119,21 +121,19 @@ class SweepSpec(_Config):
             )
         return self.trial.model_copy(update=update)
 
-    def sweep_dir(self) -> Path:
-        return self.storage_path / self.name
+    def sweep_dir(self) -> SweepDir:
+        return SweepDir(self.storage_path / self.name, self.name)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def load_spec(path: Path) -> SweepSpec:
-    """Read a spec (safe YAML only), with relative file paths made absolute from the current
-    directory, so that trials on any node find them."""
-    text = Path(path).read_text()
-    values = yaml.safe_load(text)
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: a sweep spec is a YAML mapping, got {type(values).__name__}")
-    return absolute_paths(SweepSpec.model_validate(values))
+def load_spec(path: Path, overrides: dict | None = None) -> SweepSpec:
+    """Read a spec (safe YAML only), with ``overrides`` of its top-level fields, and relative
+    file paths made absolute from the current directory, so that trials on any node find
+    them."""
+    values = {**read_yaml(path), **(overrides or {})}
+    return absolute_paths(validated(SweepSpec, values, path))
 
 
 def absolute_paths(spec: SweepSpec) -> SweepSpec:

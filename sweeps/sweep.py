@@ -6,48 +6,29 @@ reused actors; MLflow is written from the driver only.
 
 import contextlib
 import json
-import logging
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import optuna
 import ray
-from ray import tune
-from ray.tune.search.optuna import OptunaSearch
 
-from probe_core import EEGDataset, PretrainConfig, TrialConfig, build_model, pretrain
+from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain
 from probe_core.numerics import guard_convolutions
-from search_spaces import (
-    DeclarativeSpace,
-    SamplerConfig,
-    Space,
-    SpaceContext,
-    candidate_strategies,
-    compose,
-    get_space,
-    make_context,
-    space_distributions,
-    warm_start,
-)
-from sweeps.confirming_search import ConfirmingSearcher
-from sweeps.interrupts import InterruptWatcher, raise_if_interrupted
+from search_spaces import SamplerConfig, SpaceContext, candidate_strategies, make_context
+from sweeps import protocol
+from sweeps.errors import SweepError
+from sweeps.final_fit import final_fit
+from sweeps.interrupts import raise_if_interrupted
 from sweeps.ledger import Ledger
-from sweeps.outbox import describe_unsent
-from sweeps.progress import ProgressView
-from sweeps.publish import load_study, publish_report
-from sweeps.report import (
-    Confirmation,
-    Recommendation,
-    StrategyRank,
-    format_leaderboard,
-    leaderboard,
-    rank_strategies,
-    recommend,
-)
-from sweeps.runtime import allow_pending_trials, cluster_capacity, concurrency, connect
-from sweeps.spec import SweepSpec
-from sweeps.tracking import MlflowTracker
+from sweeps.outbox import Outbox, describe_unsent
+from sweeps.process import configure_process
+from sweeps.protocol import Phase, TrialStatus
+from sweeps.publish import publish_report
+from sweeps.report import Conclusion, Confirmation, conclude, rank_strategies
+from sweeps.runtime import cluster_capacity, connect
+from sweeps.spec import SweepSpec, load_spec
+from sweeps.sweep_dir import RACE, SEARCH, SweepDir
 from sweeps.tracking_session import (
     PARENT,
     TrackingSession,
@@ -55,40 +36,33 @@ from sweeps.tracking_session import (
     open_session,
     resolve_uri,
 )
-from sweeps.trainable import CHECKPOINT_FILE, ProbeTrainable
+from sweeps.trainable import CHECKPOINT_FILE
+from sweeps.tune_run import DefineByRun, build_space, restore_stage, run_stage
 
-LOGGER = logging.getLogger(__name__)
-STUDY_FILE = "optuna.db"
+Say = Callable[[str], None]
 
-
-class SweepError(ValueError):
-    """A sweep that cannot start, with a message for the user."""
+__all__ = ["DefineByRun", "SweepOutcome", "SweepRun", "dry_run", "resume_sweep", "run_sweep"]
+# DefineByRun is pickled inside the searcher of sweeps made when it lived here: they still resume
 
 
 @dataclass
 class SweepOutcome:
-    sweep_dir: Path
+    directory: SweepDir
     session: TrackingSession
-    board: list[dict]
-    ranks: list[StrategyRank]
-    recommendation: Recommendation | None
+    conclusion: Conclusion
+
+    @property
+    def recommendation(self):
+        return self.conclusion.recommendation
 
 
-def ensure_pretrained(config: PretrainConfig | None, say=print) -> None:
+def ensure_pretrained(config: PretrainConfig | None, say: Say = print) -> None:
     """Pretrain the backbone unless its checkpoint already exists (a cache across runs)."""
     if config is None or config.output.exists():
         return
     say(f"pretraining {config.backbone.name} on {config.data.kind} data → {config.output}")
     result = pretrain(config)
     say(f"  pretrained: validation balanced accuracy {result.val_metrics['balanced_accuracy']:.3f}")
-
-
-def build_space(spec: SweepSpec) -> Space:
-    parts = [
-        get_space(entry) if isinstance(entry, str) else DeclarativeSpace(parameters=entry)
-        for entry in spec.spaces
-    ]
-    return compose(parts)
 
 
 def check_resources(spec: SweepSpec) -> None:
@@ -103,125 +77,30 @@ def check_resources(spec: SweepSpec) -> None:
             )
 
 
-def _trainable(spec: SweepSpec, data_ref: EEGDataset):
-    trainable = tune.with_parameters(ProbeTrainable, data=data_ref)
-    return tune.with_resources(trainable, {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
+@dataclass
+class Prepared:
+    """A spec made ready to run: the spec as it will run, its directory, data and context."""
+
+    spec: SweepSpec
+    directory: SweepDir
+    data: EEGDataset
+    context: SpaceContext
 
 
-def _study_storage(sweep_dir: Path) -> optuna.storages.RDBStorage:
-    return optuna.storages.RDBStorage(f"sqlite:///{sweep_dir / STUDY_FILE}")
-
-
-class DefineByRun:
-    """OptunaSearch's space: a sampled TrialConfig as the Tune config (picklable, as Tune saves
-    its searcher with the experiment)."""
-
-    def __init__(self, space: Space, context: SpaceContext, cpus: float) -> None:
-        self.space, self.context, self.cpus = space, context, cpus
-
-    def __call__(self, trial: optuna.Trial) -> dict:
-        return {"trial": self.space(trial, self.context).model_dump(mode="json"), "cpus": self.cpus}
-
-
-def _searcher(
-    spec: SweepSpec, space: Space, context: SpaceContext, sweep_dir: Path, study_name: str
-) -> OptunaSearch:
-    define_by_run = DefineByRun(space, context, spec.resources.cpus)
-    sampler = spec.sampler.build(space_distributions(space, context), context)
-    metric: str | list[str] = "best_value"
-    mode: str | list[str] = spec.mode
-    if spec.objectives:
-        metric = ["best_value", *spec.objectives]
-        mode = [spec.mode, *["min"] * len(spec.objectives)]
-    warm = warm_start(context) if spec.warm_start and spec.sampler.name != "grid" else None
-    if warm:
-        warm = warm[: spec.num_samples]
-    return OptunaSearch(
-        space=define_by_run,
-        metric=metric,
-        mode=mode,
-        sampler=sampler,
-        points_to_evaluate=warm,
-        storage=_study_storage(sweep_dir),
-        study_name=study_name,
-    )
-
-
-def _scheduler(spec: SweepSpec):
-    max_epochs = spec.trial.training.max_epochs
-    kind = spec.scheduler.kind
-    if kind == "asha":
-        return tune.schedulers.ASHAScheduler(
-            max_t=max_epochs,
-            grace_period=min(spec.scheduler.grace_period, max_epochs),
-            reduction_factor=spec.scheduler.reduction_factor,
-        )
-    if kind == "hyperband":
-        return tune.schedulers.HyperBandScheduler(
-            max_t=max_epochs, reduction_factor=spec.scheduler.reduction_factor
-        )
-    return tune.schedulers.FIFOScheduler()
-
-
-def _run_config(spec: SweepSpec, sweep_dir: Path, name: str, callbacks: list, verbosity: str):
-    return tune.RunConfig(
-        name=name,
-        storage_path=str(sweep_dir),
-        callbacks=callbacks,
-        checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
-        failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        verbose=1 if verbosity == "verbose" else 0,  # Ray's own tables only when asked
-    )
-
-
-def _trial_dirname(trial) -> str:
-    return trial.trial_id
-
-
-def ledger_path(sweep_dir: Path) -> Path:
-    return sweep_dir / "trials.json"
-
-
-def search(
-    spec: SweepSpec,
-    data_ref,
-    context: SpaceContext,
-    session: TrackingSession,
-    sweep_dir: Path,
-    stage: str = "search",
-    verbosity: str = "normal",
-) -> None:
-    """One Tune run of ``spec``'s search, then its confirmation trials (``stage`` names its Tune
-    run and Optuna study; the ``--auto`` race has no confirmation). ``verbosity``: quiet (no
-    progress), normal (one updating progress line), verbose (also Ray Tune's own output)."""
-    single_objective = not spec.objectives
-    searcher = _searcher(spec, build_space(spec), context, sweep_dir, f"{spec.name}.{stage}")
-    n_confirmations = 2 * spec.confirmation.seeds if stage == "search" else 0
-    if n_confirmations:
-        searcher = ConfirmingSearcher(
-            searcher, spec.num_samples, spec.confirmation.seeds, spec.confirmation.top_k, spec.mode
-        )
-    tracker = MlflowTracker(session, sweep_dir, spec.metric, spec.mode)
-    callbacks = [tracker, InterruptWatcher()]
-    if verbosity != "quiet":
-        callbacks.append(ProgressView(spec.num_samples + n_confirmations, spec.mode))
-    allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
-    tune.Tuner(
-        _trainable(spec, data_ref),
-        tune_config=tune.TuneConfig(
-            metric="best_value" if single_objective else None,
-            mode=spec.mode if single_objective else None,
-            search_alg=searcher,
-            scheduler=_scheduler(spec),
-            num_samples=spec.num_samples + n_confirmations,
-            max_concurrent_trials=spec.max_concurrent,
-            time_budget_s=spec.time_budget_s,
-            reuse_actors=spec.reuse_actors,
-            trial_dirname_creator=_trial_dirname,
-        ),
-        run_config=_run_config(spec, sweep_dir, stage, callbacks, verbosity),
-    ).fit()
-    raise_if_interrupted(sweep_dir)
+def prepare(spec: SweepSpec, say: Say = print) -> Prepared:
+    """Everything before the first trial; each user mistake fails here, before Ray starts.
+    The spec as it will run (a grid is capped at its size) is saved for ``resume``."""
+    directory = spec.sweep_dir()
+    ensure_pretrained(spec.pretrain, say)
+    data = spec.data.build()
+    context = make_context(spec.base_trial(), data)
+    build_space(spec)  # unknown space names fail here
+    if spec.sampler.name == "grid":  # a grid runs once: more trials would only repeat points
+        size = math.prod(len(values) for values in spec.sampler.grid_space(context).values())
+        spec = spec.model_copy(update={"num_samples": min(spec.num_samples, size)})
+    directory.path.mkdir(parents=True, exist_ok=True)
+    directory.spec.write_text(spec.to_yaml())
+    return Prepared(spec, directory, data, context)
 
 
 def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
@@ -239,239 +118,200 @@ def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
     )
 
 
-def confirmations(spec: SweepSpec, sweep_dir: Path) -> list[Confirmation]:
+class SweepRun:
+    """One sweep: its spec, directory, MLflow session, data (in the object store) and ledger.
+
+    Opened from a spec (``start``) or from the directory of an interrupted sweep (``resume``),
+    which share the set-up. ``search`` runs a stage as one Tune run; ``finish`` ranks the
+    trials, tests the winner once and publishes it all. MLflow records are sent while the run
+    is open (``tracking``).
+    """
+
+    def __init__(
+        self,
+        spec: SweepSpec,
+        directory: SweepDir,
+        data: EEGDataset,
+        context: SpaceContext | None,
+        say: Say,
+        verbosity: str,
+    ) -> None:
+        uri = resolve_uri(spec.tracking.uri)
+        check_reachable(uri)
+        connect(spec.ray_address)
+        check_resources(spec)
+        self.spec, self.directory, self.context = spec, directory, context
+        self.session = open_session(uri, spec.experiment, directory)
+        self.data, self.data_ref = data, ray.put(data)
+        self.say, self.verbosity = say, verbosity
+
+    @classmethod
+    def start(cls, spec: SweepSpec, say: Say = print, verbosity: str = "normal") -> "SweepRun":
+        configure_process(verbosity)
+        check_reachable(resolve_uri(spec.tracking.uri))  # before anything runs or is written
+        ready = prepare(spec, say)
+        run = cls(ready.spec, ready.directory, ready.data, ready.context, say, verbosity)
+        blocks = len(ready.context.facts.blocks)
+        say(
+            f"sweep {spec.name}: {ready.spec.num_samples} trials of {spec.trial.backbone.name} "
+            f"({blocks} block{'s' * (blocks != 1)}) on {len(ready.data.y)} examples; "
+            f"results in {ready.directory.path}"
+        )
+        return run
+
+    @classmethod
+    def resume(cls, path, say: Say = print, verbosity: str = "normal") -> "SweepRun":
+        """An interrupted sweep, opened from its directory (also when it was moved)."""
+        configure_process(verbosity)
+        directory = SweepDir.open(path)
+        spec = load_spec(directory.spec)
+        if spec.sweep_dir() != directory:
+            spec = spec.model_copy(update={"storage_path": directory.path.parent})
+        return cls(spec, directory, spec.data.build(), None, say, verbosity)
+
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[Outbox]:
+        """Send MLflow records in the background while the sweep runs; at the end (also after an
+        error or Ctrl-C) send the rest, or leave them on disk for ``probe-sweep sync``."""
+        outbox = self.session.outbox(self.directory)
+        outbox.start()
+        # the driver's own check (its final fit may train); each trial process tags its run
+        outbox.log_batch(PARENT, tags={protocol.ONEDNN: guard_convolutions().tag})
+        try:
+            yield outbox
+        finally:
+            if not outbox.close(self.spec.tracking.flush_timeout_s):
+                self.say(describe_unsent(outbox))
+            ledger = Ledger(self.directory.ledger)
+            for record in ledger.trials.values():
+                record.run_id = outbox.runs.get(record.trial_id, record.run_id)
+            ledger.save()
+
+    def search(self, stage: str = SEARCH) -> None:
+        """One stage as one Tune run (the search stage ends with its confirmation trials)."""
+        spec = self.spec if stage == SEARCH else race_spec(self.spec, self.candidates())
+        run_stage(
+            spec, stage, self.data_ref, self.context, self.session, self.directory, self.verbosity
+        )
+        raise_if_interrupted(self.directory.path)
+
+    def candidates(self) -> list[str]:
+        return candidate_strategies(self.context)
+
+    def race(self) -> str:
+        """``--auto`` stage 1: race every applicable strategy at its defaults; the search that
+        follows tunes the winner only."""
+        self.say(f"stage 1: racing {len(self.candidates())} strategies at their default settings")
+        self.search(RACE)
+        raced = Ledger(self.directory.ledger).of_phase(Phase.SEARCH)
+        ranks = rank_strategies(raced, self.spec.metric, self.spec.mode, 1)
+        if not ranks:
+            raise SweepError("every trial of the strategy race failed; see the MLflow runs")
+        winner = ranks[0].strategy
+        self.say(f"stage 2: tuning {winner}")
+        self.context = self.context.restricted_to([winner])
+        self.spec = self.spec.model_copy(update={"warm_start": False})
+        return winner
+
+    def restore(self) -> None:
+        """Continue the search stage where an interrupted driver left it."""
+        if restore_stage(self.spec, SEARCH, self.data_ref, self.directory):
+            self.say(f"resumed {self.spec.name} from {self.directory.tune_run(SEARCH)}")
+            raise_if_interrupted(self.directory.path)
+
+    def finish(self) -> SweepOutcome:
+        """Rank, confirm, test the winner once, and publish everything."""
+        spec, directory = self.spec, self.directory
+        outbox = self.session.outbox(directory)
+        ledger = Ledger(directory.ledger)
+        settle_lost_trials(ledger, outbox, directory.load_study(SEARCH))
+        searched = ledger.of_phase(Phase.SEARCH)
+        conclusion = conclude(
+            searched,
+            confirmations(ledger, spec),
+            spec.metric,
+            spec.mode,
+            spec.confirmation.top_k,
+        )
+        self.say(conclusion.counts_line())
+        final = None
+        if conclusion.recommendation is not None:
+            self.say(conclusion.leaderboard_text())
+            best = ledger.trials[conclusion.best_trial_id].config
+            checkpoint = directory.trial_checkpoint(conclusion.best_trial_id, CHECKPOINT_FILE)
+            final = final_fit(spec, best, self.data_ref, checkpoint)
+            conclusion.recommendation.test_metrics = final.evaluation.test_metrics
+            directory.best_config.write_text(TrialConfig.model_validate(best).to_yaml())
+            self.say(conclusion.recommendation.text())
+        directory.report.write_text(json.dumps(conclusion.as_report(), indent=2, default=str))
+        publish_report(spec, outbox, directory, ledger, conclusion, final)
+        self.say(f"browse the runs: {self.session.ui_command()}")
+        return SweepOutcome(directory, self.session, conclusion)
+
+
+def confirmations(ledger: Ledger, spec: SweepSpec) -> list[Confirmation]:
     """Best validation value of each finished confirmation trial, per strategy."""
     values: dict[str, list[float]] = {}
-    for record in Ledger(ledger_path(sweep_dir)).of_phase("confirmation"):
+    for record in ledger.of_phase(Phase.CONFIRMATION):
         best = record.best(spec.metric, spec.mode)
-        if record.status == "FINISHED" and best is not None:
+        if record.status == TrialStatus.FINISHED and best is not None:
             values.setdefault(record.strategy, []).append(best)
     return [Confirmation(strategy, found) for strategy, found in values.items()]
 
 
-def fit_and_test(
-    config: dict, data: EEGDataset, checkpoint: Path | None = None, keep_model: bool = True
-) -> dict:
-    """The recommended config evaluated once on the held-out test split: from the weights its
-    trial already trained (``checkpoint``), or trained again when there is none."""
-    from probe_core.training import TrialRunner
-
-    runner = TrialRunner(TrialConfig.model_validate(config), data)
-    if checkpoint is not None:
-        runner.load(checkpoint)  # as the sweep left it, pruned or not: its best epoch counts
-    else:
-        while not runner.done:
-            runner.step()
-    result = runner.finish(evaluate_test=True)
-    logits, labels = runner.test_predictions()
-    return {
-        "test_metrics": result.test_metrics,
-        "predictions": logits.argmax(1).tolist(),
-        "labels": labels.tolist(),
-        "class_names": data.class_names,
-        # a model with parametrizations (LoRA, max-norm) cannot be pickled: a Ray task sends
-        # the weights back, and the driver rebuilds the model around them
-        "model": runner.model.cpu() if keep_model else None,
-        "state_dict": None
-        if keep_model
-        else {k: v.cpu() for k, v in runner.model.state_dict().items()},
-    }
-
-
-def trial_checkpoint(sweep_dir: Path, trial_id: str) -> Path | None:
-    """The newest checkpoint a trial of this sweep wrote (any stage), if it is on this disk."""
-    found = sorted(sweep_dir.glob(f"*/{trial_id}/checkpoint_*/{CHECKPOINT_FILE}"))
-    return found[-1] if found else None
-
-
-def final_fit(spec: SweepSpec, config: dict, data_ref, checkpoint: Path | None) -> dict:
-    """``fit_and_test`` in this process, unless it has to train again on GPUs: then in a Ray
-    task with the trial's resources."""
-    if checkpoint is not None or spec.resources.gpus == 0:
-        return fit_and_test(config, ray.get(data_ref), checkpoint)
-    task = ray.remote(fit_and_test).options(
-        num_cpus=spec.resources.cpus, num_gpus=spec.resources.gpus
-    )
-    final = ray.get(task.remote(config, data_ref, keep_model=False))
-    final["model"], _ = build_model(TrialConfig.model_validate(config), ray.get(data_ref))
-    final["model"].load_state_dict(final["state_dict"])
-    return final
-
-
-def prepare(spec: SweepSpec, say=print):
-    """Everything before the first trial; each user mistake fails here, before Ray starts.
-    Returns the spec as it will run (a grid is capped at its size), saved for ``resume``."""
-    sweep_dir = spec.sweep_dir()
-    ensure_pretrained(spec.pretrain, say)
-    data = spec.data.build()
-    context = make_context(spec.base_trial(), data)
-    build_space(spec)  # unknown space names fail here
-    if spec.sampler.name == "grid":  # a grid runs once: more trials would only repeat points
-        size = math.prod(len(values) for values in spec.sampler.grid_space(context).values())
-        spec = spec.model_copy(update={"num_samples": min(spec.num_samples, size)})
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    (sweep_dir / "spec.yaml").write_text(spec.to_yaml())
-    return spec, sweep_dir, data, context
-
-
-def run_sweep(
-    spec: SweepSpec, auto: bool = False, say=print, verbosity: str = "normal"
-) -> SweepOutcome:
-    uri = resolve_uri(spec.tracking.uri)
-    check_reachable(uri)  # before anything runs or is written
-    spec, sweep_dir, data, context = prepare(spec, say)
-    connect(spec.ray_address)
-    check_resources(spec)
-    session = open_session(uri, spec.experiment, spec.name, sweep_dir)
-    data_ref = ray.put(data)
-    blocks = len(context.facts.blocks)
-    say(
-        f"sweep {spec.name}: {spec.num_samples} trials of {spec.trial.backbone.name} "
-        f"({blocks} block{'s' * (blocks != 1)}) on {len(data.y)} examples; "
-        f"results in {sweep_dir}"
-    )
-    with tracking(session, sweep_dir, spec, say):
-        if auto:
-            strategies = candidate_strategies(context)
-            say(f"stage 1: racing {len(strategies)} strategies at their default settings")
-            race = race_spec(spec, strategies)
-            search(race, data_ref, context, session, sweep_dir, "race", verbosity)
-            raced = Ledger(ledger_path(sweep_dir)).of_phase("search")
-            ranks = rank_strategies(raced, spec.metric, spec.mode, 1)
-            if not ranks:
-                raise SweepError("every trial of the strategy race failed; see the MLflow runs")
-            say(f"stage 2: tuning {ranks[0].strategy}")
-            context = context.restricted_to([ranks[0].strategy])
-            spec = spec.model_copy(update={"warm_start": False})
-        search(spec, data_ref, context, session, sweep_dir, verbosity=verbosity)
-        return finish(spec, data_ref, session, sweep_dir, say)
-
-
-@contextlib.contextmanager
-def tracking(session: TrackingSession, sweep_dir: Path, spec: SweepSpec, say=print):
-    """Send MLflow records in the background while the sweep runs; at the end (also after an
-    error or Ctrl-C) send the rest, or leave them on disk for ``probe-sweep sync``."""
-    outbox = session.outbox(sweep_dir)
-    outbox.start()
-    # the driver's own check (its final fit trains too); each trial process tags its run
-    outbox.log_batch(PARENT, tags={"onednn": guard_convolutions().tag})
-    try:
-        yield outbox
-    finally:
-        if not outbox.close(spec.tracking.flush_timeout_s):
-            say(describe_unsent(outbox))
-        ledger = Ledger(ledger_path(sweep_dir))
-        for record in ledger.trials.values():
-            record.run_id = outbox.runs.get(record.trial_id, record.run_id)
-        ledger.save()
-
-
-def dry_run(spec: SweepSpec, say=print, n: int = 3) -> list[TrialConfig]:
-    """Validate the spec, load the data, sample ``n`` trial configs; start nothing."""
-    spec, _, data, context = prepare(spec, say)
-    space = build_space(spec)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.sampler.seed))
-    configs = []
-    for _ in range(n):
-        trial = study.ask()
-        configs.append(space(trial, context))
-        study.tell(trial, 0.0)
-        say(f"  sample: {trial.params}")
-    say(
-        f"dry run: {len(data.y)} examples, {data.n_classes} classes; strategies "
-        f"{candidate_strategies(context)}; would run {spec.num_samples} trials"
-    )
-    return configs
-
-
-def resume_sweep(sweep_dir: Path, say=print) -> SweepOutcome:
-    """Finish an interrupted sweep: restore Tune's run (its trials, searcher and callbacks) and
-    carry on with the same parent run, Optuna study and ledger; finished trials do not rerun."""
-    from sweeps.spec import load_spec
-
-    sweep_dir = sweep_dir.resolve()
-    spec = load_spec(sweep_dir / "spec.yaml")
-    if spec.sweep_dir() != sweep_dir:
-        spec = spec.model_copy(update={"storage_path": sweep_dir.parent})
-    uri = resolve_uri(spec.tracking.uri)
-    check_reachable(uri)
-    session = open_session(uri, spec.experiment, spec.name, sweep_dir)
-    data = spec.data.build()
-    connect(spec.ray_address)
-    data_ref = ray.put(data)
-    search_dir = sweep_dir / "search"
-    with tracking(session, sweep_dir, spec, say):
-        if tune.Tuner.can_restore(str(search_dir)):
-            say(f"resuming {spec.name} from {search_dir}")
-            allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
-            tune.Tuner.restore(
-                str(search_dir), _trainable(spec, data_ref), resume_errored=True
-            ).fit()
-            raise_if_interrupted(sweep_dir)
-        return finish(spec, data_ref, session, sweep_dir, say)
-
-
-def settle_lost_trials(spec: SweepSpec, session: TrackingSession, sweep_dir: Path) -> None:
+def settle_lost_trials(ledger: Ledger, outbox: Outbox, study: optuna.Study | None) -> None:
     """Trials still running when Tune has ended were started by a driver that was killed before
     it saved them in its state: the restored run never knew them and ran others instead. They are
     marked lost (in the ledger, their MLflow run and the Optuna study), not counted. So is a run
     queued by a driver killed before it saved the trial in the ledger."""
-    ledger = Ledger(ledger_path(sweep_dir))
-    outbox = session.outbox(sweep_dir)
     lost = outbox.run_keys - set(ledger.trials) - {PARENT}
     for record in ledger.trials.values():
-        if record.status == "RUNNING":
-            record.status = "LOST"
+        if record.status == TrialStatus.RUNNING:
+            record.status = TrialStatus.LOST
             lost |= {record.trial_id}
     for key in sorted(lost):
         outbox.log_batch(key, tags={"lost": "True"})
         outbox.set_terminated(key, "KILLED")
     ledger.save()
-    study = load_study(spec, sweep_dir)
     if study is not None:
         for trial in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
-def finish(
-    spec: SweepSpec, data_ref, session: TrackingSession, sweep_dir: Path, say=print
+def run_sweep(
+    spec: SweepSpec, auto: bool = False, say: Say = print, verbosity: str = "normal"
 ) -> SweepOutcome:
-    """Rank, confirm, test the winner once, and publish everything."""
-    settle_lost_trials(spec, session, sweep_dir)
-    searched = Ledger(ledger_path(sweep_dir)).of_phase("search")
-    board = leaderboard(searched, spec.metric, spec.mode)
-    ranks = rank_strategies(searched, spec.metric, spec.mode, spec.confirmation.top_k)
-    counts = {s: sum(r.status == s for r in searched) for s in ("FINISHED", "PRUNED", "FAILED")}
-    lost = sum(r.status == "LOST" for r in searched)
+    run = SweepRun.start(spec, say, verbosity)
+    with run.tracking():
+        if auto:
+            run.race()
+        run.search()
+        return run.finish()
+
+
+def resume_sweep(path, say: Say = print, verbosity: str = "normal") -> SweepOutcome:
+    """Finish an interrupted sweep: restore Tune's run (its trials, searcher and callbacks) and
+    carry on with the same parent run, Optuna study and ledger; finished trials do not rerun."""
+    run = SweepRun.resume(path, say, verbosity)
+    with run.tracking():
+        run.restore()
+        return run.finish()
+
+
+def dry_run(spec: SweepSpec, say: Say = print, n: int = 3) -> list[TrialConfig]:
+    """Validate the spec, load the data, sample ``n`` trial configs; start nothing."""
+    configure_process()
+    ready = prepare(spec, say)
+    space = build_space(ready.spec)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.sampler.seed))
+    configs = []
+    for _ in range(n):
+        trial = study.ask()
+        configs.append(space(trial, ready.context))
+        study.tell(trial, 0.0)
+        say(f"  sample: {trial.params}")
     say(
-        f"{len(searched) - lost} trials: {counts['FINISHED']} finished, {counts['PRUNED']} "
-        f"pruned, {counts['FAILED']} failed"
-        + (f" ({lost} lost with a killed driver)" if lost else "")
+        f"dry run: {len(ready.data.y)} examples, {ready.data.n_classes} classes; strategies "
+        f"{candidate_strategies(ready.context)}; would run {ready.spec.num_samples} trials"
     )
-    recommendation = None
-    if ranks:
-        say(format_leaderboard(board, spec.metric))
-        confirmed = confirmations(spec, sweep_dir)
-        recommendation = recommend(ranks, confirmed, board, spec.metric, spec.mode)
-        trials = Ledger(ledger_path(sweep_dir)).trials
-        winner = next(r for r in ranks if r.strategy == recommendation.strategy)
-        best = trials[winner.best_trial_id].config
-        checkpoint = trial_checkpoint(sweep_dir, winner.best_trial_id)
-        final = final_fit(spec, best, data_ref, checkpoint)
-        recommendation.test_metrics = final["test_metrics"]
-        (sweep_dir / "best_config.yaml").write_text(TrialConfig.model_validate(best).to_yaml())
-        say(recommendation.text())
-    report = {
-        "leaderboard": board,
-        "strategies": [r.__dict__ for r in ranks],
-        "recommendation": recommendation.as_dict() if recommendation else None,
-        "counts": counts,
-    }
-    (sweep_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))
-    if recommendation is not None:
-        ledger = Ledger(ledger_path(sweep_dir))
-        publish_report(
-            spec, session.outbox(sweep_dir), sweep_dir, ledger, board, ranks, recommendation, final
-        )
-    say(f"browse the runs: {session.ui_command()}")
-    return SweepOutcome(sweep_dir, session, board, ranks, recommendation)
+    return configs

@@ -8,13 +8,15 @@ survive a tracking server that is away.
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 from ray import tune
 
+from sweeps import protocol
 from sweeps.ledger import Ledger, TrialRecord
 from sweeps.outbox import as_metrics
+from sweeps.protocol import Phase, TrialStatus
+from sweeps.sweep_dir import SweepDir
 from sweeps.tracking_session import TrackingSession
 
 # Names that look like credentials are not logged, erring on the safe side ("monkey" too); the
@@ -22,9 +24,6 @@ from sweeps.tracking_session import TrackingSession
 _CREDENTIAL = re.compile(r"(token|secret|password|passwd|credentials?|key)$", re.I)
 _NOT_CREDENTIALS = {"model_output_key"}
 _MAX_PARAM_LENGTH = 6000
-_LOGGED_METRICS = ("train_loss", "lr", "train_time", "epoch_time")
-PLACEMENT = ("node_id", "gpu_ids", "pid", "onednn")
-"""Where a trial ran, as run tags: its node, GPUs and process, and whether oneDNN was on there."""
 
 
 def flatten(values: Any, prefix: str = "") -> dict[str, Any]:
@@ -58,21 +57,25 @@ class MlflowTracker(tune.Callback):
     disk, not from a stale copy.
     """
 
-    def __init__(self, session: TrackingSession, sweep_dir: Path, metric: str, mode: str) -> None:
+    def __init__(
+        self, session: TrackingSession, directory: SweepDir, metric: str, mode: str
+    ) -> None:
         self.session = session
-        self.sweep_dir = sweep_dir
+        self.directory = directory
         self.metric = metric
         self.mode = mode
         self._open()
 
     def _open(self) -> None:
-        self.ledger = Ledger(self.sweep_dir / "trials.json")
-        self.outbox = self.session.outbox(self.sweep_dir)
+        self.ledger = Ledger(self.directory.ledger)
+        self.outbox = self.session.outbox(self.directory)
 
     def __getstate__(self) -> dict:
-        return {k: self.__dict__[k] for k in ("session", "sweep_dir", "metric", "mode")}
+        return {k: self.__dict__[k] for k in ("session", "directory", "metric", "mode")}
 
     def __setstate__(self, state: dict) -> None:
+        if "sweep_dir" in state:  # pickled by a sweep made before SweepDir existed
+            state["directory"] = SweepDir.open(state.pop("sweep_dir"))
         self.__dict__.update(state)
         self._open()
 
@@ -83,12 +86,12 @@ class MlflowTracker(tune.Callback):
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.ledger.trials.get(trial.trial_id)
         if record is None:
-            phase = trial.config.get("phase", "search")
-            record = TrialRecord(trial.trial_id, phase, trial.config["trial"])
+            phase = trial.config.get(protocol.PHASE, Phase.SEARCH)
+            record = TrialRecord(trial.trial_id, phase, trial.config[protocol.TRIAL])
             self.ledger.trials[trial.trial_id] = record
         else:
             record.restarts += 1
-        record.status = "RUNNING"
+        record.status = TrialStatus.RUNNING
         # a restarted trial (lost node, resumed sweep) continues its run: created once per key
         self.outbox.create_run(
             trial.trial_id,
@@ -107,22 +110,22 @@ class MlflowTracker(tune.Callback):
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
         record = self.ledger.trials[trial.trial_id]
-        if "restored_history" in result:  # the epochs before a restore, from the checkpoint
+        if protocol.RESTORED_HISTORY in result:  # the epochs before a restore, from its checkpoint
             record.history = [
                 _epoch_entry(epoch, metrics, result)
-                for epoch, metrics in enumerate(result["restored_history"], 1)
+                for epoch, metrics in enumerate(result[protocol.RESTORED_HISTORY], 1)
             ]
-        if result.get("replayed"):
+        if result.get(protocol.REPLAYED):
             return
-        epoch = int(result["epoch"])  # Tune's iteration count lags after a restore
+        epoch = int(result[protocol.EPOCH])
         metrics = _logged_metrics(result)
         resent = epoch <= record.logged_epochs  # repeated after a restore from a checkpoint
         del record.history[epoch - 1 :]
         record.history.append(_epoch_entry(epoch, result, result))
-        placement = {k: str(result.get(k, "")) for k in PLACEMENT}
+        placement = {k: str(result.get(k, "")) for k in protocol.PLACEMENT}
         tags = placement if placement != record.placement else {}  # first, or on a new node
-        if "restored_from" in result:  # the first result after a restore says from where
-            tags = {**tags, "restored_from": str(result["restored_from"])}
+        if protocol.RESTORED_FROM in result:  # the first result after a restore says from where
+            tags = {**tags, protocol.RESTORED_FROM: str(result[protocol.RESTORED_FROM])}
         record.placement = placement
         if not resent or tags:
             self.outbox.log_batch(
@@ -132,26 +135,30 @@ class MlflowTracker(tune.Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.ledger.trials[trial.trial_id]
-        finished = bool(trial.last_result.get("completed"))
-        record.status = "FINISHED" if finished else "PRUNED"
+        finished = bool(trial.last_result.get(protocol.COMPLETED))
+        record.status = TrialStatus.FINISHED if finished else TrialStatus.PRUNED
         self._end(record, "FINISHED" if finished else "KILLED", {"pruned": str(not finished)})
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.ledger.trials[trial.trial_id]
-        record.status = "FAILED"
+        record.status = TrialStatus.FAILED
         record.error = _error_text(trial)
         self._end(record, "FAILED", {"pruned": "False", "error": record.error[:5000]})
 
     def _end(self, record: TrialRecord, status: str, tags: dict[str, str]) -> None:
         best = record.best(self.metric, self.mode)
-        metrics = as_metrics({"best_value": best}, 0) if best is not None else []
+        metrics = as_metrics({protocol.BEST_VALUE: best}, 0) if best is not None else []
         self.outbox.log_batch(record.trial_id, metrics, tags)
         self.outbox.set_terminated(record.trial_id, status)
         self.ledger.save()
 
 
 def _logged_metrics(values: dict) -> dict[str, float]:
-    return {k: float(v) for k, v in values.items() if k.startswith("val_") or k in _LOGGED_METRICS}
+    return {
+        k: float(v)
+        for k, v in values.items()
+        if k.startswith("val_") or k in protocol.LOGGED_METRICS
+    }
 
 
 def _epoch_entry(epoch: int, metrics: dict, result: dict) -> dict:
@@ -159,7 +166,7 @@ def _epoch_entry(epoch: int, metrics: dict, result: dict) -> dict:
     return {
         "epoch": epoch,
         **_logged_metrics(metrics),
-        "trainable_params": result.get("trainable_params"),
+        protocol.TRAINABLE_PARAMS: result.get(protocol.TRAINABLE_PARAMS),
         "time": metrics.get("time", time.time()),
     }
 

@@ -1,25 +1,20 @@
 """The sweep's MLflow experiment and parent run, created once and reused on resume."""
 
 import json
-import os
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-# Fail fast on an unreachable server: the outbox retries on its own schedule, and MLflow's
-# default (7 retries with exponential back-off) would stall the sweep for minutes.
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+from mlflow.tracking import MlflowClient
 
-from mlflow.tracking import MlflowClient  # noqa: E402
+from probe_core import UserError
+from sweeps.outbox import Outbox
+from sweeps.sweep_dir import SweepDir
 
-from sweeps.outbox import Outbox  # noqa: E402
-
-STATE_FILE = "sweep.json"
 PARENT = "parent"  # the outbox key of the parent run
 
 
-class TrackingUnavailable(ValueError):
+class TrackingUnavailable(UserError):
     """The tracking server does not answer when the sweep starts."""
 
 
@@ -29,8 +24,8 @@ class TrackingSession:
     experiment_id: str
     parent_run_id: str
 
-    def outbox(self, sweep_dir: Path) -> Outbox:
-        outbox = Outbox.for_directory(sweep_dir, self.uri, self.experiment_id)
+    def outbox(self, directory: SweepDir) -> Outbox:
+        outbox = Outbox.for_directory(directory.path, self.uri, self.experiment_id)
         if not outbox.has_run(PARENT):
             outbox.adopt_run(PARENT, self.parent_run_id)
         return outbox
@@ -63,10 +58,10 @@ def check_reachable(uri: str) -> None:
         ) from None
 
 
-def open_session(uri: str, experiment: str, run_name: str, sweep_dir: Path) -> TrackingSession:
+def open_session(uri: str, experiment: str, directory: SweepDir) -> TrackingSession:
     """The experiment (created when missing) and the sweep's parent run (reused when this sweep
     directory already has one)."""
-    state_path = sweep_dir / STATE_FILE
+    state_path = directory.tracking_state
     if state_path.exists():
         saved = TrackingSession(**json.loads(state_path.read_text()))
         if saved.uri == uri:
@@ -81,8 +76,8 @@ def open_session(uri: str, experiment: str, run_name: str, sweep_dir: Path) -> T
         if uri.startswith("sqlite:///"):  # artifacts next to the database, not in the cwd
             location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
         experiment_id = client.create_experiment(experiment, artifact_location=location)
-    run = client.create_run(experiment_id, run_name=run_name, tags={"sweep": run_name})
+    run = client.create_run(experiment_id, run_name=directory.name, tags={"sweep": directory.name})
     session = TrackingSession(uri, experiment_id, run.info.run_id)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    directory.path.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps(asdict(session)))
     return session

@@ -16,21 +16,26 @@ from ray import tune
 
 from probe_core import EEGDataset, TrialConfig
 from probe_core.training import TrialRunner
+from sweeps import protocol
+from sweeps.process import configure_process
 
 CHECKPOINT_FILE = "trial.pt"
 
 
 class ProbeTrainable(tune.Trainable):
-    """Tune config: ``{"trial": <TrialConfig as a dict>, "cpus": <threads for torch>}``."""
+    """Tune config: ``{protocol.TRIAL: <TrialConfig as a dict>, protocol.CPUS: <threads>}``,
+    and ``protocol.PHASE`` for a confirmation trial."""
 
     def setup(self, config: dict, data: EEGDataset | None = None) -> None:
+        configure_process()
         self.data = data
         self._start(config)
 
     def _start(self, config: dict) -> None:
-        torch.set_num_threads(max(int(config.get("cpus", 1)), 1))
-        self.metric_key = "confirmation_value" if config.get("phase") else "best_value"
-        self.trial_config = TrialConfig.model_validate(config["trial"])
+        torch.set_num_threads(max(int(config.get(protocol.CPUS, 1)), 1))
+        confirming = config.get(protocol.PHASE)
+        self.metric_key = protocol.CONFIRMATION_VALUE if confirming else protocol.BEST_VALUE
+        self.trial_config = TrialConfig.model_validate(config[protocol.TRIAL])
         self.runner = TrialRunner(self.trial_config, self.data)
         self.restored_from: str | None = None  # said once, in the first result after a restore
 
@@ -38,34 +43,36 @@ class ProbeTrainable(tune.Trainable):
         if self.runner.done:
             # restored from the checkpoint of its last epoch (a resumed sweep): nothing left to
             # train; report it as ended, marked so the tracker does not count an extra epoch
-            return {**self._result(self.runner.history[-1]), "replayed": True}
+            return {**self._result(self.runner.history[-1]), protocol.REPLAYED: True}
         return self._result(self.runner.step().metrics)
 
     def _result(self, metrics: dict) -> dict:
         context = ray.get_runtime_context()
         restored_from, self.restored_from = self.restored_from, None
+        gpus = context.get_accelerator_ids().get("GPU", [])
         return {
-            "node_id": context.get_node_id(),
-            "pid": os.getpid(),
-            "gpu_ids": ",".join(str(i) for i in context.get_accelerator_ids().get("GPU", [])),
-            "onednn": self.runner.convolution_check.tag,
+            protocol.NODE_ID: context.get_node_id(),
+            protocol.PID: os.getpid(),
+            protocol.GPU_IDS: ",".join(str(i) for i in gpus),
+            protocol.ONEDNN: self.runner.convolution_check.tag,
             # after a restore, the epochs before it as the checkpoint has them: the driver's
             # ledger may have missed them (a killed driver keeps nothing in memory)
             **(
-                {"restored_from": restored_from, "restored_history": self.runner.history}
+                {
+                    protocol.RESTORED_FROM: restored_from,
+                    protocol.RESTORED_HISTORY: self.runner.history,
+                }
                 if restored_from
                 else {}
             ),
             **metrics,
-            "epoch": self.runner.epoch,
-            "best_epoch": self.runner.best_epoch,
+            protocol.EPOCH: self.runner.epoch,
+            protocol.BEST_EPOCH: self.runner.best_epoch,
             self.metric_key: self.runner.best_value,
-            "trainable_params": self.runner.sizes.trainable,
-            "total_params": self.runner.sizes.total,
-            # Tune sets "done" itself, also when its scheduler stops the trial: our own flag
-            # tells a trial that ran its course from one that was pruned.
-            "completed": self.runner.done,
-            "done": self.runner.done,
+            protocol.TRAINABLE_PARAMS: self.runner.sizes.trainable,
+            protocol.TOTAL_PARAMS: self.runner.sizes.total,
+            protocol.COMPLETED: self.runner.done,
+            "done": self.runner.done,  # Tune's own key
         }
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:

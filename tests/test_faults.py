@@ -171,10 +171,10 @@ def test_runs_of_a_driver_killed_between_its_two_records_are_marked_lost(tmp_pat
     from sweeps.tracking_session import open_session
 
     spec = small_spec(tmp_path, "half-saved")
-    sweep_dir = tmp_path / "sweeps" / "half-saved"
-    session = open_session(spec.tracking.uri, spec.name, spec.name, sweep_dir)
-    outbox = session.outbox(sweep_dir)
-    ledger = Ledger(sweep_dir / "trials.json")
+    directory = spec.sweep_dir()
+    session = open_session(spec.tracking.uri, spec.name, directory)
+    outbox = session.outbox(directory)
+    ledger = Ledger(directory.ledger)
     config = spec.trial.model_dump(mode="json")
     for trial_id, status in (("done", "FINISHED"), ("running", "RUNNING")):
         ledger.trials[trial_id] = TrialRecord(trial_id, "search", config, status=status)
@@ -185,7 +185,7 @@ def test_runs_of_a_driver_killed_between_its_two_records_are_marked_lost(tmp_pat
         )
     outbox.set_terminated("done", "FINISHED")
 
-    settle_lost_trials(spec, session, sweep_dir)
+    settle_lost_trials(Ledger(directory.ledger), outbox, study=None)
     assert outbox.flush()
     client = MlflowClient(spec.tracking.uri)
     runs = {key: client.get_run(outbox.runs[key]) for key in ("done", "running", "unsaved")}
@@ -199,7 +199,7 @@ def test_runs_of_a_driver_killed_between_its_two_records_are_marked_lost(tmp_pat
         "running": "KILLED",
         "unsaved": "KILLED",
     }
-    assert Ledger(sweep_dir / "trials.json").trials["running"].status == "LOST"
+    assert Ledger(directory.ledger).trials["running"].status == "LOST"
     assert client.get_run(session.parent_run_id).info.status == "RUNNING"  # not the parent
 
 

@@ -3,13 +3,15 @@
 from mlflow.tracking import MlflowClient
 
 from sweeps.outbox import Outbox, as_metrics
+from sweeps.sweep_dir import SweepDir
 from sweeps.tracking_session import open_session
 
 
 def _outbox(tmp_path):
     uri = f"sqlite:///{tmp_path / 'm.db'}"
-    session = open_session(uri, "outbox", "parent", tmp_path / "sweep")
-    return session.outbox(tmp_path / "sweep"), MlflowClient(uri)
+    directory = SweepDir(tmp_path / "sweep", "parent")
+    session = open_session(uri, "outbox", directory)
+    return session.outbox(directory), MlflowClient(uri)
 
 
 def test_interleaved_batches_arrive_once_even_when_sending_fails_half_way(tmp_path) -> None:

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 from sweep_helpers import cli, small_spec, wait_for, write_spec
 
 from sweeps.tracking import loggable_params
@@ -99,10 +98,11 @@ def test_secrets_are_not_logged_as_params() -> None:
 
 
 def test_yaml_python_tags_are_refused(tmp_path) -> None:
+    from sweeps.errors import SpecError
     from sweeps.spec import load_spec
 
     path = tmp_path / "evil.yaml"
     path.write_text("name: !!python/object/apply:os.system ['touch pwned']\n")
-    with pytest.raises(yaml.YAMLError):
+    with pytest.raises(SpecError, match="could not determine a constructor for the tag"):
         load_spec(path)
     assert not (tmp_path / "pwned").exists()

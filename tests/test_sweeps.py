@@ -261,8 +261,8 @@ def test_a_grid_runs_once_however_many_trials_are_asked_for(tmp_path) -> None:
     grid = {"name": "grid", "grid": {"strategy": ["linear_probe", "mlp_probe"], "seed": [0, 1]}}
     spec = small_spec(tmp_path, "grid", spaces=["freeze_strategy_defaults", "seeds"], sampler=grid)
     spec = spec.model_copy(update={"num_samples": 50})
-    ran, sweep_dir, _, _ = prepare(spec, say=lambda *_: None)
-    assert ran.num_samples == 4
-    assert load_spec(sweep_dir / "spec.yaml").num_samples == 4  # what resume will run
+    ready = prepare(spec, say=lambda *_: None)
+    assert ready.spec.num_samples == 4
+    assert load_spec(ready.directory.spec).num_samples == 4  # what resume will run
     tpe = small_spec(tmp_path, "tpe").model_copy(update={"num_samples": 50})
-    assert prepare(tpe, say=lambda *_: None)[0].num_samples == 50
+    assert prepare(tpe, say=lambda *_: None).spec.num_samples == 50

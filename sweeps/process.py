@@ -1,0 +1,64 @@
+"""Process-wide settings of a process that runs sweeps or trials, in one place.
+
+Importing a module of this project changes nothing global; the CLI, the library's entry points
+(``run_sweep``, ``resume_sweep``) and every trial process call ``configure_process`` instead.
+"""
+
+import logging
+import os
+import warnings
+
+import optuna
+
+from probe_core.numerics import guard_convolutions
+
+ENVIRONMENT = {
+    # Ray Tune's console output is replaced by the sweep's own (--verbose shows Ray's)
+    "RAY_AIR_NEW_OUTPUT": "0",  # the legacy reporter honours verbose=0: no tables, no boxes
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # no CSV/JSON/TensorBoard loggers per trial
+    # confirmation trials report their value under another name than the searched metric
+    "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
+    # save the experiment state (trials, searcher) at least every second: a driver killed
+    # between two saves loses the trials started in between
+    "TUNE_GLOBAL_CHECKPOINT_S": "1",
+    # fail fast on an unreachable tracking server: the outbox retries on its own schedule, and
+    # MLflow's default (7 retries with back-off) would stall the sweep for minutes
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+}
+
+
+class _StaleCheckpointFilter(logging.Filter):
+    """After a restore, Tune tries to delete checkpoints it had already deleted before the
+    driver stopped, and logs each attempt with the trial's whole result: harmless, and noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Error handling checkpoint" not in record.getMessage()
+
+
+def configure_process(verbosity: str = "normal") -> None:
+    """Environment, logging and warnings for sweeps; then the CPU's numerics check, so that a
+    faulty convolution is reported (once) before any work starts. Safe to call again."""
+    for key, value in ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(message)s", level=logging.WARNING)
+    # Tune's end-of-run analysis reads the per-trial result files that the disabled loggers
+    # would write; the sweep keeps its own ledger instead
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    # mlflow warns about pickle on every model save; the model is our own, loaded by its owner
+    logging.getLogger("mlflow.pytorch").setLevel(logging.ERROR)
+    controller = logging.getLogger("ray.tune.execution.tune_controller")
+    if not any(isinstance(f, _StaleCheckpointFilter) for f in controller.filters):
+        controller.addFilter(_StaleCheckpointFilter())
+    optuna.logging.set_verbosity(
+        optuna.logging.INFO if verbosity == "verbose" else optuna.logging.WARNING
+    )
+    # braindecode's own use of MNE montage names MNE has deprecated: nothing a user can act on
+    warnings.filterwarnings("ignore", "Montage name 'standard_10", FutureWarning)
+    import matplotlib
+
+    matplotlib.use("Agg")  # the parent run's plots are files; no display is needed
+    guard_convolutions()

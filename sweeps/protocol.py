@@ -1,0 +1,59 @@
+"""The trial-result protocol: what the driver gives a trial (its Tune config), what a trial
+reports after each epoch, and the statuses a trial ends in.
+
+The trainable writes these names, the tracker, ledger, report, CLI and benches read them; a
+name lives here once.
+"""
+
+from enum import StrEnum
+
+
+class TrialStatus(StrEnum):
+    """A trial's status in the ledger (``trials.json`` stores the value)."""
+
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"  # ran its course (max epochs or patience)
+    PRUNED = "PRUNED"  # stopped early by the scheduler
+    FAILED = "FAILED"  # its own error, after the allowed restarts
+    LOST = "LOST"  # started by a driver killed before it saved the trial; run again instead
+
+
+ENDED = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED)
+
+
+class Phase(StrEnum):
+    """Why a trial ran: the search, or confirming a finalist with a fresh seed."""
+
+    SEARCH = "search"
+    CONFIRMATION = "confirmation"
+
+
+# --- the Tune config of a trial ---------------------------------------------------------------
+TRIAL = "trial"  # the TrialConfig as a dict
+CPUS = "cpus"  # torch threads of the trial process
+PHASE = "phase"  # absent for search trials
+
+# --- what a trial reports after each epoch ----------------------------------------------------
+BEST_VALUE = "best_value"
+"""The best validation value so far: what the searcher and the scheduler optimise."""
+CONFIRMATION_VALUE = "confirmation_value"
+"""A confirmation trial's ``best_value``, under another name: neither the scheduler nor the
+study sees it."""
+EPOCH = "epoch"  # epochs done (Tune's own iteration count lags after a restore)
+BEST_EPOCH = "best_epoch"
+TRAINABLE_PARAMS = "trainable_params"
+TOTAL_PARAMS = "total_params"
+COMPLETED = "completed"
+"""True once the trial ran its course; Tune's own ``done`` is also set when it was pruned."""
+REPLAYED = "replayed"
+"""The trial was restored from the checkpoint of its last epoch and had nothing left to train."""
+RESTORED_FROM = "restored_from"
+"""In the first result after a restore: the checkpoint continued from, or why from scratch."""
+RESTORED_HISTORY = "restored_history"
+"""In the first result after a restore: the epochs before it, as the checkpoint holds them."""
+NODE_ID, GPU_IDS, PID = "node_id", "gpu_ids", "pid"
+ONEDNN = "onednn"  # "on", or why oneDNN is off in the trial's process (probe_core.numerics)
+PLACEMENT = (NODE_ID, GPU_IDS, PID, ONEDNN)
+"""Where a trial ran, as run tags: its node, GPUs and process, and whether oneDNN was on."""
+LOGGED_METRICS = ("train_loss", "lr", "train_time", "epoch_time")
+"""Per-epoch metrics logged besides every ``val_*`` metric."""

@@ -1,0 +1,105 @@
+"""A sweep's directory: every file a sweep keeps, named once.
+
+<storage_path>/<name>/
+  spec.yaml            the spec as it runs (resume reads it)
+  trials.json          the ledger: every trial, its config, history and MLflow run
+  sweep.json           the MLflow experiment and parent run
+  optuna.db            the Optuna studies, one per stage ("<name>.search", "<name>.race")
+  search/, race/       Ray Tune's runs (their state, the trials' checkpoints)
+  report.json, recommendation.txt, leaderboard.json, strategies.json, best_config.yaml,
+  plots/, model/       what the sweep concluded
+  mlflow_outbox*       MLflow writes waiting to be sent (owned by the outbox)
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sweeps.errors import read_yaml
+
+SPEC_FILE = "spec.yaml"
+SEARCH = "search"
+RACE = "race"
+"""The stages of a sweep, each one Tune run and one Optuna study: ``--auto`` races every
+strategy at its defaults, then searches the winner."""
+
+
+@dataclass(frozen=True)
+class SweepDir:
+    path: Path
+    name: str  # the sweep's name (the directory may have been moved under another)
+
+    @classmethod
+    def open(cls, path: Path) -> "SweepDir":
+        """An existing sweep directory, wherever it is now: its spec names the sweep."""
+        path = Path(path).resolve()
+        return cls(path, str(read_yaml(path / SPEC_FILE).get("name", path.name)))
+
+    @property
+    def spec(self) -> Path:
+        return self.path / SPEC_FILE
+
+    @property
+    def ledger(self) -> Path:
+        return self.path / "trials.json"
+
+    @property
+    def tracking_state(self) -> Path:
+        return self.path / "sweep.json"
+
+    @property
+    def study_storage(self) -> str:
+        return f"sqlite:///{self.path / 'optuna.db'}"
+
+    def study_name(self, stage: str) -> str:
+        return f"{self.name}.{stage}"
+
+    def load_study(self, stage: str):
+        """The stage's Optuna study, or ``None`` before it was created."""
+        import optuna
+
+        try:
+            return optuna.load_study(
+                study_name=self.study_name(stage), storage=self.study_storage
+            )
+        except KeyError:
+            return None
+
+    def tune_run(self, stage: str) -> Path:
+        """Ray Tune's run of a stage (``storage_path / name`` of its RunConfig)."""
+        return self.path / stage
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report.json"
+
+    @property
+    def recommendation(self) -> Path:
+        return self.path / "recommendation.txt"
+
+    @property
+    def best_config(self) -> Path:
+        return self.path / "best_config.yaml"
+
+    @property
+    def leaderboard(self) -> Path:
+        return self.path / "leaderboard.json"
+
+    @property
+    def strategies(self) -> Path:
+        return self.path / "strategies.json"
+
+    @property
+    def plots(self) -> Path:
+        return self.path / "plots"
+
+    @property
+    def model(self) -> Path:
+        return self.path / "model"
+
+    def holds_sweep(self) -> bool:
+        return self.ledger.exists()
+
+    def trial_checkpoint(self, trial_id: str, file_name: str) -> Path | None:
+        """The newest checkpoint file a trial of this sweep wrote (any stage), if on this disk."""
+        found = sorted(self.path.glob(f"*/{trial_id}/checkpoint_*/{file_name}"))
+        return found[-1] if found else None

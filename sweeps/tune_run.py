@@ -1,0 +1,156 @@
+"""Ray Tune wiring: one stage of a sweep as one Tune run (its trainable with resources, the
+Optuna searcher, the scheduler, checkpointing, callbacks), started fresh or restored.
+
+Decides nothing about the sweep: which stages run, and what they conclude, is ``SweepRun``'s.
+"""
+
+import optuna
+from ray import tune
+from ray.tune.search.optuna import OptunaSearch
+
+from probe_core import EEGDataset
+from search_spaces import (
+    DeclarativeSpace,
+    Space,
+    SpaceContext,
+    compose,
+    get_space,
+    space_distributions,
+    warm_start,
+)
+from sweeps import protocol
+from sweeps.confirming_search import ConfirmingSearcher
+from sweeps.interrupts import InterruptWatcher
+from sweeps.progress import ProgressView
+from sweeps.runtime import allow_pending_trials, concurrency
+from sweeps.spec import SweepSpec
+from sweeps.sweep_dir import SEARCH, SweepDir
+from sweeps.tracking import MlflowTracker
+from sweeps.tracking_session import TrackingSession
+from sweeps.trainable import ProbeTrainable
+
+
+def build_space(spec: SweepSpec) -> Space:
+    parts = [
+        get_space(entry) if isinstance(entry, str) else DeclarativeSpace(parameters=entry)
+        for entry in spec.spaces
+    ]
+    return compose(parts)
+
+
+class DefineByRun:
+    """OptunaSearch's space: a sampled TrialConfig as the Tune config (picklable, as Tune saves
+    its searcher with the experiment)."""
+
+    def __init__(self, space: Space, context: SpaceContext, cpus: float) -> None:
+        self.space, self.context, self.cpus = space, context, cpus
+
+    def __call__(self, trial: optuna.Trial) -> dict:
+        config = self.space(trial, self.context).model_dump(mode="json")
+        return {protocol.TRIAL: config, protocol.CPUS: self.cpus}
+
+
+def _searcher(
+    spec: SweepSpec, context: SpaceContext, directory: SweepDir, stage: str
+) -> OptunaSearch:
+    space = build_space(spec)
+    sampler = spec.sampler.build(space_distributions(space, context), context)
+    metric: str | list[str] = protocol.BEST_VALUE
+    mode: str | list[str] = spec.mode
+    if spec.objectives:
+        metric = [protocol.BEST_VALUE, *spec.objectives]
+        mode = [spec.mode, *["min"] * len(spec.objectives)]
+    warm = warm_start(context) if spec.warm_start and spec.sampler.name != "grid" else None
+    return OptunaSearch(
+        space=DefineByRun(space, context, spec.resources.cpus),
+        metric=metric,
+        mode=mode,
+        sampler=sampler,
+        points_to_evaluate=warm[: spec.num_samples] if warm else None,
+        storage=optuna.storages.RDBStorage(directory.study_storage),
+        study_name=directory.study_name(stage),
+    )
+
+
+def _scheduler(spec: SweepSpec):
+    max_epochs = spec.trial.training.max_epochs
+    kind = spec.scheduler.kind
+    if kind == "asha":
+        return tune.schedulers.ASHAScheduler(
+            max_t=max_epochs,
+            grace_period=min(spec.scheduler.grace_period, max_epochs),
+            reduction_factor=spec.scheduler.reduction_factor,
+        )
+    if kind == "hyperband":
+        return tune.schedulers.HyperBandScheduler(
+            max_t=max_epochs, reduction_factor=spec.scheduler.reduction_factor
+        )
+    return tune.schedulers.FIFOScheduler()
+
+
+def trainable(spec: SweepSpec, data_ref: EEGDataset):
+    """The trainable with the dataset (an object-store reference) and the trial's resources."""
+    with_data = tune.with_parameters(ProbeTrainable, data=data_ref)
+    return tune.with_resources(with_data, {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
+
+
+def _trial_dirname(trial) -> str:
+    return trial.trial_id
+
+
+def run_stage(
+    spec: SweepSpec,
+    stage: str,
+    data_ref: EEGDataset,
+    context: SpaceContext,
+    session: TrackingSession,
+    directory: SweepDir,
+    verbosity: str,
+) -> None:
+    """One Tune run of ``spec``'s search as ``stage``; the search stage ends with its
+    confirmation trials. ``verbosity``: quiet (no progress), normal (one updating progress
+    line), verbose (also Ray Tune's own output)."""
+    single_objective = not spec.objectives
+    searcher = _searcher(spec, context, directory, stage)
+    n_confirmations = 2 * spec.confirmation.seeds if stage == SEARCH else 0
+    if n_confirmations:
+        searcher = ConfirmingSearcher(
+            searcher, spec.num_samples, spec.confirmation.seeds, spec.confirmation.top_k, spec.mode
+        )
+    callbacks = [MlflowTracker(session, directory, spec.metric, spec.mode), InterruptWatcher()]
+    if verbosity != "quiet":
+        callbacks.append(ProgressView(spec.num_samples + n_confirmations, spec.mode))
+    allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
+    tune.Tuner(
+        trainable(spec, data_ref),
+        tune_config=tune.TuneConfig(
+            metric=protocol.BEST_VALUE if single_objective else None,
+            mode=spec.mode if single_objective else None,
+            search_alg=searcher,
+            scheduler=_scheduler(spec),
+            num_samples=spec.num_samples + n_confirmations,
+            max_concurrent_trials=spec.max_concurrent,
+            time_budget_s=spec.time_budget_s,
+            reuse_actors=spec.reuse_actors,
+            trial_dirname_creator=_trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=stage,
+            storage_path=str(directory.path),
+            callbacks=callbacks,
+            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            verbose=1 if verbosity == "verbose" else 0,  # Ray's own tables only when asked
+        ),
+    ).fit()
+
+
+def restore_stage(spec: SweepSpec, stage: str, data_ref: EEGDataset, directory: SweepDir) -> bool:
+    """Continue a stage's Tune run where its driver stopped (its trials, searcher and callbacks
+    come back from its saved state); False when there is none to continue."""
+    path = str(directory.tune_run(stage))
+    if not tune.Tuner.can_restore(path):
+        return False
+    allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
+    tune.Tuner.restore(path, trainable(spec, data_ref), resume_errored=True).fit()
+    return True

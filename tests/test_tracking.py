@@ -1,0 +1,153 @@
+"""The MLflow tracker as Tune drives it, without Ray: Tune's calls are made by hand on trials
+that look like Tune's, against a real SQLite MLflow store."""
+
+from types import SimpleNamespace
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sweeps import protocol
+from sweeps.ledger import Ledger
+from sweeps.protocol import Phase, TrialStatus
+from sweeps.sweep_dir import SweepDir
+from sweeps.tracking import MlflowTracker, loggable_params
+from sweeps.tracking_session import open_session
+
+METRIC = "val_balanced_accuracy"
+CONFIG = {
+    "backbone": {"name": "EEGNet", "kwargs": {"api_key": "s3cret"}},
+    "strategy": {"kind": "lora", "rank": 4},
+    "optimizer": {"lr": 0.001},
+}
+
+
+@pytest.fixture
+def tracker(tmp_path):
+    directory = SweepDir(tmp_path / "sweep", "tracked")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    session = open_session(uri, "tracked", directory)
+    tracker = MlflowTracker(session, directory, METRIC, "max")
+    yield tracker
+    tracker.outbox.close(timeout_s=30)
+
+
+def _trial(trial_id: str, phase: Phase | None = None) -> SimpleNamespace:
+    config = {protocol.TRIAL: CONFIG, protocol.CPUS: 1}
+    if phase is not None:
+        config[protocol.PHASE] = phase
+    return SimpleNamespace(trial_id=trial_id, config=config, last_result={}, error_file=None)
+
+
+def _result(epoch: int, value: float, node: str = "node-a", **extra) -> dict:
+    return {
+        protocol.EPOCH: epoch,
+        METRIC: value,
+        "val_loss": 1.0 - value,
+        "train_loss": 0.5,
+        protocol.TRAINABLE_PARAMS: 258,
+        protocol.NODE_ID: node,
+        protocol.GPU_IDS: "",
+        protocol.PID: 7,
+        protocol.ONEDNN: "on",
+        "time": 1000.0 + epoch,
+        **extra,
+    }
+
+
+def _report(tracker, trial, result: dict) -> None:
+    tracker.on_trial_result(0, [], trial, result)
+    trial.last_result = result
+
+
+def _run(tracker, trial_id: str):
+    assert tracker.outbox.flush()
+    client = MlflowClient(tracker.session.uri)
+    return client, client.get_run(tracker.outbox.runs[trial_id])
+
+
+def test_a_trial_is_one_child_run_with_its_config_metrics_and_placement(tracker) -> None:
+    trial = _trial("t1")
+    tracker.on_trial_start(0, [], trial)
+    assert Ledger(tracker.directory.ledger).trials["t1"].status == TrialStatus.RUNNING
+    for epoch, value in ((1, 0.6), (2, 0.8), (3, 0.7)):
+        _report(tracker, trial, _result(epoch, value, completed=epoch == 3))
+    tracker.on_trial_complete(0, [], trial)
+
+    client, run = _run(tracker, "t1")
+    assert run.data.tags["mlflow.parentRunId"] == tracker.session.parent_run_id
+    assert run.data.tags["strategy"] == "lora" and run.data.tags["phase"] == "search"
+    assert run.data.params["strategy.rank"] == "4" and run.data.params["optimizer.lr"] == "0.001"
+    assert "backbone.kwargs.api_key" not in run.data.params  # looks like a secret
+    assert run.data.tags[protocol.NODE_ID] == "node-a" and run.data.tags["onednn"] == "on"
+    history = client.get_metric_history(run.info.run_id, METRIC)
+    assert [(m.step, m.value) for m in history] == [(1, 0.6), (2, 0.8), (3, 0.7)]
+    assert run.data.metrics[protocol.BEST_VALUE] == 0.8
+    assert run.info.status == "FINISHED" and run.data.tags["pruned"] == "False"
+    record = Ledger(tracker.directory.ledger).trials["t1"]
+    assert record.status == TrialStatus.FINISHED and record.best(METRIC, "max") == 0.8
+    assert [h["time"] for h in record.history] == [1001.0, 1002.0, 1003.0]
+
+
+def test_pruned_and_failed_trials_end_their_runs_accordingly(tracker, tmp_path) -> None:
+    pruned, failed = _trial("pruned"), _trial("failed")
+    for trial in (pruned, failed):
+        tracker.on_trial_start(0, [], trial)
+        _report(tracker, trial, _result(1, 0.5, completed=False))
+    tracker.on_trial_complete(0, [], pruned)
+    error_file = tmp_path / "error.txt"
+    error_file.write_text("Traceback (most recent call last):\n  ...\nTrialDiverged: loss is nan\n")
+    failed.error_file = str(error_file)
+    tracker.on_trial_error(0, [], failed)
+
+    _, run = _run(tracker, "pruned")
+    assert run.info.status == "KILLED" and run.data.tags["pruned"] == "True"
+    _, run = _run(tracker, "failed")
+    assert run.info.status == "FAILED" and run.data.tags["error"] == "TrialDiverged: loss is nan"
+    ledger = Ledger(tracker.directory.ledger)
+    assert ledger.trials["pruned"].status == TrialStatus.PRUNED
+    assert ledger.trials["failed"].status == TrialStatus.FAILED
+
+
+def test_a_restored_trial_continues_its_run_and_its_ledger_history(tracker) -> None:
+    """After a restore the trial repeats epochs its checkpoint lacks, elsewhere: the run gets
+    each epoch once, the new placement and where it restored from; the ledger takes the
+    epochs before the restore from the checkpoint."""
+    trial = _trial("t1")
+    tracker.on_trial_start(0, [], trial)
+    for epoch in (1, 2, 3):
+        _report(tracker, trial, _result(epoch, 0.1 * epoch))
+    tracker.on_trial_start(0, [], trial)  # restarted from the checkpoint of epoch 2
+    checkpointed = [_result(e, 0.1 * e) for e in (1, 2)]
+    restored = _result(
+        3,
+        0.35,
+        node="node-b",
+        **{protocol.RESTORED_FROM: "checkpoint_000001", protocol.RESTORED_HISTORY: checkpointed},
+    )
+    _report(tracker, trial, restored)
+    _report(tracker, trial, _result(4, 0.5, node="node-b", completed=True))
+    tracker.on_trial_complete(0, [], trial)
+
+    client, run = _run(tracker, "t1")
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, METRIC)]
+    assert steps == [1, 2, 3, 4]  # epoch 3 is not logged twice
+    assert run.data.tags[protocol.NODE_ID] == "node-b"
+    assert run.data.tags[protocol.RESTORED_FROM] == "checkpoint_000001"
+    record = Ledger(tracker.directory.ledger).trials["t1"]
+    assert [h["epoch"] for h in record.history] == [1, 2, 3, 4]
+    assert record.history[2][METRIC] == 0.35 and record.restarts == 1
+
+
+def test_confirmation_trials_are_recorded_under_their_phase(tracker) -> None:
+    trial = _trial("c1", Phase.CONFIRMATION)
+    tracker.on_trial_start(0, [], trial)
+    _, run = _run(tracker, "c1")
+    assert run.data.tags["phase"] == "confirmation"
+    assert Ledger(tracker.directory.ledger).of_phase(Phase.CONFIRMATION)[0].trial_id == "c1"
+
+
+def test_credential_looking_names_are_left_out_but_model_output_key_is_kept() -> None:
+    params = loggable_params(
+        {"auth": {"token": "x", "password": "y"}, "wrapper": {"model_output_key": "pooled"}}
+    )
+    assert params == {"wrapper.model_output_key": "pooled"}
