@@ -58,9 +58,7 @@ class SweepDir:
         import optuna
 
         try:
-            return optuna.load_study(
-                study_name=self.study_name(stage), storage=self.study_storage
-            )
+            return optuna.load_study(study_name=self.study_name(stage), storage=self.study_storage)
         except KeyError:
             return None
 
