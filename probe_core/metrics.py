@@ -42,3 +42,20 @@ def is_better(metric: str, value: float, best: float | None) -> bool:
     if best is None:
         return not np.isnan(value)
     return value < best if metric in LOWER_IS_BETTER else value > best
+
+
+def chance_level(metric: str, class_counts: np.ndarray) -> float:
+    """The score of a classifier that learnt nothing from the signal, on labels with these
+    class counts: it predicts the class prior (loss), always the largest class (accuracy), or
+    guesses (balanced accuracy and macro F1: 1/K, Cohen's kappa 0, AUROC 0.5)."""
+    counts = np.asarray(class_counts, dtype=float)
+    shares = counts[counts > 0] / counts.sum()
+    if metric == "loss":
+        return float(-(shares * np.log(shares)).sum())
+    if metric == "accuracy":
+        return float(shares.max())
+    if metric in ("balanced_accuracy", "f1_macro"):
+        return 1.0 / len(counts)
+    if metric == "cohen_kappa":
+        return 0.0
+    return 0.5  # auroc

@@ -39,6 +39,14 @@ class SplitConfig(pydantic.BaseModel):
 
     ``train_per_class`` caps the training epochs per class and subject (few-shot adaptation);
     validation and test are unaffected.
+
+    ``folds`` (with ``fold``) cross-validates instead, to score a config on data that chose
+    nothing: the held-out test split is set aside as without folds and never used, and the
+    other epochs are divided into ``folds`` parts. Part ``fold`` is scored: it takes the test
+    split's place. Of the other parts, ``val_fraction`` validates (stratified by subject and
+    class: it picks the best epoch) and the rest trains. For ``cross_subject`` with at least
+    ``folds`` such subjects a part is whole subjects, else it is stratified by subject and
+    class. The parts depend on the seed only: the folds of one seed partition the data.
     """
 
     model_config = pydantic.ConfigDict(extra="forbid")
@@ -50,6 +58,8 @@ class SplitConfig(pydantic.BaseModel):
     test_subjects: list[int] | None = None
     val_subjects: list[int] | None = None
     train_per_class: pydantic.PositiveInt | None = None
+    folds: int | None = pydantic.Field(None, ge=2)
+    fold: pydantic.NonNegativeInt = 0
 
     @pydantic.model_validator(mode="after")
     def _fractions_leave_training_data(self) -> "SplitConfig":
@@ -57,6 +67,8 @@ class SplitConfig(pydantic.BaseModel):
             raise ValueError("split: val_fraction + test_fraction must be below 1")
         if self.kind == "within_subject" and (self.test_subjects or self.val_subjects):
             raise ValueError("split: test_subjects/val_subjects need kind 'cross_subject'")
+        if self.fold >= (self.folds or 1):
+            raise ValueError(f"split: fold {self.fold} of {self.folds or 0} folds")
         return self
 
     def split(self, data: EEGDataset) -> Splits:
@@ -65,6 +77,8 @@ class SplitConfig(pydantic.BaseModel):
             train, val, test = self._within_subject(data, rng)
         else:
             train, val, test = self._cross_subject(data, rng)
+        if self.folds is not None:
+            train, val, test = self._fold_of(data, np.sort(np.concatenate([train, val])))
         if self.train_per_class is not None:
             train = _cap_per_class(data, train, self.train_per_class, rng)
         for index, part in ((train, "train split"), (val, "validation split")):
@@ -111,6 +125,34 @@ class SplitConfig(pydantic.BaseModel):
             np.flatnonzero(np.isin(data.subjects, members))
             for members in (pool, val_subjects, test_subjects)
         )
+
+    def _fold_of(self, data: EEGDataset, pool: np.ndarray):
+        """(train, validation, scored) of fold ``fold``, from the non-test epochs in ``pool``."""
+        rng = np.random.default_rng([self.seed, self.folds])  # the same parts for every fold
+        subjects = np.unique(data.subjects[pool])
+        part = np.empty(len(pool), dtype=np.int64)
+        if self.kind == "cross_subject" and len(subjects) >= self.folds:
+            order = {subject: i for i, subject in enumerate(rng.permutation(subjects).tolist())}
+            part = np.array([order[s] % self.folds for s in data.subjects[pool].tolist()])
+        else:
+            for group in _groups(data, pool):
+                part[rng.permutation(group)] = np.arange(len(group)) % self.folds
+        rest = pool[part != self.fold]
+        validating = np.zeros(len(rest), dtype=bool)
+        for group in _groups(data, rest):
+            n_val = max(round(len(group) * self.val_fraction), 1)
+            validating[rng.permutation(group)[:n_val]] = True
+        return rest[~validating], rest[validating], pool[part == self.fold]
+
+
+def _groups(data: EEGDataset, index: np.ndarray) -> list[np.ndarray]:
+    """Positions in ``index`` of each (subject, class) group."""
+    subjects, labels = data.subjects[index], data.y[index]
+    return [
+        np.flatnonzero((subjects == subject) & (labels == label))
+        for subject in np.unique(subjects)
+        for label in np.unique(labels)
+    ]
 
 
 def _cap_per_class(

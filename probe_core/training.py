@@ -19,7 +19,7 @@ from torch import nn
 from probe_core.assembly import batch_extras, build_model, model_inputs, shared_tensor
 from probe_core.dataset import EEGDataset
 from probe_core.errors import ConfigError
-from probe_core.introspection import BackboneFacts, parameter_summary
+from probe_core.introspection import BackboneFacts, ParameterSummary, parameter_summary
 from probe_core.metrics import classification_metrics, is_better
 from probe_core.numerics import guard_convolutions
 from probe_core.splits import Splits
@@ -208,7 +208,6 @@ class TrialRunner:
         seed_everything(config.seed)
         model, facts = build_model(config, dataset)
         self.model = model.to(self.device)
-        self.sizes = parameter_summary(self.model)
         self.train_split = _Tensors(dataset, self.splits.train, self.device)
         self.val_split = _Tensors(dataset, self.splits.val, self.device)
         self.extras = model_inputs(config, dataset, self.device)
@@ -222,6 +221,9 @@ class TrialRunner:
             fused=self.device.type == "cuda",  # one kernel per step, not one per tensor
         )
         self.scheduler = _scheduler(config, self.optimizer, self.steps_per_epoch)
+        # what trains at some point: LP-FT's backbone is frozen only for its first epochs
+        trained = sum(p.numel() for group in self.optimizer.param_groups for p in group["params"])
+        self.sizes = ParameterSummary(parameter_summary(self.model).total, trained)
         self.class_weights = None
         if config.training.class_weights:
             counts = torch.bincount(self.train_split.y, minlength=self.n_classes).float()

@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 
 EXIT_USER_ERROR = 2
+EXIT_NOTHING_LEARNT = 3  # the sweep ran, and no strategy beats chance
 EXIT_INTERRUPTED = 130
 
 
@@ -43,14 +44,14 @@ def cmd_validate(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_run(args: argparse.Namespace) -> None:
+def cmd_run(args: argparse.Namespace) -> int:
     from sweeps.errors import SweepError
     from sweeps.sweep import dry_run, run_sweep
 
     spec = _spec_with_overrides(args)
     if args.dry_run:
         dry_run(spec)
-        return
+        return 0
     directory = spec.sweep_dir()
     if directory.holds_sweep():
         if not args.overwrite:
@@ -63,12 +64,14 @@ def cmd_run(args: argparse.Namespace) -> None:
     outcome = run_sweep(spec, auto=args.auto, say=say, verbosity=_verbosity(args))
     if args.quiet and outcome.recommendation is not None:
         print(outcome.recommendation.text())
+    return 0 if outcome.conclusion.result else EXIT_NOTHING_LEARNT
 
 
-def cmd_resume(args: argparse.Namespace) -> None:
+def cmd_resume(args: argparse.Namespace) -> int:
     from sweeps.sweep import resume_sweep
 
-    resume_sweep(args.dir)
+    outcome = resume_sweep(args.dir)
+    return 0 if outcome.conclusion.result else EXIT_NOTHING_LEARNT
 
 
 def _sweep_dir(path: Path):
@@ -100,7 +103,8 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from sweeps.errors import SweepError
-    from sweeps.report import Recommendation, format_leaderboard
+    from sweeps.recommendation import Recommendation
+    from sweeps.report import format_leaderboard
 
     directory, spec = _sweep_dir(args.dir)
     if not directory.report.exists():
@@ -108,7 +112,8 @@ def cmd_report(args: argparse.Namespace) -> None:
     report = json.loads(directory.report.read_text())
     print(format_leaderboard(report["leaderboard"], spec.metric))
     if report["recommendation"]:
-        print(Recommendation(**report["recommendation"]).text())
+        print(Recommendation.from_dict(report["recommendation"]).text())
+    if directory.best_config.exists():
         print(f"best config: {directory.best_config}")
 
 
@@ -223,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_process(_verbosity(args) if hasattr(args, "quiet") else "normal")
     try:
-        args.handler(args)
+        return args.handler(args) or 0
     except UserError as error:
         if args.debug:
             traceback.print_exc()
@@ -232,7 +237,6 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, SweepInterrupted) as error:
         print(f"probe-sweep: {error or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""Search, then confirmation runs, in one Tune run.
+"""Search, then the finalists' evaluation, in one Tune run.
 
-The searcher proposes ``n_search`` trials; once they have all ended it ranks the strategies and
-proposes the confirmation trials (the best config of the top two strategies, with fresh
-seeds). One Tune run means one set of reused trial actors: a second run would start new
-processes, each paying seconds of imports. Confirmation trials report their value under another
-name than the searched metric, so neither the scheduler nor the Optuna study sees them.
+The searcher proposes ``n_search`` trials; once they have all ended it ranks the strategies
+(with those of an earlier stage, the ``--auto`` race) and proposes the evaluation trials: the
+best config of each finalist strategy on every cross-validation fold × fresh seed. One Tune run
+means one set of reused trial actors: a second run would start new processes, each paying
+seconds of imports. Evaluation trials report their value under another name than the searched
+metric, so neither the scheduler nor the Optuna study sees them.
 """
 
 import pickle
@@ -16,18 +17,36 @@ from sweeps import protocol
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase
 from sweeps.report import rank_strategies
+from sweeps.spec import Confirmation
+
+
+def evaluation_config(config: dict, fold: int, folds: int, seed: int) -> dict:
+    """A search trial's Tune config as the evaluation trial of one fold and seed (scored on the
+    fold, which picks nothing: see ``SplitConfig.folds``)."""
+    trial = config[protocol.TRIAL]
+    split = {**trial["split"], "folds": folds, "fold": fold}
+    evaluated = {**trial, "seed": seed, "split": split}
+    return {**config, protocol.TRIAL: evaluated, protocol.PHASE: Phase.CONFIRMATION}
 
 
 class ConfirmingSearcher(Searcher):
-    def __init__(self, inner: Searcher, n_search: int, n_seeds: int, top_k: int, mode: str) -> None:
+    def __init__(
+        self,
+        inner: Searcher,
+        n_search: int,
+        confirmation: Confirmation,
+        mode: str,
+        earlier: list[TrialRecord] = (),
+    ) -> None:
+        """``earlier``: search trials of an earlier stage that compete for the finalists, each
+        with one history entry holding its ``best_value``."""
         super().__init__(metric=inner.metric, mode=inner.mode)
         self.inner = inner
         self.n_search = n_search
-        self.n_seeds = n_seeds
-        self.top_k = top_k
+        self.confirmation = confirmation
         self.rank_mode = mode
         self.configs: dict[str, dict] = {}  # Tune configs of the search trials
-        self.ended: dict[str, TrialRecord] = {}
+        self.ended: dict[str, TrialRecord] = {r.trial_id: r for r in earlier}
         self.queue: list[dict] | None = None
 
     def set_search_properties(
@@ -41,27 +60,34 @@ class ConfirmingSearcher(Searcher):
             if isinstance(config, dict):
                 self.configs[trial_id] = config
             return config
-        if len(self.ended) < len(self.configs):
+        if any(trial_id not in self.ended for trial_id in self.configs):
             return None  # wait for the search to end before ranking
         if self.queue is None:
-            self.queue = self._confirmation_configs()
+            self.queue = self._evaluation_configs()
         if not self.queue:
             return Searcher.FINISHED
         return self.queue.pop(0)
 
-    def _confirmation_configs(self) -> list[dict]:
-        if self.n_seeds == 0:
-            return []
+    def _evaluation_configs(self) -> list[dict]:
+        """Per fold and seed, every finalist: an interrupted evaluation still pairs up."""
+        plan = self.confirmation
         ended = list(self.ended.values())
-        ranks = rank_strategies(ended, protocol.BEST_VALUE, self.rank_mode, self.top_k)
-        configs = []
-        for rank in ranks[:2]:
-            best = self.configs[rank.best_trial_id]
-            trial = best[protocol.TRIAL]
-            for offset in range(1, self.n_seeds + 1):
-                seeded = {**trial, "seed": trial.get("seed", 0) + offset}
-                configs.append({**best, protocol.TRIAL: seeded, protocol.PHASE: Phase.CONFIRMATION})
-        return configs
+        ranks = rank_strategies(ended, protocol.BEST_VALUE, self.rank_mode, plan.top_k)
+        finalists = [self.ended[rank.best_trial_id] for rank in ranks[: plan.finalists]]
+        return [
+            evaluation_config(
+                {protocol.TRIAL: record.config, protocol.CPUS: self._cpus()},
+                fold,
+                plan.folds,
+                seed,
+            )
+            for fold in range(plan.folds)
+            for seed in range(1, plan.seeds + 1)  # fresh: the search ran seed 0 by default
+            for record in finalists
+        ]
+
+    def _cpus(self) -> float:
+        return next(iter(self.configs.values()))[protocol.CPUS]
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self.configs:

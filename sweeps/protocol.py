@@ -55,5 +55,8 @@ NODE_ID, GPU_IDS, PID = "node_id", "gpu_ids", "pid"
 ONEDNN = "onednn"  # "on", or why oneDNN is off in the trial's process (probe_core.numerics)
 PLACEMENT = (NODE_ID, GPU_IDS, PID, ONEDNN)
 """Where a trial ran, as run tags: its node, GPUs and process, and whether oneDNN was on."""
+FOLD = "fold_"
+"""An evaluation trial's scores on its fold (``fold_<metric>``), reported with its last epoch:
+its best epoch's, picked on its validation part."""
 LOGGED_METRICS = ("train_loss", "lr", "train_time", "epoch_time")
-"""Per-epoch metrics logged besides every ``val_*`` metric."""
+"""Per-epoch metrics logged besides every ``val_*`` (and ``fold_*``) metric."""

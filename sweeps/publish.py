@@ -1,6 +1,7 @@
 """Everything the sweep concluded, written to its directory and queued for the parent run."""
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sweeps.ledger import Ledger
 from sweeps.outbox import Outbox, as_metrics
 from sweeps.plots import confusion_matrix, learning_curves, optuna_plots, strategy_plot
 from sweeps.protocol import Phase
+from sweeps.recommendation import Recommendation
 from sweeps.report import Conclusion
 from sweeps.spec import SweepSpec
 from sweeps.sweep_dir import SEARCH, SweepDir
@@ -75,24 +77,42 @@ def publish_report(
     if conclusion.board:  # something to draw
         for path in draw_plots(spec, directory, ledger, final):
             outbox.log_artifact(PARENT, path, "plots")
-    if recommendation is None or final is None:
-        outbox.set_terminated(PARENT, "FINISHED")
-        return
-    metrics = {"recommended_mean": recommendation.mean, "recommended_std": recommendation.std}
-    if recommendation.margin is not None:
-        metrics["margin_over_runner_up"] = recommendation.margin
+    if recommendation is not None:
+        outbox.log_batch(
+            PARENT,
+            as_metrics(_parent_metrics(recommendation), 0),
+            {
+                "verdict": recommendation.verdict,
+                "recommended_strategy": str(recommendation.strategy),
+                "runner_up": str(recommendation.runner_up),
+            },
+        )
+    if final is not None:
+        outbox.log_artifact(PARENT, save_model(directory, final.model), "model")
+        if spec.tracking.register_model:
+            outbox.register_model(PARENT, "model", spec.tracking.register_model)
+    outbox.set_terminated(PARENT, "FINISHED")
+
+
+def _parent_metrics(recommendation: Recommendation) -> dict[str, float]:
+    """The recommendation's figures as the parent run's metrics (the same as its text's)."""
+    metrics = {"chance_level": recommendation.chance}
+    chosen = recommendation.chosen
+    if chosen is not None:
+        metrics.update(recommended_mean=chosen.score.mean)
+        if math.isfinite(chosen.score.low):
+            metrics.update(
+                recommended_ci_low=chosen.score.low, recommended_ci_high=chosen.score.high
+            )
+    if recommendation.difference is not None:
+        difference = recommendation.difference
+        metrics.update(difference_to_runner_up=difference.mean)
+        if math.isfinite(difference.low):
+            metrics.update(difference_ci_low=difference.low, difference_ci_high=difference.high)
     for key, value in (recommendation.test_metrics or {}).items():
         if value == value:  # NaN (an AUROC without both classes) is not a metric
             metrics[f"test_{key}"] = value
-    tags = {
-        "recommended_strategy": recommendation.strategy,
-        "runner_up": str(recommendation.runner_up),
-    }
-    outbox.log_batch(PARENT, as_metrics(metrics, 0), tags)
-    outbox.log_artifact(PARENT, save_model(directory, final.model), "model")
-    if spec.tracking.register_model:
-        outbox.register_model(PARENT, "model", spec.tracking.register_model)
-    outbox.set_terminated(PARENT, "FINISHED")
+    return metrics
 
 
 def save_model(directory: SweepDir, model: torch.nn.Module) -> Path:

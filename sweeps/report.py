@@ -1,4 +1,5 @@
-"""Which freeze strategy to use, with evidence: ranking, confirmation statistics, leaderboard."""
+"""What a finished sweep says: its leaderboard, its strategies ranked, how its trials ended,
+and the recommendation (``recommendation.py``) drawn from them."""
 
 import statistics
 from dataclasses import asdict, dataclass
@@ -6,6 +7,7 @@ from dataclasses import asdict, dataclass
 from sweeps import protocol
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import ENDED, TrialStatus
+from sweeps.recommendation import Recommendation, Scores, recommend, unevaluated
 
 
 @dataclass(frozen=True)
@@ -65,90 +67,6 @@ def rank_strategies(
     return sorted(ranks, key=lambda r: (key(r.best), key(r.top_k_mean)))
 
 
-@dataclass(frozen=True)
-class Confirmation:
-    strategy: str
-    values: list[float]
-
-    @property
-    def mean(self) -> float:
-        return statistics.mean(self.values)
-
-    @property
-    def std(self) -> float:
-        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
-
-
-@dataclass
-class Recommendation:
-    strategy: str
-    metric: str
-    mean: float
-    std: float
-    n_seeds: int
-    runner_up: str | None
-    margin: float | None
-    trainable_params: int | None
-    epoch_time: float | None
-    test_metrics: dict | None = None
-
-    def text(self) -> str:
-        lines = [
-            f"Recommended freeze strategy: {self.strategy}",
-            f"  {self.metric}: {self.mean:.3f} ± {self.std:.3f} over {self.n_seeds} seed(s)",
-        ]
-        if self.runner_up is not None and self.margin is not None:
-            lines.append(f"  margin over the runner-up ({self.runner_up}): {self.margin:+.3f}")
-        if self.trainable_params is not None:
-            lines.append(f"  trainable parameters: {self.trainable_params:,}")
-        if self.epoch_time is not None:
-            lines.append(f"  time per epoch: {self.epoch_time:.2f} s")
-        if self.test_metrics:
-            shown = ", ".join(
-                f"{k} {v:.3f}"
-                for k, v in self.test_metrics.items()
-                if k in ("balanced_accuracy", "accuracy", "f1_macro", "auroc")
-            )
-            lines.append(f"  held-out test: {shown}")
-        return "\n".join(lines)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def recommend(
-    ranks: list[StrategyRank],
-    confirmations: list[Confirmation],
-    board: list[dict],
-    metric: str,
-    mode: str,
-) -> Recommendation:
-    """The winner of the confirmation runs (or, without them, of the search), with evidence."""
-    key = _order(mode)
-    if confirmations:
-        ordered = sorted(confirmations, key=lambda c: key(c.mean))
-        winner, runner_up = ordered[0], (ordered[1] if len(ordered) > 1 else None)
-        strategy, mean, std, n = winner.strategy, winner.mean, winner.std, len(winner.values)
-        margin = None if runner_up is None else abs(winner.mean - runner_up.mean)
-        runner_name = None if runner_up is None else runner_up.strategy
-    else:
-        strategy, mean, std, n = ranks[0].strategy, ranks[0].best, 0.0, 1
-        runner_name = ranks[1].strategy if len(ranks) > 1 else None
-        margin = None if len(ranks) < 2 else abs(ranks[0].best - ranks[1].best)
-    row = next(r for r in board if r["strategy"] == strategy)
-    return Recommendation(
-        strategy=strategy,
-        metric=metric,
-        mean=mean,
-        std=std,
-        n_seeds=n,
-        runner_up=runner_name,
-        margin=margin,
-        trainable_params=row["trainable_params"],
-        epoch_time=row["epoch_time"],
-    )
-
-
 def format_leaderboard(board: list[dict], metric: str, limit: int = 10) -> str:
     header = f"{'rank':>4}  {'trial':<10} {'strategy':<16} {metric:>22} {'epochs':>6} {'status':<9}"
     lines = [header]
@@ -171,6 +89,11 @@ class Conclusion:
     lost: int
     recommendation: Recommendation | None
     metric: str
+
+    @property
+    def result(self) -> bool:
+        """Whether a strategy is recommended (no trial reported, or none beats chance: no)."""
+        return self.recommendation is not None and self.recommendation.strategy is not None
 
     @property
     def best_trial_id(self) -> str:
@@ -197,17 +120,44 @@ class Conclusion:
         }
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """How the finalists were evaluated: their scores by (fold, seed), on so many folds and
+    seeds, and the metric's chance level."""
+
+    scores: dict[str, Scores]
+    folds: int
+    seeds: int
+    chance: float
+
+
 def conclude(
-    searched: list[TrialRecord],
-    confirmations: list[Confirmation],
-    metric: str,
-    mode: str,
-    top_k: int,
+    searched: list[TrialRecord], evaluation: Evaluation, metric: str, mode: str, top_k: int
 ) -> Conclusion:
     """Rank the search trials and recommend a strategy (none when no trial reported)."""
     board = leaderboard(searched, metric, mode)
     ranks = rank_strategies(searched, metric, mode, top_k)
     counts = {status: sum(r.status == status for r in searched) for status in ENDED}
     lost = sum(r.status == TrialStatus.LOST for r in searched)
-    recommendation = recommend(ranks, confirmations, board, metric, mode) if ranks else None
+    rows = {row["trial_id"]: row for row in board}
+    costs = {
+        r.strategy: (rows[r.best_trial_id]["trainable_params"], rows[r.best_trial_id]["epoch_time"])
+        for r in ranks
+    }
+    recommendation = None
+    if ranks and evaluation.scores:
+        recommendation = recommend(
+            evaluation.scores,
+            costs,
+            metric,
+            mode,
+            evaluation.chance,
+            evaluation.folds,
+            evaluation.seeds,
+        )
+    elif ranks:
+        top = ranks[0]
+        recommendation = unevaluated(
+            top.strategy, top.best, costs[top.strategy], metric, evaluation.chance
+        )
     return Conclusion(board, ranks, counts, lost, recommendation, metric)

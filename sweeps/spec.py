@@ -52,10 +52,21 @@ class Tracking(_Config):
 
 
 class Confirmation(_Config):
-    """Re-run the top strategy and the runner-up with ``seeds`` seeds before recommending."""
+    """Before recommending, the ``finalists`` best strategies of the search are evaluated
+    again: each one's best config on ``folds`` cross-validation folds × ``seeds`` fresh seeds,
+    trained for as many epochs as its best trial needed and scored at the end, paired by fold
+    and seed (``sweeps/recommendation.py``). ``seeds: 0`` skips it: the recommendation is then
+    the search's best trial, without an interval."""
 
-    seeds: pydantic.NonNegativeInt = 3
+    seeds: pydantic.NonNegativeInt = 2
+    folds: int = pydantic.Field(3, ge=2)
+    finalists: pydantic.PositiveInt = 2
     top_k: pydantic.PositiveInt = 3  # strategies are ranked by best and top-k mean
+
+    @property
+    def trials(self) -> int:
+        """Evaluation trials at most (fewer when fewer strategies reported)."""
+        return self.finalists * self.folds * self.seeds
 
 
 Objective = Literal["trainable_params", "epoch_time"]

@@ -10,22 +10,24 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import optuna
 import ray
 
 from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain
+from probe_core.metrics import chance_level
 from probe_core.numerics import guard_convolutions
 from search_spaces import SamplerConfig, SpaceContext, candidate_strategies, make_context
 from sweeps import protocol
 from sweeps.errors import SweepError
 from sweeps.final_fit import final_fit
 from sweeps.interrupts import raise_if_interrupted
-from sweeps.ledger import Ledger
+from sweeps.ledger import Ledger, TrialRecord
 from sweeps.outbox import Outbox, describe_unsent
 from sweeps.process import configure_process
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.publish import publish_report
-from sweeps.report import Conclusion, Confirmation, conclude, rank_strategies
+from sweeps.report import Conclusion, Evaluation, conclude, rank_strategies
 from sweeps.runtime import cluster_capacity, connect
 from sweeps.spec import SweepSpec, load_spec
 from sweeps.sweep_dir import RACE, SEARCH, SweepDir
@@ -141,6 +143,7 @@ class SweepRun:
         connect(spec.ray_address)
         check_resources(spec)
         self.spec, self.directory, self.context = spec, directory, context
+        self.earlier: list[TrialRecord] = []  # an earlier stage's trials that compete too
         self.session = open_session(uri, spec.experiment, directory)
         self.data, self.data_ref = data, ray.put(data)
         self.say, self.verbosity = say, verbosity
@@ -191,7 +194,14 @@ class SweepRun:
         """One stage as one Tune run (the search stage ends with its confirmation trials)."""
         spec = self.spec if stage == SEARCH else race_spec(self.spec, self.candidates())
         run_stage(
-            spec, stage, self.data_ref, self.context, self.session, self.directory, self.verbosity
+            spec,
+            stage,
+            self.data_ref,
+            self.context,
+            self.session,
+            self.directory,
+            self.verbosity,
+            self.earlier,
         )
         raise_if_interrupted(self.directory.path)
 
@@ -208,6 +218,11 @@ class SweepRun:
         if not ranks:
             raise SweepError("every trial of the strategy race failed; see the MLflow runs")
         winner = ranks[0].strategy
+        self.earlier = [
+            _best_of(record, self.spec.metric, self.spec.mode)
+            for record in raced
+            if record.best(self.spec.metric, self.spec.mode) is not None
+        ]
         self.say(f"stage 2: tuning {winner}")
         self.context = self.context.restricted_to([winner])
         self.spec = self.spec.model_copy(update={"warm_start": False})
@@ -226,37 +241,46 @@ class SweepRun:
         ledger = Ledger(directory.ledger)
         settle_lost_trials(ledger, outbox, directory.load_study(SEARCH))
         searched = ledger.of_phase(Phase.SEARCH)
-        conclusion = conclude(
-            searched,
-            confirmations(ledger, spec),
-            spec.metric,
-            spec.mode,
-            spec.confirmation.top_k,
-        )
+        evaluation = evaluate_finalists(ledger, spec, self.data)
+        conclusion = conclude(searched, evaluation, spec.metric, spec.mode, spec.confirmation.top_k)
         self.say(conclusion.counts_line())
-        final = None
-        if conclusion.recommendation is not None:
+        if conclusion.board:
             self.say(conclusion.leaderboard_text())
+        final = None
+        if conclusion.result:
             best = ledger.trials[conclusion.best_trial_id].config
             checkpoint = directory.trial_checkpoint(conclusion.best_trial_id, CHECKPOINT_FILE)
             final = final_fit(spec, best, self.data_ref, checkpoint)
             conclusion.recommendation.test_metrics = final.evaluation.test_metrics
             directory.best_config.write_text(TrialConfig.model_validate(best).to_yaml())
+        if conclusion.recommendation is not None:
             self.say(conclusion.recommendation.text())
+        else:
+            self.say("No trial reported a value: nothing to recommend (see the failed runs).")
         directory.report.write_text(json.dumps(conclusion.as_report(), indent=2, default=str))
         publish_report(spec, outbox, directory, ledger, conclusion, final)
         self.say(f"browse the runs: {self.session.ui_command()}")
         return SweepOutcome(directory, self.session, conclusion)
 
 
-def confirmations(ledger: Ledger, spec: SweepSpec) -> list[Confirmation]:
-    """Best validation value of each finished confirmation trial, per strategy."""
-    values: dict[str, list[float]] = {}
+def evaluate_finalists(ledger: Ledger, spec: SweepSpec, data: EEGDataset) -> Evaluation:
+    """The finalists' scores by (fold, seed): each finished evaluation trial's fold score."""
+    scores: dict[str, dict[tuple[int, int], float]] = {}
     for record in ledger.of_phase(Phase.CONFIRMATION):
-        best = record.best(spec.metric, spec.mode)
-        if record.status == TrialStatus.FINISHED and best is not None:
-            values.setdefault(record.strategy, []).append(best)
-    return [Confirmation(strategy, found) for strategy, found in values.items()]
+        if record.status == TrialStatus.FINISHED and record.history:
+            key = (record.config["split"]["fold"], record.config["seed"])
+            value = record.history[-1].get(protocol.FOLD + spec.trial.training.metric)
+            if value is not None:
+                scores.setdefault(record.strategy, {})[key] = value
+    chance = chance_level(spec.trial.training.metric, np.bincount(data.y))
+    plan = spec.confirmation
+    return Evaluation(scores, plan.folds, plan.seeds, chance)
+
+
+def _best_of(record: TrialRecord, metric: str, mode: str) -> TrialRecord:
+    """A search trial as the finalists' ranking sees it: its best value."""
+    entry = {protocol.BEST_VALUE: record.best(metric, mode)}
+    return TrialRecord(record.trial_id, Phase.SEARCH, record.config, history=[entry])
 
 
 def settle_lost_trials(ledger: Ledger, outbox: Outbox, study: optuna.Study | None) -> None:

@@ -157,7 +157,7 @@ def _logged_metrics(values: dict) -> dict[str, float]:
     return {
         k: float(v)
         for k, v in values.items()
-        if k.startswith("val_") or k in protocol.LOGGED_METRICS
+        if k.startswith(("val_", protocol.FOLD)) or k in protocol.LOGGED_METRICS
     }
 
 

@@ -33,8 +33,8 @@ class ProbeTrainable(tune.Trainable):
 
     def _start(self, config: dict) -> None:
         torch.set_num_threads(max(int(config.get(protocol.CPUS, 1)), 1))
-        confirming = config.get(protocol.PHASE)
-        self.metric_key = protocol.CONFIRMATION_VALUE if confirming else protocol.BEST_VALUE
+        self.evaluating = bool(config.get(protocol.PHASE))
+        self.metric_key = protocol.CONFIRMATION_VALUE if self.evaluating else protocol.BEST_VALUE
         self.trial_config = TrialConfig.model_validate(config[protocol.TRIAL])
         self.runner = TrialRunner(self.trial_config, self.data)
         self.restored_from: str | None = None  # said once, in the first result after a restore
@@ -44,7 +44,11 @@ class ProbeTrainable(tune.Trainable):
             # restored from the checkpoint of its last epoch (a resumed sweep): nothing left to
             # train; report it as ended, marked so the tracker does not count an extra epoch
             return {**self._result(self.runner.history[-1]), protocol.REPLAYED: True}
-        return self._result(self.runner.step().metrics)
+        metrics = self.runner.step().metrics
+        if self.evaluating and self.runner.done:  # scored on its fold, at its best epoch
+            scores = self.runner.finish(evaluate_test=True).test_metrics
+            metrics = {**metrics, **{protocol.FOLD + k: v for k, v in scores.items()}}
+        return self._result(metrics)
 
     def _result(self, metrics: dict) -> dict:
         context = ray.get_runtime_context()

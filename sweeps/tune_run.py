@@ -21,6 +21,7 @@ from search_spaces import (
 from sweeps import protocol
 from sweeps.confirming_search import ConfirmingSearcher
 from sweeps.interrupts import InterruptWatcher
+from sweeps.ledger import TrialRecord
 from sweeps.progress import ProgressView
 from sweeps.runtime import allow_pending_trials, concurrency
 from sweeps.spec import SweepSpec
@@ -106,16 +107,17 @@ def run_stage(
     session: TrackingSession,
     directory: SweepDir,
     verbosity: str,
+    earlier: list[TrialRecord] = (),
 ) -> None:
-    """One Tune run of ``spec``'s search as ``stage``; the search stage ends with its
-    confirmation trials. ``verbosity``: quiet (no progress), normal (one updating progress
-    line), verbose (also Ray Tune's own output)."""
+    """One Tune run of ``spec``'s search as ``stage``; the search stage ends with the evaluation
+    of its finalists (chosen among ``earlier`` stages' trials too). ``verbosity``: quiet (no
+    progress), normal (one updating progress line), verbose (also Ray Tune's own output)."""
     single_objective = not spec.objectives
     searcher = _searcher(spec, context, directory, stage)
-    n_confirmations = 2 * spec.confirmation.seeds if stage == SEARCH else 0
+    n_confirmations = spec.confirmation.trials if stage == SEARCH else 0
     if n_confirmations:
         searcher = ConfirmingSearcher(
-            searcher, spec.num_samples, spec.confirmation.seeds, spec.confirmation.top_k, spec.mode
+            searcher, spec.num_samples, spec.confirmation, spec.mode, earlier
         )
     callbacks = [MlflowTracker(session, directory, spec.metric, spec.mode), InterruptWatcher()]
     if verbosity != "quiet":

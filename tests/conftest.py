@@ -35,6 +35,26 @@ def patch_data():
 
 
 @pytest.fixture(scope="session")
+def pretrained_shallow(tmp_path_factory):
+    """ShallowFBCSPNet pretrained on four synthetic subjects (the source task is learnt): a
+    backbone whose probes work on other subjects of the same population."""
+    from probe_core.pretraining import PretrainConfig, pretrain
+    from probe_core.synthetic import SyntheticData
+
+    path = tmp_path_factory.mktemp("pretrained") / "shallow.safetensors"
+    config = PretrainConfig(
+        backbone={"name": "ShallowFBCSPNet"},
+        data=SyntheticData(subjects=[0, 1, 2, 3], trials_per_class=40),
+        output=path,
+        training={"max_epochs": 8},
+        optimizer={"lr": 3e-3},
+    )
+    result = pretrain(config)
+    assert result.val_metrics["balanced_accuracy"] > 0.9  # the source task is learnt
+    return path
+
+
+@pytest.fixture(scope="session")
 def ray_cluster():
     """A real two-node Ray cluster on this machine, shared by every test that needs Ray.
 

@@ -1,26 +1,7 @@
-import pytest
-
 from probe_core.pretraining import PretrainConfig, pretrain
 from probe_core.synthetic import SyntheticData
 from probe_core.training import run_trial
 from probe_core.trial_config import TrialConfig
-
-SOURCE = SyntheticData(subjects=[0, 1, 2, 3], trials_per_class=40)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("pretrained") / "shallow.safetensors"
-    config = PretrainConfig(
-        backbone={"name": "ShallowFBCSPNet"},
-        data=SOURCE,
-        output=path,
-        training={"max_epochs": 8},
-        optimizer={"lr": 3e-3},
-    )
-    result = pretrain(config)
-    assert result.val_metrics["balanced_accuracy"] > 0.9  # the source task is learnt
-    return path
 
 
 def _target_trial(strategy: str, checkpoint) -> TrialConfig:
@@ -35,12 +16,18 @@ def _target_trial(strategy: str, checkpoint) -> TrialConfig:
     )
 
 
-def test_pretrained_then_probed_beats_training_from_scratch_on_few_target_trials(checkpoint):
+def test_pretrained_then_probed_beats_training_from_scratch_on_few_target_trials(
+    pretrained_shallow,
+):
     """The effect that makes sweeps over freeze strategies worth running: new subjects, 4
     training trials per class and subject."""
     target = SyntheticData(subjects=[20, 21], trials_per_class=30).build()
-    probed = run_trial(_target_trial("linear_probe", checkpoint), target, evaluate_test=True)
-    scratch = run_trial(_target_trial("from_scratch", checkpoint), target, evaluate_test=True)
+    probed = run_trial(
+        _target_trial("linear_probe", pretrained_shallow), target, evaluate_test=True
+    )
+    scratch = run_trial(
+        _target_trial("from_scratch", pretrained_shallow), target, evaluate_test=True
+    )
     assert probed.test_metrics["balanced_accuracy"] >= 0.85
     assert (
         probed.test_metrics["balanced_accuracy"] > scratch.test_metrics["balanced_accuracy"] + 0.1

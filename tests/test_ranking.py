@@ -9,6 +9,7 @@ from sweeps.confirming_search import ConfirmingSearcher
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.report import leaderboard, rank_strategies
+from sweeps.spec import Confirmation
 
 METRIC = "val_balanced_accuracy"
 
@@ -70,33 +71,58 @@ class Scripted(Searcher):
 
 
 def _config(strategy: str, seed: int = 0) -> dict:
-    return {protocol.TRIAL: {"strategy": {"kind": strategy}, "seed": seed}, protocol.CPUS: 1}
+    trial = {
+        "strategy": {"kind": strategy},
+        "seed": seed,
+        "split": {"seed": 0},
+        "training": {"max_epochs": 20, "patience": 5},
+    }
+    return {protocol.TRIAL: trial, protocol.CPUS: 1}
 
 
-def test_confirmations_follow_the_search_with_fresh_seeds_of_the_top_two(tmp_path) -> None:
+def _ended(value: float) -> dict:
+    return {protocol.BEST_VALUE: value}
+
+
+def test_the_finalists_are_evaluated_on_every_fold_and_seed_after_the_search(tmp_path) -> None:
+    """The best config of each of the two best strategies (an earlier stage's trials compete),
+    per fold and fresh seed."""
     inner = Scripted([_config("linear_probe"), _config("lora", 4), _config("from_scratch")])
-    searcher = ConfirmingSearcher(inner, n_search=3, n_seeds=2, top_k=1, mode="max")
+    race = TrialRecord("r1", Phase.SEARCH, _config("mlp_probe")[protocol.TRIAL])
+    race.history = [_ended(0.85)]
+    plan = Confirmation(folds=3, seeds=2, finalists=2)
+    searcher = ConfirmingSearcher(inner, n_search=3, confirmation=plan, mode="max", earlier=[race])
     assert [searcher.suggest(t) is not None for t in ("s1", "s2", "s3")] == [True] * 3
     assert searcher.suggest("early") is None  # waits until the search has ended
     for trial_id, value in (("s1", 0.8), ("s2", 0.9), ("s3", 0.6)):
-        searcher.on_trial_complete(trial_id, {protocol.BEST_VALUE: value})
+        searcher.on_trial_complete(trial_id, _ended(value))
     assert inner.completed == ["s1", "s2", "s3"]
 
     saved = tmp_path / "searcher.pkl"
     searcher.save(str(saved))  # Tune saves it with the experiment; a resumed sweep restores it
-    restored = ConfirmingSearcher(Scripted([]), 3, 2, 1, "max")
+    restored = ConfirmingSearcher(Scripted([]), 3, plan, "max")
     restored.restore(str(saved))
-    confirmations = [restored.suggest(f"c{i}") for i in range(4)]
-    assert [
-        (c[protocol.TRIAL]["strategy"]["kind"], c[protocol.TRIAL]["seed"]) for c in confirmations
-    ] == [
-        ("lora", 5),
-        ("lora", 6),
-        ("linear_probe", 1),
-        ("linear_probe", 2),
+    evaluations = [restored.suggest(f"e{i}") for i in range(12)]
+    assert restored.suggest("e12") == Searcher.FINISHED
+    planned = [
+        (
+            c[protocol.TRIAL]["strategy"]["kind"],
+            c[protocol.TRIAL]["split"]["fold"],
+            c[protocol.TRIAL]["seed"],
+        )
+        for c in evaluations
     ]
-    assert all(c[protocol.PHASE] == Phase.CONFIRMATION for c in confirmations)
-    assert restored.suggest("c4") == Searcher.FINISHED
-    restored.on_trial_complete("c0", {protocol.CONFIRMATION_VALUE: 0.9})
-    assert restored.inner.completed == ["s1", "s2", "s3"]  # the study never sees "c0"
+    assert planned[:4] == [("lora", 0, 1), ("mlp_probe", 0, 1), ("lora", 0, 2), ("mlp_probe", 0, 2)]
+    assert sorted(planned) == sorted(
+        (s, f, seed) for s in ("lora", "mlp_probe") for f in range(3) for seed in (1, 2)
+    )
+    for config in evaluations:
+        trial = config[protocol.TRIAL]
+        assert config[protocol.PHASE] == Phase.CONFIRMATION
+        assert trial["split"]["folds"] == 3 and trial["training"] == {
+            "max_epochs": 20,
+            "patience": 5,
+        }
+    restored.on_trial_complete("e0", {protocol.CONFIRMATION_VALUE: 0.9})
+    assert restored.inner.completed == ["s1", "s2", "s3"]  # the study never sees "e0"
     assert pickle.loads(pickle.dumps(restored.ended))  # picklable state

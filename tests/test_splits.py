@@ -68,3 +68,36 @@ def test_a_single_class_or_empty_split_is_refused_with_its_name(data) -> None:
     tiny = data.subset(two_per_class, "tiny")  # 2 epochs per class: 1 to validation, 1 to test
     with pytest.raises(DataError, match=r"\(train split\): no epochs"):
         SplitConfig(val_fraction=0.5, test_fraction=0.4).split(tiny)
+
+
+@pytest.mark.parametrize("kind", ["within_subject", "cross_subject"])
+def test_folds_score_each_non_test_epoch_once_and_never_touch_the_test_split(data, kind) -> None:
+    plain = SplitConfig(kind=kind, seed=2).split(data)
+    folds = [SplitConfig(kind=kind, seed=2, folds=3, fold=f).split(data) for f in range(3)]
+    pool = np.sort(np.concatenate([plain.train, plain.val]))
+    for split in folds:
+        parts = np.concatenate([split.train, split.val, split.test])
+        assert np.array_equal(np.sort(parts), pool)  # disjoint, and the held-out test unused
+    scored = np.concatenate([split.test for split in folds])
+    assert np.array_equal(np.sort(scored), pool)  # each epoch is scored in one fold
+    for split in folds:  # the best epoch is picked on a part of each training subject and class
+        groups = {
+            (s, y) for s, y in zip(data.subjects[split.train], data.y[split.train], strict=True)
+        }
+        assert groups == set(zip(data.subjects[split.val], data.y[split.val], strict=True))
+    if kind == "cross_subject":  # 4 non-test subjects ≥ 3 folds: whole subjects are scored
+        for split in folds:
+            trained = set(data.subjects[np.concatenate([split.train, split.val])].tolist())
+            assert not set(data.subjects[split.test].tolist()) & trained
+    else:  # stratified: every part has every subject and class, in equal shares ±1
+        for split in folds:
+            counts = np.bincount(data.subjects[split.test] * 2 + data.y[split.test])
+            assert counts.max() - counts.min() <= 1 and len(counts) == 10
+
+
+def test_too_few_subjects_for_subject_folds_fall_back_to_stratified_parts() -> None:
+    two = SyntheticData(subjects=[0, 1], trials_per_class=9).build()
+    split = SplitConfig(kind="cross_subject", test_fraction=0.0, folds=3, fold=1).split(two)
+    assert set(two.subjects[split.test]) == {0, 1}  # 2 subjects < 3 folds: stratified parts
+    with pytest.raises(ValueError, match="split: fold 3 of 3 folds"):
+        SplitConfig(folds=3, fold=3)

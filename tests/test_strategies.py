@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from probe_core.assembly import build_model
+from probe_core.introspection import parameter_summary
 from probe_core.strategies import StrategyError
-from probe_core.training import seed_everything, train
+from probe_core.training import TrialRunner, seed_everything, train
 from probe_core.trial_config import TrialConfig
 
 LABRAM = {"name": "Labram", "kwargs": {"num_layers": 3, "embed_dim": 40, "num_heads": 2}}
@@ -119,6 +120,9 @@ def test_lp_ft_switches_phase_at_lp_epochs(small_data) -> None:
     two_epochs = _config(config.strategy.model_dump(), epochs=2)
     assert _backbone_names(changed_parameters(two_epochs, small_data)) == set()
     assert "wrapped_model.conv_temporal.weight" in changed_parameters(config, small_data)
+    # its cost is a fine-tune's: every parameter trains, from the third epoch on
+    runner = TrialRunner(config, small_data)
+    assert runner.sizes.trainable == runner.sizes.total == parameter_summary(model).total
 
 
 def test_full_finetune_layer_decay_scales(patch_data) -> None:

@@ -4,6 +4,7 @@ import json
 import math
 import time
 
+import numpy as np
 import pytest
 from sweep_helpers import MlflowServer, runs_by_kind, small_spec, write_spec
 
@@ -13,17 +14,25 @@ from sweeps.ledger import Ledger
 
 
 @pytest.fixture(scope="module")
-def finished_sweep(ray_cluster, tmp_path_factory):
+def finished_sweep(ray_cluster, tmp_path_factory, pretrained_shallow):
     """An 8-trial ASHA sweep run one trial at a time (a deterministic order, so the pruning
-    is too), with confirmation runs, through the CLI and the cluster's address."""
+    is too), with the finalists' evaluation, through the CLI and the cluster's address: a
+    pretrained backbone adapted to new subjects of its population, which it can learn."""
     tmp = tmp_path_factory.mktemp("sweep")
     spec = small_spec(
         tmp,
         "main",
+        data={"kind": "synthetic", "subjects": [20, 21], "trials_per_class": 24},
+        trial={
+            "backbone": {"name": "ShallowFBCSPNet", "checkpoint": str(pretrained_shallow)},
+            "split": {"val_fraction": 0.25, "test_fraction": 0.25},
+            "training": {"max_epochs": 4, "batch_size": 8},
+            "optimizer": {"lr": 0.003},
+        },
         num_samples=8,
         max_concurrent=1,
         scheduler={"kind": "asha", "grace_period": 1, "reduction_factor": 2},
-        confirmation={"seeds": 2},
+        confirmation={"seeds": 1, "folds": 3},
         tracking={"register_model": "probe-sweep-test"},
     )
     path = tmp / "spec.yaml"
@@ -41,7 +50,7 @@ def test_every_trial_is_one_child_run_under_one_parent(finished_sweep) -> None:
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent_id}
     search = [c for c in children if c.data.tags["phase"] == "search"]
     confirmation = [c for c in children if c.data.tags["phase"] == "confirmation"]
-    assert len(search) == 8 and len(confirmation) == 2 * 2
+    assert len(search) == 8 and len(confirmation) == 2 * 3  # two finalists × 3 folds × 1 seed
     ledger = Ledger(sweep_dir / "trials.json")
     assert {r.run_id for r in ledger.of_phase("search")} == {c.info.run_id for c in search}
 
@@ -55,7 +64,7 @@ def test_child_runs_carry_params_epoch_metrics_tags_and_status(finished_sweep) -
     statuses = set()
     for record in ledger.of_phase("search"):
         run = client.get_run(record.run_id)
-        assert run.data.params["backbone.name"] == "EEGNet"
+        assert run.data.params["backbone.name"] == "ShallowFBCSPNet"
         assert run.data.params["strategy.kind"] == record.strategy == run.data.tags["strategy"]
         assert float(run.data.params["optimizer.lr"]) == record.config["optimizer"]["lr"]
         history = client.get_metric_history(record.run_id, "val_balanced_accuracy")
@@ -81,13 +90,21 @@ def test_report_recommendation_and_best_config(finished_sweep) -> None:
         len(board) == 8 and board[0]["val_balanced_accuracy"] >= board[-1]["val_balanced_accuracy"]
     )
     ranked = [s["strategy"] for s in report["strategies"]]
-    assert recommendation["strategy"] in ranked[:2] and recommendation["n_seeds"] == 2
+    assert recommendation["verdict"] in ("better", "tied")
+    finalists = {f["strategy"]: f for f in recommendation["finalists"]}
+    assert set(finalists) == set(ranked[:2]) and recommendation["strategy"] in finalists
+    chosen = finalists[recommendation["strategy"]]
+    assert chosen["score"]["n"] == 3 and chosen["score"]["low"] > recommendation["chance"] == 0.5
     assert 0.0 <= recommendation["test_metrics"]["balanced_accuracy"] <= 1.0
     assert (sweep_dir / "best_config.yaml").is_file()
     parents, _ = runs_by_kind(spec.tracking.uri, "main")
     parent = parents[0]
     assert parent.data.tags["recommended_strategy"] == recommendation["strategy"]
-    assert math.isclose(parent.data.metrics["recommended_mean"], recommendation["mean"])
+    assert parent.data.tags["verdict"] == recommendation["verdict"]
+    assert math.isclose(parent.data.metrics["recommended_mean"], chosen["score"]["mean"])
+    assert math.isclose(parent.data.metrics["recommended_ci_low"], chosen["score"]["low"])
+    text = (sweep_dir / "recommendation.txt").read_text()
+    assert f"{chosen['score']['mean']:.3f} (95% CI {chosen['score']['low']:.3f}" in text
     from mlflow.tracking import MlflowClient
 
     artifacts = {a.path for a in MlflowClient(spec.tracking.uri).list_artifacts(parent.info.run_id)}
@@ -104,6 +121,49 @@ def test_report_recommendation_and_best_config(finished_sweep) -> None:
         "plots/optimization_history.png",
         "plots/confusion_matrix.png",
     } <= plots
+
+
+def test_a_task_with_nothing_to_learn_recommends_nothing(ray_cluster, tmp_path, capsys) -> None:
+    """Every epoch the same signal: no strategy can beat chance, and the sweep says so, exits
+    3 and writes no best config or model."""
+    from mlflow.tracking import MlflowClient
+
+    from probe_core.data_sources import NpzData
+    from probe_core.synthetic import SyntheticData
+
+    one = SyntheticData(subjects=[0], trials_per_class=1).build()
+    path = tmp_path / "blank.npz"
+    np.savez(
+        path,
+        X=np.repeat(one.X[:1], 48, axis=0),
+        y=np.tile([0, 1], 24),
+        subjects=np.repeat([0, 1], 24),
+        ch_names=np.array(one.ch_names),
+        sfreq=one.sfreq,
+    )
+    spec = small_spec(
+        tmp_path,
+        "blank",
+        ray_address=ray_cluster.address,
+        trial={"training": {"max_epochs": 2, "batch_size": 8}},
+        num_samples=2,
+        confirmation={"seeds": 1, "folds": 3},
+    ).model_copy(update={"data": NpzData(path=path)})
+    assert main(["run", str(write_spec(tmp_path, spec))]) == 3
+    out = capsys.readouterr().out
+    assert "No strategy beats chance: the best, " in out and "chance 0.500" in out
+    sweep_dir = spec.sweep_dir()
+    report = json.loads(sweep_dir.report.read_text())
+    assert report["recommendation"]["verdict"] == "chance"
+    assert report["recommendation"]["strategy"] is None
+    assert not sweep_dir.best_config.exists() and not sweep_dir.model.exists()
+    parents, _ = runs_by_kind(spec.tracking.uri, "blank")
+    assert parents[0].data.tags["verdict"] == "chance"
+    assert parents[0].data.metrics["chance_level"] == 0.5
+    artifacts = {
+        a.path for a in MlflowClient(spec.tracking.uri).list_artifacts(parents[0].info.run_id)
+    }
+    assert "model" not in artifacts and "recommendation.txt" in artifacts
 
 
 def test_train_best_config_reproduces_the_best_trial(finished_sweep, capsys) -> None:
