@@ -9,6 +9,11 @@ subjects helps on others without solving them outright.
 
 A subject's parameters depend only on (seed, subject id), so source and target subjects drawn
 from the same seed come from one population.
+
+Options beyond the defaults make related but different tasks (the strategy-selection benchmark,
+bench/selection): the rhythm sources can sit elsewhere (``rhythm_sites``) at other frequencies
+(``mu_hz``, ``beta_hz``), channel gains can vary more (``gain_spread``), and the labels can be
+shuffled (``shuffle_labels``: a source task with nothing to learn about the signal).
 """
 
 from typing import Literal
@@ -21,7 +26,9 @@ from probe_core.errors import DataError
 from probe_core.montage import CHANNELS_1020, montage_positions
 
 CLASS_NAMES = ["left_hand", "right_hand", "feet", "tongue"]
-_ERD_CENTRES = [["C4"], ["C3"], ["Cz"], ["C3", "C4"]]
+_ERD_SITES = [[1], [0], [2], [0, 1]]
+"""Per class, the rhythm sites that desynchronise (indices into ``rhythm_sites``): with the
+default sites left hand → C4, right hand → C3, feet → Cz, tongue → C3 and C4."""
 
 
 class SyntheticData(pydantic.BaseModel):
@@ -39,6 +46,26 @@ class SyntheticData(pydantic.BaseModel):
     channels: list[str] = CHANNELS_1020
     erd_depth: float = pydantic.Field(0.5, ge=0.0, le=1.0)
     snr: pydantic.PositiveFloat = 1.0
+    rhythm_sites: list[str] = pydantic.Field(["C3", "C4", "Cz"], min_length=3, max_length=3)
+    """Where the three rhythm sources sit (10-05 names), in the order of ``_ERD_SITES``."""
+    mu_hz: pydantic.PositiveFloat = 10.5
+    beta_hz: pydantic.PositiveFloat = 21.0
+    """Population means of the rhythm frequencies (subjects vary by ±1 and ±2 Hz)."""
+    gain_spread: pydantic.NonNegativeFloat = 0.2
+    """Standard deviation of the log channel gains."""
+    shuffle_labels: bool = False
+    session: pydantic.NonNegativeInt = 0
+    """Another recording of the same subjects: new trials, the subjects' parameters unchanged
+    (they are drawn after the labels are shuffled: keep ``trials_per_class`` and ``n_classes``)."""
+
+    @pydantic.field_validator("rhythm_sites")
+    @classmethod
+    def _known_sites(cls, sites: list[str]) -> list[str]:
+        positions = montage_positions(sites)
+        unknown = [site for site, p in zip(sites, positions, strict=True) if np.isnan(p[0])]
+        if unknown:
+            raise ValueError(f"synthetic.rhythm_sites: no 10-05 position for {unknown}")
+        return sites
 
     def build(self) -> EEGDataset:
         positions = montage_positions(self.channels)
@@ -69,12 +96,15 @@ class SyntheticData(pydantic.BaseModel):
         n_epochs = self.trials_per_class * self.n_classes
         labels = np.repeat(np.arange(self.n_classes), self.trials_per_class)
         rng.shuffle(labels)
-        gains = rng.lognormal(0.0, 0.2, n_chans)
+        gains = rng.lognormal(0.0, self.gain_spread, n_chans)
         noise = rng.uniform(0.7, 1.3)
-        mu_freq, beta_freq = rng.normal(10.5, 1.0), rng.normal(21.0, 2.0)
+        mu_freq, beta_freq = rng.normal(self.mu_hz, 1.0), rng.normal(self.beta_hz, 2.0)
         alpha_freq = rng.normal(10.0, 0.8)
         depth = np.clip(self.erd_depth * rng.uniform(0.6, 1.4), 0.0, 0.95)
         shift = rng.normal(0.0, 0.008, 3)  # source locations move a little per subject
+        if self.session:
+            rng = np.random.default_rng([self.seed, subject, 0, self.session])
+            rng.shuffle(labels)
 
         mixing = _spatial_kernel(positions, positions, width=0.03)
         background = _coloured_noise(rng, (n_epochs, n_chans, n_times), exponent=1.0)
@@ -84,11 +114,11 @@ class SyntheticData(pydantic.BaseModel):
         alpha = _narrowband(rng, n_epochs, n_times, self.sfreq, alpha_freq, 1.5)
         X += 1.2 * self.snr * alpha_map.sum(axis=1)[None, :, None] * alpha[:, None, :]
 
-        for index, centre in enumerate(["C3", "C4", "Cz"]):
-            source_map = _spatial_kernel(positions, _centres([centre], shift), width=0.035)[:, 0]
+        for index, site in enumerate(self.rhythm_sites):
+            source_map = _spatial_kernel(positions, _centres([site], shift), width=0.035)[:, 0]
             rhythm = _narrowband(rng, n_epochs, n_times, self.sfreq, mu_freq, 1.5)
             rhythm += 0.5 * _narrowband(rng, n_epochs, n_times, self.sfreq, beta_freq, 3.0)
-            desync = np.array([centre in _ERD_CENTRES[label] for label in labels])
+            desync = np.array([index in _ERD_SITES[label] for label in labels])
             amplitude = np.where(desync, 1.0 - depth, 1.0) * rng.uniform(0.8, 1.2, n_epochs)
             X += (
                 (1.5 + 0.2 * index)
@@ -97,6 +127,8 @@ class SyntheticData(pydantic.BaseModel):
                 * (amplitude[:, None, None] * rhythm[:, None, :])
             )
         X *= gains[None, :, None] * 10.0  # microvolt-like scale
+        if self.shuffle_labels:  # its own generator: the signal stays as without the option
+            labels = np.random.default_rng([self.seed, subject, 1]).permutation(labels)
         return X, labels
 
 
