@@ -1,0 +1,1 @@
+"""The strategy-selection benchmark: tasks with known best adaptation strategies."""

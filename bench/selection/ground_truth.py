@@ -1,0 +1,241 @@
+"""Compute the ground truth of the strategy-selection benchmark, once, into a JSON file that tests
+and CI read instead of recomputing it.
+
+Every applicable strategy at its default settings × a learning-rate grid × model seeds, and
+neuralbench's named presets × a few seeds at the base learning rate, each trained on the task's
+target with ``run_trial`` and tested on its held-out split. The file is rewritten after every
+run and a rerun resumes from it (runs of a task whose definition changed are dropped).
+
+    python -m bench.selection.ground_truth [--tasks few_shot ...] [--seeds 5] [--out FILE]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from bench.selection.tasks import TASKS, SelectionTask
+from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain, run_trial
+from search_spaces.config_paths import with_values
+from search_spaces.context import make_context
+from search_spaces.presets import PRESETS, available_presets
+
+LEARNING_RATES = (3e-4, 1e-3, 3e-3)
+PRESET_SEEDS = 3
+METRIC = "balanced_accuracy"
+DEFAULT_OUT = Path(__file__).parent / "ground_truth.json"
+
+
+def task_definition(task: SelectionTask) -> dict:
+    """What the task's runs depend on (the checkpoint path is a cache detail, left out)."""
+    return {
+        "description": task.description,
+        "expected_winner": task.expected_winner,
+        "source": task.source.model_dump(mode="json", exclude={"output"}),
+        "base_trial": _without_checkpoint(task.base).model_dump(mode="json"),
+        "strategies": list(task.strategies),
+    }
+
+
+def is_current(stored: dict, task: SelectionTask) -> bool:
+    """Whether runs made under the ``stored`` definition still hold for ``task``: compared as
+    validated configs, so that a config field added later with a default does not outdate them."""
+    source = PretrainConfig.model_validate({**stored["source"], "output": task.source.output})
+    base = TrialConfig.model_validate(stored["base_trial"])
+    return (
+        stored["strategies"] == list(task.strategies)
+        and source == task.source
+        and base == _without_checkpoint(task.base)
+    )
+
+
+def _without_checkpoint(config: TrialConfig) -> TrialConfig:
+    backbone = config.backbone.model_copy(update={"checkpoint": None})
+    return config.model_copy(update={"backbone": backbone})
+
+
+def planned_runs(task: SelectionTask, presets: list[str], seeds: int) -> list[dict]:
+    """The runs of ``task``: the strategies' grid, then the presets at the base learning rate."""
+    runs = [
+        {"task": task.name, "arm": kind, "lr": lr, "seed": seed}
+        for kind in task.strategies
+        for lr in LEARNING_RATES
+        for seed in range(seeds)
+    ]
+    base_lr = task.base.optimizer.lr
+    return runs + [
+        {"task": task.name, "arm": f"preset:{name}", "lr": base_lr, "seed": seed}
+        for name in presets
+        for seed in range(PRESET_SEEDS)
+    ]
+
+
+def trial_config(task: SelectionTask, run: dict) -> TrialConfig:
+    arm = run["arm"]
+    if arm.startswith("preset:"):
+        values = {**PRESETS[arm.removeprefix("preset:")], "seed": run["seed"]}
+        return with_values(task.base, values)
+    return task.trial({"kind": arm}, run["lr"], run["seed"])
+
+
+def execute(task: SelectionTask, run: dict, dataset: EEGDataset) -> dict:
+    start = time.perf_counter()
+    result = run_trial(trial_config(task, run), dataset, evaluate_test=True)
+    return {
+        **run,
+        "val": round(result.val_metrics[METRIC], 4),
+        "test": round(result.test_metrics[METRIC], 4),
+        "trainable_params": result.trainable_params,
+        "best_epoch": result.best_epoch,
+        "epochs": len(result.history),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def ensure_source(task: SelectionTask) -> dict:
+    """Pretrain the task's source unless cached; its validation score and time, kept beside the
+    checkpoint so that a resumed or rebuilt table still reports them."""
+    record = task.source.output.with_suffix(".json")
+    if not task.source.output.exists() or not record.exists():
+        print(f"pretraining {task.source.output.name}", flush=True)
+        start = time.perf_counter()
+        result = pretrain(task.source)
+        summary = {
+            "checkpoint": task.source.output.name,
+            f"val_{METRIC}": round(result.val_metrics[METRIC], 4),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+        record.write_text(json.dumps(summary))
+    return json.loads(record.read_text())
+
+
+def summarise(runs: list[dict], task: SelectionTask) -> dict:
+    """Per strategy: test score (mean ± std over seeds) at the learning rate with the best mean
+    validation score; the winner by mean test score; and the preset baseline: the preset with
+    the best mean validation score, and its test score."""
+    strategies = {}
+    for kind in task.strategies:
+        by_lr = {
+            lr: [r for r in runs if r["arm"] == kind and r["lr"] == lr] for lr in LEARNING_RATES
+        }
+        by_lr = {lr: rs for lr, rs in by_lr.items() if rs}
+        if by_lr:
+            lr = max(by_lr, key=lambda lr: statistics.mean(r["val"] for r in by_lr[lr]))
+            strategies[kind] = {"lr": lr, **_scores(by_lr[lr])}
+    presets = {}
+    for arm in sorted({r["arm"] for r in runs if r["arm"].startswith("preset:")}):
+        presets[arm.removeprefix("preset:")] = _scores([r for r in runs if r["arm"] == arm])
+    summary: dict = {"strategies": strategies, "presets": presets}
+    if strategies:
+        summary["winner"] = max(strategies, key=lambda k: strategies[k]["test_mean"])
+    if presets:
+        chosen = max(presets, key=lambda name: presets[name]["val_mean"])
+        summary["preset_baseline"] = {"preset": chosen, "test_mean": presets[chosen]["test_mean"]}
+    return summary
+
+
+def _scores(runs: list[dict]) -> dict:
+    tests = [r["test"] for r in runs]
+    return {
+        "val_mean": round(statistics.mean(r["val"] for r in runs), 4),
+        "test_mean": round(statistics.mean(tests), 4),
+        "test_std": round(statistics.stdev(tests), 4) if len(tests) > 1 else 0.0,
+        "seeds": len(runs),
+        "trainable_params": runs[0]["trainable_params"],
+    }
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0].partition(":")[2].strip() if names else cpu
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def load(path: Path) -> tuple[list[dict], dict]:
+    """The runs and pretrained sources already in ``path``, for the tasks still defined as they
+    were."""
+    if not path.exists():
+        return [], {}
+    document = json.loads(path.read_text())
+    stored = document["tasks"]
+    current = {
+        task.name for task in TASKS if task.name in stored and is_current(stored[task.name], task)
+    }
+    return [r for r in document["runs"] if r["task"] in current], document["sources"]
+
+
+def write(path: Path, runs: list[dict], sources: dict, seeds: int) -> None:
+    """The whole table, atomically: a header, per-task summaries, one line per run."""
+    tasks = [task for task in TASKS if any(r["task"] == task.name for r in runs)]
+    used = {task.source.output.name: sources[task.source.output.name] for task in tasks}
+    document = {
+        "machine": machine(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "total_seconds": round(
+            sum(r["seconds"] for r in runs) + sum(s["seconds"] for s in used.values()), 1
+        ),
+        "grid": {
+            "learning_rates": list(LEARNING_RATES),
+            "seeds": seeds,
+            "strategy_settings": "defaults",
+            "preset_seeds": PRESET_SEEDS,
+            "presets": PRESETS,
+            "metric": METRIC,
+        },
+        "sources": used,
+        "tasks": {task.name: task_definition(task) for task in tasks},
+        "summary": {
+            task.name: summarise([r for r in runs if r["task"] == task.name], task)
+            for task in tasks
+        },
+        "runs": "RUNS",
+    }
+    rows = ",\n  ".join(json.dumps(r, separators=(",", ":")) for r in runs)
+    text = json.dumps(document, indent=1, ensure_ascii=False)
+    text = text.replace('"RUNS"', f"[\n  {rows}\n ]")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text + "\n")
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", choices=[t.name for t in TASKS], help="default all")
+    parser.add_argument("--seeds", type=int, default=5, help="model seeds per strategy and lr")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    runs, sources = load(args.out)
+    done = {(r["task"], r["arm"], r["lr"], r["seed"]) for r in runs}
+    for task in [t for t in TASKS if args.tasks is None or t.name in args.tasks]:
+        sources[task.source.output.name] = ensure_source(task)
+        dataset = task.target.build()
+        presets = available_presets(make_context(task.base, dataset))
+        for run in planned_runs(task, presets, args.seeds):
+            if (run["task"], run["arm"], run["lr"], run["seed"]) in done:
+                continue
+            runs.append(execute(task, run, dataset))
+            write(args.out, runs, sources, args.seeds)
+            print(json.dumps(runs[-1]), flush=True)
+    write(args.out, runs, sources, args.seeds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Strategy-selection tasks with known answers: a pretraining source and a target each, built so
+that the best way to adapt the pretrained backbone differs from task to task.
+
+Everything is simulated (``SyntheticData``) and small enough that one trial takes seconds on one
+CPU core. ``ground_truth.py`` trains every applicable strategy on every task and stores the
+answer in ``ground_truth.json``; a recommendation is then scored against that table by regret.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from probe_core import PretrainConfig, SyntheticData, TrialConfig
+from search_spaces.config_paths import with_values
+
+CACHE = Path(__file__).parent / ".cache"
+"""Pretrained source checkpoints (gitignored), named by a digest of their config."""
+
+SOURCE_SUBJECTS = list(range(8))
+TARGET_SUBJECTS = list(range(20, 24))  # never seen in pretraining
+
+CNN_STRATEGIES = (
+    "linear_probe",
+    "mlp_probe",
+    "attentive_probe",
+    "last_k_blocks",
+    "lp_ft",
+    "full_finetune",
+    "from_scratch",
+)
+TRANSFORMER_STRATEGIES = (
+    "linear_probe",
+    "mlp_probe",
+    "attentive_probe",
+    "last_k_blocks",
+    "attention_only",
+    "lora",
+    "lp_ft",
+    "full_finetune",
+    "from_scratch",
+)
+"""What ``search_spaces.freeze_strategy.applicable_strategies`` allows for each backbone kind."""
+
+SHALLOW = {"name": "ShallowFBCSPNet"}
+EEGNET = {"name": "EEGNet"}
+CONFORMER = {"name": "EEGConformer", "kwargs": {"num_layers": 2, "num_heads": 4}}
+
+SENSORIMOTOR_1010 = [
+    "FC3", "FC1", "FCz", "FC2", "FC4", "C5", "C1", "C2", "C6", "CP3", "CP1", "CPz", "CP2", "CP4",
+]  # fmt: skip
+"""A montage that shares no electrode with the sources' 10-20 one (no C3, Cz, C4)."""
+
+
+@dataclass(frozen=True)
+class SelectionTask:
+    """One source → target adaptation problem; ``base`` is the trial every strategy starts from
+    (backbone with the source checkpoint, split, training), ``strategies`` those that apply."""
+
+    name: str
+    description: str
+    expected_winner: str
+    source: PretrainConfig
+    target: SyntheticData
+    base: TrialConfig
+    strategies: tuple[str, ...]
+
+    def trial(self, strategy: dict, lr: float, seed: int) -> TrialConfig:
+        """The base trial with ``strategy``, learning rate ``lr`` and model seed ``seed``."""
+        return with_values(self.base, {"strategy": strategy, "optimizer.lr": lr, "seed": seed})
+
+
+def digest(values: dict) -> str:
+    """A short fingerprint of JSON-able ``values``."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _source(backbone: dict, data: SyntheticData, epochs: int) -> PretrainConfig:
+    """Supervised pretraining of ``backbone`` on ``data``, cached under a digest of the config:
+    a changed source is never read from a stale checkpoint."""
+    config = PretrainConfig(
+        backbone=backbone,
+        data=data,
+        output=CACHE / "unnamed",
+        split={"val_fraction": 0.2, "test_fraction": 0.0},
+        training={"max_epochs": epochs, "batch_size": 64},
+        optimizer={"lr": 3e-3},
+    )
+    name = f"{backbone['name']}-{digest(config.model_dump(mode='json', exclude={'output'}))}"
+    return config.model_copy(update={"output": CACHE / f"{name}.safetensors"})
+
+
+def _task(
+    name: str,
+    description: str,
+    expected_winner: str,
+    source: PretrainConfig,
+    target: SyntheticData,
+    train_per_class: int | None,
+    training: dict | None = None,
+    wrapper: dict | None = None,
+    strategies: tuple[str, ...] = CNN_STRATEGIES,
+) -> SelectionTask:
+    backbone = {**source.backbone.model_dump(), "checkpoint": str(source.output)}
+    base = TrialConfig.model_validate(
+        {
+            "backbone": backbone,
+            "data": target.model_dump(),
+            "split": {
+                "seed": 0,
+                "val_fraction": 0.2,
+                "test_fraction": 0.4,
+                "train_per_class": train_per_class,
+            },
+            "wrapper": wrapper or {},
+            "training": {"max_epochs": 15, "batch_size": 16, **(training or {})},
+            "optimizer": {"lr": 1e-3},
+        }
+    )
+    return SelectionTask(name, description, expected_winner, source, target, base, strategies)
+
+
+def _population(**options) -> SyntheticData:
+    """Four-class target data from the sources' simulated population, with ``options``."""
+    values = {"subjects": TARGET_SUBJECTS, "n_classes": 4, "trials_per_class": 40, **options}
+    return SyntheticData(**values)
+
+
+SOURCE_DATA = SyntheticData(subjects=SOURCE_SUBJECTS, n_classes=4, trials_per_class=40)
+SHALLOW_SOURCE = _source(SHALLOW, SOURCE_DATA, epochs=15)
+
+TASKS: list[SelectionTask] = [
+    _task(
+        "few_shot",
+        "Four source subjects recorded again (a new session), 2 labelled trials per class and "
+        "subject: the pretrained features already fit them, and training the backbone on so "
+        "few trials only distorts them.",
+        "a probe (linear or MLP)",
+        _source(EEGNET, SOURCE_DATA, epochs=30),
+        _population(subjects=SOURCE_SUBJECTS[:4], session=1),
+        train_per_class=2,
+        training={"max_epochs": 20, "batch_size": 4},
+    ),
+    _task(
+        "new_location",
+        "The target's desynchronising rhythms sit over frontal electrodes (F3, F4, Fz), where "
+        "the source had nothing to learn: frozen spatial filters miss them.",
+        "fine-tuning or training from scratch",
+        SHALLOW_SOURCE,
+        _population(trials_per_class=60, rhythm_sites=["F3", "F4", "Fz"]),
+        train_per_class=20,
+    ),
+    _task(
+        "shifted_many_trials",
+        "Many trials of new subjects from a shifted population (mu and beta rhythms 2.5 and "
+        "5 Hz slower, channel gains spread 2.5 times wider).",
+        "full fine-tune or LP-FT",
+        SHALLOW_SOURCE,
+        _population(trials_per_class=80, mu_hz=8.0, beta_hz=16.0, gain_spread=0.5),
+        train_per_class=None,
+        training={"batch_size": 32},
+    ),
+    _task(
+        "unrelated_source",
+        "The source labels were shuffled: pretraining learnt nothing about the signal.",
+        "from scratch ≈ fine-tune, far above the probes",
+        _source(SHALLOW, SOURCE_DATA.model_copy(update={"shuffle_labels": True}), epochs=30),
+        _population(),
+        train_per_class=15,
+    ),
+    _task(
+        "new_montage",
+        "The target montage shares no electrode with the source's: a channel projection maps it "
+        "onto the 19 channels the backbone was pretrained on.",
+        "full fine-tune (backbone and adapter together)",
+        SHALLOW_SOURCE,
+        _population(channels=SENSORIMOTOR_1010),
+        train_per_class=10,
+        wrapper={"channel_adapter_config": {"n_target_channels": 19}},
+    ),
+    _task(
+        "transformer",
+        "A small EEGConformer, new subjects with slightly slower mu rhythms, 10 trials per class "
+        "and subject.",
+        "attention-only or LoRA, on par with full fine-tune at a fraction of its parameters",
+        _source(CONFORMER, SOURCE_DATA, epochs=20),
+        _population(mu_hz=9.5),
+        train_per_class=10,
+        strategies=TRANSFORMER_STRATEGIES,
+    ),
+]
