@@ -127,13 +127,21 @@ def cmd_sync(args: argparse.Namespace) -> None:
     directory = SweepDir.open(args.dir)
     if not directory.tracking_state.exists():
         raise SweepError(f"{directory.tracking_state}: not a sweep directory")
-    session = TrackingSession(**json.loads(directory.tracking_state.read_text()))
+    session = TrackingSession.load(directory)
     check_reachable(session.uri)
     outbox = Outbox.for_directory(directory.path, session.uri, session.experiment_id)
     before = outbox.pending
     if not outbox.flush():
         raise SweepError(describe_unsent(outbox))
     print(f"sent {before} MLflow record(s) to {session.uri}; nothing left to send")
+
+
+def cmd_ui(args: argparse.Namespace) -> None:
+    """The sweep's MLflow UI and Optuna dashboard on 127.0.0.1, until Ctrl-C."""
+    from sweeps.sweep_dir import SweepDir
+    from sweeps.ui import serve
+
+    serve(SweepDir.open(args.dir))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -203,6 +211,7 @@ def parser() -> argparse.ArgumentParser:
         ("sync", cmd_sync, "send MLflow records left unsent by an unreachable server"),
         ("status", cmd_status, "trials done so far"),
         ("report", cmd_report, "the finished sweep's leaderboard and recommendation"),
+        ("ui", cmd_ui, "browse the sweep: its MLflow UI (and Optuna dashboard) on 127.0.0.1"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("dir", type=Path, help="the sweep directory (storage_path/name)")

@@ -28,6 +28,15 @@ ENVIRONMENT = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
     "MLFLOW_LOGGING_LEVEL": "WARNING",
 }
+QUIET_ENVIRONMENT = {
+    # MLflow's client prints two lines ("View run …", "View experiment …") per ended run
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+}
+QUIET_LOGGERS = (
+    # "Token authentication is enabled for this Ray cluster" on every local runtime, printed
+    # before anything the sweep says (an error included); the README tells how to secure one
+    "ray._private.authentication.authentication_token_setup",
+)
 
 
 class _StaleCheckpointFilter(logging.Filter):
@@ -41,8 +50,11 @@ class _StaleCheckpointFilter(logging.Filter):
 def configure_process(verbosity: str = "normal") -> None:
     """Environment, logging and warnings for sweeps; then the CPU's numerics check, so that a
     faulty convolution is reported (once) before any work starts. Safe to call again."""
-    for key, value in ENVIRONMENT.items():
+    quiet = verbosity != "verbose"  # --verbose brings back what these silence
+    for key, value in {**ENVIRONMENT, **(QUIET_ENVIRONMENT if quiet else {})}.items():
         os.environ.setdefault(key, value)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR if quiet else logging.NOTSET)
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(message)s", level=logging.WARNING)
     # Tune's end-of-run analysis reads the per-trial result files that the disabled loggers

@@ -15,6 +15,7 @@ from sweeps.protocol import Phase
 from sweeps.recommendation import Recommendation
 from sweeps.report import Conclusion
 from sweeps.spec import SweepSpec
+from sweeps.summary_page import summary_page
 from sweeps.sweep_dir import SEARCH, SweepDir
 from sweeps.tracking_session import PARENT
 
@@ -74,9 +75,11 @@ def publish_report(
             outbox.log_artifact(PARENT, path)
     for path in (directory.report, *tables):
         outbox.log_artifact(PARENT, path)
-    if conclusion.board:  # something to draw
-        for path in draw_plots(spec, directory, ledger, final):
-            outbox.log_artifact(PARENT, path, "plots")
+    plots = draw_plots(spec, directory, ledger, final) if conclusion.board else []
+    for path in plots:
+        outbox.log_artifact(PARENT, path, "plots")
+    directory.summary.write_text(summary_page(spec, conclusion, plots))
+    outbox.log_artifact(PARENT, directory.summary)
     if recommendation is not None:
         outbox.log_batch(
             PARENT,

@@ -6,8 +6,8 @@
   sweep.json           the MLflow experiment and parent run
   optuna.db            the Optuna studies, one per stage ("<name>.search", "<name>.race")
   search/, race/       Ray Tune's runs (their state, the trials' checkpoints)
-  report.json, recommendation.txt, leaderboard.json, strategies.json, best_config.yaml,
-  plots/, model/       what the sweep concluded
+  report.json, recommendation.txt, summary.html, leaderboard.json, strategies.json,
+  best_config.yaml, plots/, model/   what the sweep concluded
   mlflow_outbox*       MLflow writes waiting to be sent (owned by the outbox)
 """
 
@@ -73,6 +73,11 @@ class SweepDir:
     @property
     def recommendation(self) -> Path:
         return self.path / "recommendation.txt"
+
+    @property
+    def summary(self) -> Path:
+        """The parent run's page: recommendation, strategies, plots, leaderboard."""
+        return self.path / "summary.html"
 
     @property
     def best_config(self) -> Path:

@@ -95,7 +95,7 @@ class MlflowTracker(tune.Callback):
         # a restarted trial (lost node, resumed sweep) continues its run: created once per key
         self.outbox.create_run(
             trial.trial_id,
-            run_name=f"{record.strategy}-{trial.trial_id}",
+            run_name=f"{record.strategy} ({trial.trial_id})",
             tags={
                 "mlflow.parentRunId": self.session.parent_run_id,
                 "strategy": record.strategy,
@@ -146,11 +146,31 @@ class MlflowTracker(tune.Callback):
         self._end(record, "FAILED", {"pruned": "False", "error": record.error[:5000]})
 
     def _end(self, record: TrialRecord, status: str, tags: dict[str, str]) -> None:
-        best = record.best(self.metric, self.mode)
-        metrics = as_metrics({protocol.BEST_VALUE: best}, 0) if best is not None else []
-        self.outbox.log_batch(record.trial_id, metrics, tags)
+        """End the run with the summary a sortable runs table needs: the best validation value,
+        the trainable parameters, the time per epoch, and the strategy, value and status in its
+        name and tags."""
+        summary = _summary(record, self.metric, self.mode)
+        tags = {**tags, "status": record.status}
+        best = summary.get(protocol.BEST_VALUE)
+        if best is not None:
+            tags["mlflow.runName"] = f"{record.strategy} {best:.3f} ({record.trial_id})"
+        self.outbox.log_batch(record.trial_id, as_metrics(summary, 0), tags)
         self.outbox.set_terminated(record.trial_id, status)
         self.ledger.save()
+
+
+def _summary(record: TrialRecord, metric: str, mode: str) -> dict[str, float]:
+    """A trial's figures for the runs table (the metric also under its own name)."""
+    summary: dict[str, float] = {}
+    best = record.best(metric, mode)
+    if best is not None:
+        summary.update({protocol.BEST_VALUE: best, f"best_{metric}": best})
+    times = [h["epoch_time"] for h in record.history if "epoch_time" in h]
+    if times:
+        summary["epoch_time_mean"] = sum(times) / len(times)
+    if record.history and record.history[-1].get(protocol.TRAINABLE_PARAMS) is not None:
+        summary[protocol.TRAINABLE_PARAMS] = float(record.history[-1][protocol.TRAINABLE_PARAMS])
+    return summary
 
 
 def _logged_metrics(values: dict) -> dict[str, float]:

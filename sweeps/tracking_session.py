@@ -12,6 +12,8 @@ from sweeps.outbox import Outbox
 from sweeps.sweep_dir import SweepDir
 
 PARENT = "parent"  # the outbox key of the parent run
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+"""MLflow 3 opens an experiment by its kind: this one on its runs table, not the GenAI overview."""
 
 
 class TrackingUnavailable(UserError):
@@ -23,6 +25,11 @@ class TrackingSession:
     uri: str
     experiment_id: str
     parent_run_id: str
+
+    @classmethod
+    def load(cls, directory: SweepDir) -> "TrackingSession":
+        """The session a sweep directory recorded."""
+        return cls(**json.loads(directory.tracking_state.read_text()))
 
     def outbox(self, directory: SweepDir) -> Outbox:
         outbox = Outbox.for_directory(directory.path, self.uri, self.experiment_id)
@@ -63,7 +70,7 @@ def open_session(uri: str, experiment: str, directory: SweepDir) -> TrackingSess
     directory already has one)."""
     state_path = directory.tracking_state
     if state_path.exists():
-        saved = TrackingSession(**json.loads(state_path.read_text()))
+        saved = TrackingSession.load(directory)
         if saved.uri == uri:
             return saved
     check_reachable(uri)
@@ -75,7 +82,11 @@ def open_session(uri: str, experiment: str, directory: SweepDir) -> TrackingSess
         location = None
         if uri.startswith("sqlite:///"):  # artifacts next to the database, not in the cwd
             location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
-        experiment_id = client.create_experiment(experiment, artifact_location=location)
+        experiment_id = client.create_experiment(
+            experiment, artifact_location=location, tags=EXPERIMENT_KIND
+        )
+    for key, value in EXPERIMENT_KIND.items():  # also for an experiment made elsewhere
+        client.set_experiment_tag(experiment_id, key, value)
     run = client.create_run(experiment_id, run_name=directory.name, tags={"sweep": directory.name})
     session = TrackingSession(uri, experiment_id, run.info.run_id)
     directory.path.mkdir(parents=True, exist_ok=True)

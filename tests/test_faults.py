@@ -87,6 +87,19 @@ def test_unreachable_resources_and_tracking_server_fail_before_any_trial(
     assert not (tmp_path / "sweeps" / "away").exists()  # nothing started, nothing written
 
 
+def test_a_user_error_on_a_local_runtime_is_one_line_without_rays_warnings(tmp_path) -> None:
+    """Ray starts (and would warn about its token authentication) before the resources are
+    checked: the user still sees one line."""
+    greedy = small_spec(tmp_path, "greedy-local", resources={"cpus": 1, "gpus": 4})
+    driver = cli("run", str(write_spec(tmp_path, greedy)))
+    out, err = driver.communicate(timeout=300)
+    assert driver.returncode == 2
+    lines = [line for line in err.strip().splitlines() if "oneDNN" not in line]  # a faulty CPU
+    assert lines == [
+        "probe-sweep: error: resources.gpus=4 per trial, but the Ray cluster has 0 GPUs in total"
+    ]
+
+
 def _study_trials(sweep_dir, name: str) -> list:
     study = optuna.load_study(
         study_name=f"{name}.search", storage=f"sqlite:///{sweep_dir / 'optuna.db'}"

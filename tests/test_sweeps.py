@@ -109,6 +109,10 @@ def test_report_recommendation_and_best_config(finished_sweep) -> None:
 
     artifacts = {a.path for a in MlflowClient(spec.tracking.uri).list_artifacts(parent.info.run_id)}
     assert {"spec.yaml", "best_config.yaml", "leaderboard.json", "recommendation.txt"} <= artifacts
+    assert "summary.html" in artifacts
+    page = (sweep_dir / "summary.html").read_text()
+    assert f"Recommended freeze strategy: {recommendation['strategy']}" in page
+    assert page.count("data:image/png;base64,") >= 3  # strategies, curves, confusion matrix
     client = MlflowClient(spec.tracking.uri)
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
     assert "model" in artifacts and "model/MLmodel" in {
@@ -193,6 +197,30 @@ def test_status_and_report_commands(finished_sweep, capsys) -> None:
     assert "Recommended freeze strategy:" in capsys.readouterr().out
 
 
+def test_ui_serves_the_sweeps_own_store_on_loopback(finished_sweep) -> None:
+    import signal
+    import urllib.request
+
+    from sweep_helpers import cli
+
+    spec, sweep_dir = finished_sweep
+    ui = cli("ui", str(sweep_dir))
+    try:
+        line = ui.stdout.readline()
+        assert line.startswith("MLflow UI: http://127.0.0.1:"), line
+        url = line.split(": ", 1)[1].strip()
+        base, experiment_id = url.split("/#/experiments/")
+        query = f"{base}/api/2.0/mlflow/experiments/get?experiment_id={experiment_id}"
+        experiment = json.loads(urllib.request.urlopen(query, timeout=10).read())["experiment"]
+        assert experiment["name"] == "main"
+        tags = {t["key"]: t["value"] for t in experiment["tags"]}
+        assert tags["mlflow.experimentKind"] == "custom_model_development"
+        ui.send_signal(signal.SIGINT)
+        assert ui.wait(timeout=60) == 0
+    finally:
+        ui.kill()
+
+
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """A real ``mlflow server`` process on 127.0.0.1."""
@@ -217,7 +245,7 @@ def _wait_until_idle(timeout_s: float = 60.0) -> None:
 
 
 def test_sweep_logs_to_a_tracking_server_from_trials_on_both_nodes(
-    ray_cluster, mlflow_server, tmp_path
+    ray_cluster, mlflow_server, tmp_path, capsys
 ) -> None:
     from sweeps.sweep import run_sweep
 
@@ -233,6 +261,7 @@ def test_sweep_logs_to_a_tracking_server_from_trials_on_both_nodes(
         reuse_actors=False,
     )
     outcome = run_sweep(spec, say=lambda *_: None)
+    assert "View run" not in capsys.readouterr().out  # MLflow's two lines per run, silenced
     parents, children = runs_by_kind(mlflow_server, "served")
     assert len(parents) == 1 and len(children) == 3
     assert all(c.info.status == "FINISHED" for c in children)

@@ -49,6 +49,7 @@ def _result(epoch: int, value: float, node: str = "node-a", **extra) -> dict:
         protocol.GPU_IDS: "",
         protocol.PID: 7,
         protocol.ONEDNN: "on",
+        "epoch_time": 0.25,
         "time": 1000.0 + epoch,
         **extra,
     }
@@ -83,6 +84,12 @@ def test_a_trial_is_one_child_run_with_its_config_metrics_and_placement(tracker)
     assert [(m.step, m.value) for m in history] == [(1, 0.6), (2, 0.8), (3, 0.7)]
     assert run.data.metrics[protocol.BEST_VALUE] == 0.8
     assert run.info.status == "FINISHED" and run.data.tags["pruned"] == "False"
+    # a sortable runs table: the best value, size and speed as metrics; strategy, value and
+    # status in the name and tags
+    assert run.data.metrics[f"best_{METRIC}"] == 0.8
+    assert run.data.metrics["trainable_params"] == 258
+    assert run.data.metrics["epoch_time_mean"] == pytest.approx(0.25)
+    assert run.info.run_name == "lora 0.800 (t1)" and run.data.tags["status"] == "FINISHED"
     record = Ledger(tracker.directory.ledger).trials["t1"]
     assert record.status == TrialStatus.FINISHED and record.best(METRIC, "max") == 0.8
     assert [h["time"] for h in record.history] == [1001.0, 1002.0, 1003.0]

@@ -1,0 +1,104 @@
+"""``probe-sweep ui DIR``: the sweep's MLflow UI (and the Optuna dashboard, when installed) on
+127.0.0.1, started for its stores, with the addresses printed."""
+
+import importlib.util
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+
+from sweeps.errors import SweepError
+from sweeps.sweep_dir import SweepDir
+from sweeps.tracking_session import TrackingSession
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Server:
+    name: str
+    url: str  # the page to open
+    process: subprocess.Popen | None  # None: a server this command did not start
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SweepError(f"{url}: the server stopped at once (exit {process.returncode})")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    process.terminate()
+    raise SweepError(f"{url}: no answer after {timeout_s:.0f} s")
+
+
+def _start(command: list[str], name: str, url: str, probe: str) -> Server:
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    _wait_until_up(probe, process)
+    return Server(name, url, process)
+
+
+def start_servers(directory: SweepDir) -> list[Server]:
+    """The MLflow UI on the sweep's experiment (started here for a local store; a tracking
+    server is only named), and the Optuna dashboard on its studies when it is installed."""
+    if not directory.tracking_state.exists():
+        raise SweepError(f"{directory.tracking_state}: not a sweep directory")
+    session = TrackingSession.load(directory)
+    servers = []
+    if session.uri.startswith(("http://", "https://")):
+        experiment = f"{session.uri.rstrip('/')}/#/experiments/{session.experiment_id}"
+        servers.append(Server("MLflow (the sweep's tracking server)", experiment, None))
+    else:
+        port = free_port()
+        base = f"http://{HOST}:{port}"
+        command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", session.uri]
+        command += ["--host", HOST, "--port", str(port), "--workers", "1"]
+        experiment = f"{base}/#/experiments/{session.experiment_id}"
+        servers.append(_start(command, "MLflow UI", experiment, f"{base}/health"))
+    if importlib.util.find_spec("optuna_dashboard") is not None:
+        port = free_port()
+        base = f"http://{HOST}:{port}"
+        executable = shutil.which("optuna-dashboard") or "optuna-dashboard"
+        command = [executable, directory.study_storage, "--host", HOST, "--port", str(port)]
+        servers.append(_start(command, "Optuna dashboard", base, base))
+    return servers
+
+
+def stop_servers(servers: list[Server]) -> None:
+    for server in servers:
+        if server.process is not None and server.process.poll() is None:
+            server.process.terminate()
+            server.process.wait(timeout=30)
+
+
+def serve(directory: SweepDir, say=print) -> None:
+    """Start the servers, print their addresses, and keep them up until Ctrl-C."""
+    servers = start_servers(directory)
+    try:
+        for server in servers:
+            say(f"{server.name}: {server.url}")
+        if not any(s.name == "Optuna dashboard" for s in servers):
+            say("Optuna dashboard: pip install optuna-dashboard to browse the studies too")
+        if all(s.process is None for s in servers):
+            return
+        say("Ctrl-C to stop")
+        while all(s.process is None or s.process.poll() is None for s in servers):
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_servers(servers)
