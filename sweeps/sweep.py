@@ -259,7 +259,7 @@ class SweepRun:
             self.say("No trial reported a value: nothing to recommend (see the failed runs).")
         directory.report.write_text(json.dumps(conclusion.as_report(), indent=2, default=str))
         publish_report(spec, outbox, directory, ledger, conclusion, final)
-        self.say(f"browse the runs: {self.session.ui_command()}")
+        self.say(f"browse the runs: probe-sweep ui {directory.path}")
         return SweepOutcome(directory, self.session, conclusion)
 
 

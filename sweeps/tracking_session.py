@@ -37,11 +37,6 @@ class TrackingSession:
             outbox.adopt_run(PARENT, self.parent_run_id)
         return outbox
 
-    def ui_command(self) -> str:
-        if self.uri.startswith("sqlite:"):
-            return f"mlflow ui --backend-store-uri {self.uri} --host 127.0.0.1"
-        return f"open {self.uri} in a browser"
-
 
 def resolve_uri(uri: str) -> str:
     """A relative SQLite path made absolute, so every process writes the same file."""

@@ -24,6 +24,12 @@ class Server:
     process: subprocess.Popen | None  # None: a server this command did not start
 
 
+def experiment_page(uri: str, experiment_id: str) -> str:
+    """The experiment in MLflow's UI, on its runs table: MLflow 3's UI opens an experiment by
+    its global mode (GenAI by default) unless the address names one."""
+    return f"{uri.rstrip('/')}/#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -60,14 +66,14 @@ def start_servers(directory: SweepDir) -> list[Server]:
     session = TrackingSession.load(directory)
     servers = []
     if session.uri.startswith(("http://", "https://")):
-        experiment = f"{session.uri.rstrip('/')}/#/experiments/{session.experiment_id}"
+        experiment = experiment_page(session.uri, session.experiment_id)
         servers.append(Server("MLflow (the sweep's tracking server)", experiment, None))
     else:
         port = free_port()
         base = f"http://{HOST}:{port}"
         command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", session.uri]
         command += ["--host", HOST, "--port", str(port), "--workers", "1"]
-        experiment = f"{base}/#/experiments/{session.experiment_id}"
+        experiment = experiment_page(base, session.experiment_id)
         servers.append(_start(command, "MLflow UI", experiment, f"{base}/health"))
     if importlib.util.find_spec("optuna_dashboard") is not None:
         port = free_port()

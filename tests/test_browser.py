@@ -1,5 +1,6 @@
-"""The MLflow UI, in a real headless Chromium, lists a sweep's parent run and its child runs."""
+"""The MLflow UI, in a real headless Chromium, as a user opens a sweep in it."""
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from sweep_helpers import MlflowServer, small_spec
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 EXPAND_BUTTON = "button[data-component-id*='runnamecellrenderer']"
+ASSISTANT_CLOSE = "button[data-component-id='mlflow.assistant.chat_panel.close']"
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
@@ -31,7 +33,7 @@ def _browser(user_dir: Path):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1600,1000",
+        "--window-size=1500,800",
         f"--user-data-dir={user_dir}",
     ):
         options.add_argument(flag)
@@ -47,12 +49,19 @@ def _text_appears(driver, texts: list[str], timeout_s: float = 60.0) -> bool:
     return False
 
 
-def test_mlflow_ui_lists_the_sweep_and_its_trials(ray_cluster, tmp_path) -> None:
+def test_mlflow_ui_opens_the_sweep_on_its_runs_with_the_best_trial_and_the_summary(
+    ray_cluster, tmp_path
+) -> None:
+    """The address ``probe-sweep ui`` prints opens the experiment on its runs table (not the
+    GenAI overview); the best trial's strategy and value are in the table; the parent run's
+    summary renders in the artifact view. Screenshots go to $SCREENSHOTS_DIR (docs/ for the
+    README) or the test's folder."""
     from selenium.webdriver.common.by import By
 
-    from sweeps.ledger import Ledger
     from sweeps.sweep import run_sweep
+    from sweeps.ui import experiment_page
 
+    shots = Path(os.environ.get("SCREENSHOTS_DIR", tmp_path))
     server = MlflowServer(tmp_path)
     server.start()
     driver = None
@@ -62,20 +71,47 @@ def test_mlflow_ui_lists_the_sweep_and_its_trials(ray_cluster, tmp_path) -> None
             "browsed",
             ray_address=ray_cluster.address,
             tracking={"uri": server.uri},
-            num_samples=2,
+            num_samples=3,
         )
         outcome = run_sweep(spec, say=lambda *_: None)
-        records = Ledger(tmp_path / "sweeps" / "browsed" / "trials.json").of_phase("search")
-        children = [f"{r.strategy}-{r.trial_id}" for r in records]
+        best = outcome.conclusion.board[0]
+        best_run = f"{best['strategy']} {best[spec.metric]:.3f} ({best['trial_id']})"
         driver = _browser(tmp_path / "chromium")
-        driver.get(f"{server.uri}/#/experiments/{outcome.session.experiment_id}/runs")
+        driver.get(experiment_page(server.uri, outcome.session.experiment_id))
         assert _text_appears(driver, ["browsed"]), "the parent run is not listed"
-        assert not _text_appears(driver, children, timeout_s=1), "children shown before expanding"
+        assert "/runs" in driver.current_url, f"opened {driver.current_url}, not the runs table"
+        for close in driver.find_elements(By.CSS_SELECTOR, ASSISTANT_CLOSE):
+            close.click()  # MLflow's assistant panel: not ours, and it hides half the table
+        assert not _text_appears(driver, [best_run], timeout_s=1), "children before expanding"
         # child runs are nested under their parent: the run-name cell's button expands it
         for button in driver.find_elements(By.CSS_SELECTOR, EXPAND_BUTTON):
             button.click()
-        assert _text_appears(driver, children), f"child runs {children} are not listed"
+        assert _text_appears(driver, [best_run]), f"the best run {best_run} is not listed"
+        driver.save_screenshot(str(shots / "mlflow_runs.png"))
+
+        parent = outcome.session.parent_run_id
+        summary = f"{server.uri}/#/experiments/{outcome.session.experiment_id}/runs/{parent}"
+        driver.get(f"{summary}/artifacts/summary.html?workflowType=machine_learning")
+        recommended = f"Recommended freeze strategy: {outcome.recommendation.strategy}"
+        assert _frame_shows(driver, recommended), "the summary page does not render"
+        driver.save_screenshot(str(shots / "mlflow_summary.png"))
     finally:
         if driver is not None:
             driver.quit()
         server.stop()
+
+
+def _frame_shows(driver, text: str, timeout_s: float = 60.0) -> bool:
+    """Whether an iframe of the page (MLflow renders HTML artifacts in one) shows ``text``."""
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in driver.find_elements(By.TAG_NAME, "iframe"):
+            driver.switch_to.frame(frame)
+            found = text in driver.page_source
+            driver.switch_to.default_content()
+            if found:
+                return True
+        time.sleep(0.5)
+    return False

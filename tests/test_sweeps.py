@@ -209,7 +209,10 @@ def test_ui_serves_the_sweeps_own_store_on_loopback(finished_sweep) -> None:
         line = ui.stdout.readline()
         assert line.startswith("MLflow UI: http://127.0.0.1:"), line
         url = line.split(": ", 1)[1].strip()
-        base, experiment_id = url.split("/#/experiments/")
+        assert url.endswith("?workflowType=machine_learning")  # opens on the runs table
+        base, experiment_id = url.removesuffix("?workflowType=machine_learning").split(
+            "/#/experiments/"
+        )
         query = f"{base}/api/2.0/mlflow/experiments/get?experiment_id={experiment_id}"
         experiment = json.loads(urllib.request.urlopen(query, timeout=10).read())["experiment"]
         assert experiment["name"] == "main"
