@@ -46,3 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/search_efficiency.py
 	$(BIN)/python bench/load_200.py
 	$(BIN)/python bench/reliability.py
+	$(BIN)/python -m bench.selection.compare --reduced

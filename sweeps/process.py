@@ -10,8 +10,6 @@ import warnings
 
 import optuna
 
-from probe_core.numerics import guard_convolutions
-
 ENVIRONMENT = {
     # Ray Tune's console output is replaced by the sweep's own (--verbose shows Ray's)
     "RAY_AIR_NEW_OUTPUT": "0",  # the legacy reporter honours verbose=0: no tables, no boxes
@@ -48,8 +46,7 @@ class _StaleCheckpointFilter(logging.Filter):
 
 
 def configure_process(verbosity: str = "normal") -> None:
-    """Environment, logging and warnings for sweeps; then the CPU's numerics check, so that a
-    faulty convolution is reported (once) before any work starts. Safe to call again."""
+    """Environment, logging and warnings for sweeps. Safe to call again."""
     quiet = verbosity != "verbose"  # --verbose brings back what these silence
     for key, value in {**ENVIRONMENT, **(QUIET_ENVIRONMENT if quiet else {})}.items():
         os.environ.setdefault(key, value)
@@ -73,4 +70,3 @@ def configure_process(verbosity: str = "normal") -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # the parent run's plots are files; no display is needed
-    guard_convolutions()

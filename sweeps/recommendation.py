@@ -8,8 +8,8 @@ trial needed (not at its best epoch on the fold). Then, in this order:
 1. a finalist whose interval does not clear the chance level has learnt nothing that the data
    shows; when none clears it, nothing is recommended;
 2. the finalist with the best mean wins, unless the paired difference to another finalist is
-   within noise (its interval holds 0): then the cheapest of the tied ones is chosen (fewer
-   trainable parameters, then less time per epoch), and the text says so.
+   within noise (its interval holds 0): then the cheapest of the tied ones is chosen (10 % fewer
+   trainable parameters, or as many and 20 % less time per epoch), and the text says so.
 """
 
 import math
@@ -111,6 +111,12 @@ def _finalist_line(finalist: Finalist) -> str:
     return f"{finalist.strategy:<16} {finalist.score.text()}   {', '.join(cost)}"
 
 
+CHEAPER_PARAMS = 1.1
+CHEAPER_TIME = 1.2
+"""How much fewer trainable parameters (or, with as many, less time per epoch) make a finalist
+cheaper: smaller differences are timing noise or rounding, and the better mean stands."""
+
+
 def _cost(finalist: Finalist) -> tuple[float, float]:
     return (
         math.inf if finalist.trainable_params is None else finalist.trainable_params,
@@ -118,19 +124,16 @@ def _cost(finalist: Finalist) -> tuple[float, float]:
     )
 
 
-def _cheaper_by(chosen: Finalist, other: Finalist) -> str:
-    """How much cheaper ``chosen`` is than ``other``, in words."""
-    mine, theirs = _cost(chosen), _cost(other)
-    if theirs[0] > mine[0]:
-        ratio = theirs[0] / max(mine[0], 1)
-        return (
-            f"{ratio:.0f}× fewer trainable parameters"
-            if ratio >= 10
-            else (f"{ratio:.1f}× fewer trainable parameters")
-        )
-    if theirs[1] > mine[1]:
-        return f"{theirs[1] / mine[1]:.1f}× less time per epoch"
-    return "as cheap"
+def _cheaper_by(first: Finalist, second: Finalist) -> str | None:
+    """How much cheaper ``first`` is than ``second``, in words; None when it is not."""
+    (params, time), (their_params, their_time) = _cost(first), _cost(second)
+    if their_params >= params * CHEAPER_PARAMS:
+        ratio = their_params / max(params, 1)
+        shown = f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.1f}"
+        return f"{shown}× fewer trainable parameters"
+    if params < their_params * CHEAPER_PARAMS and their_time >= time * CHEAPER_TIME:
+        return f"{their_time / time:.1f}× less time per epoch"
+    return None
 
 
 def recommend(
@@ -170,15 +173,23 @@ def recommend(
         return Interval(-found.mean, -found.high, -found.low, found.n)
 
     tied = [top] + [f for f in learnt[1:] if _within_noise(difference(top, f))]
-    chosen = min(tied, key=_cost)
+    chosen = top
+    for finalist in tied[1:]:
+        if _cheaper_by(finalist, chosen):
+            chosen = finalist
     others = [f for f in finalists if f is not chosen]
     runner_up = others[0] if others else None
     if runner_up is None:
         verdict, reason = ONLY, "the only finalist"
     elif len(tied) > 1:
         other = next(f for f in tied if f is not chosen)
+        cheaper = _cheaper_by(chosen, other)
         verdict = TIED
-        reason = f"tied within noise: chose {chosen.strategy}, {_cheaper_by(chosen, other)}"
+        reason = (
+            f"tied within noise: chose {chosen.strategy}, {cheaper}"
+            if cheaper
+            else f"tied within noise with {other.strategy}, as cheap: the better mean"
+        )
     else:
         verdict, reason = BETTER, f"better than {runner_up.strategy} beyond noise"
     return Recommendation(

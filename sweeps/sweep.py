@@ -145,12 +145,14 @@ class SweepRun:
         self.spec, self.directory, self.context = spec, directory, context
         self.earlier: list[TrialRecord] = []  # an earlier stage's trials that compete too
         self.session = open_session(uri, spec.experiment, directory)
-        self.data, self.data_ref = data, ray.put(data)
+        self.data_ref = ray.put(data)  # the driver keeps no copy of its own
+        self.class_counts = np.bincount(data.y)  # for the metric's chance level
         self.say, self.verbosity = say, verbosity
 
     @classmethod
     def start(cls, spec: SweepSpec, say: Say = print, verbosity: str = "normal") -> "SweepRun":
         configure_process(verbosity)
+        guard_convolutions()  # a faulty CPU is said once, before any work starts
         check_reachable(resolve_uri(spec.tracking.uri))  # before anything runs or is written
         ready = prepare(spec, say)
         run = cls(ready.spec, ready.directory, ready.data, ready.context, say, verbosity)
@@ -166,6 +168,7 @@ class SweepRun:
     def resume(cls, path, say: Say = print, verbosity: str = "normal") -> "SweepRun":
         """An interrupted sweep, opened from its directory (also when it was moved)."""
         configure_process(verbosity)
+        guard_convolutions()
         directory = SweepDir.open(path)
         spec = load_spec(directory.spec)
         if spec.sweep_dir() != directory:
@@ -235,13 +238,14 @@ class SweepRun:
             raise_if_interrupted(self.directory.path)
 
     def finish(self) -> SweepOutcome:
-        """Rank, confirm, test the winner once, and publish everything."""
+        """Rank, recommend from the finalists' evaluation, test the winner once, and publish
+        everything."""
         spec, directory = self.spec, self.directory
         outbox = self.session.outbox(directory)
         ledger = Ledger(directory.ledger)
         settle_lost_trials(ledger, outbox, directory.load_study(SEARCH))
         searched = ledger.of_phase(Phase.SEARCH)
-        evaluation = evaluate_finalists(ledger, spec, self.data)
+        evaluation = evaluate_finalists(ledger, spec, self.class_counts)
         conclusion = conclude(searched, evaluation, spec.metric, spec.mode, spec.confirmation.top_k)
         self.say(conclusion.counts_line())
         if conclusion.board:
@@ -263,7 +267,7 @@ class SweepRun:
         return SweepOutcome(directory, self.session, conclusion)
 
 
-def evaluate_finalists(ledger: Ledger, spec: SweepSpec, data: EEGDataset) -> Evaluation:
+def evaluate_finalists(ledger: Ledger, spec: SweepSpec, class_counts: np.ndarray) -> Evaluation:
     """The finalists' scores by (fold, seed): each finished evaluation trial's fold score."""
     scores: dict[str, dict[tuple[int, int], float]] = {}
     for record in ledger.of_phase(Phase.CONFIRMATION):
@@ -272,7 +276,7 @@ def evaluate_finalists(ledger: Ledger, spec: SweepSpec, data: EEGDataset) -> Eva
             value = record.history[-1].get(protocol.FOLD + spec.trial.training.metric)
             if value is not None:
                 scores.setdefault(record.strategy, {})[key] = value
-    chance = chance_level(spec.trial.training.metric, np.bincount(data.y))
+    chance = chance_level(spec.trial.training.metric, class_counts)
     plan = spec.confirmation
     return Evaluation(scores, plan.folds, plan.seeds, chance)
 

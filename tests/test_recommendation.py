@@ -75,6 +75,19 @@ def test_a_tie_within_noise_goes_to_the_cheaper_finalist_and_says_so() -> None:
     assert found.difference.contains(0.0)
 
 
+def test_a_tie_between_equally_cheap_finalists_goes_to_the_better_mean() -> None:
+    """Last-k blocks of a one-block CNN is a fine-tune: the same parameters, the same time per
+    epoch within timing noise. Nothing is saved by the lower mean."""
+    costs = {"full_finetune": (33_284, 0.96), "last_k_blocks": (33_284, 0.95)}
+    tuned = _scores([0.90, 0.86, 0.93, 0.88, 0.91, 0.87])
+    blocks = _scores([0.89, 0.88, 0.90, 0.89, 0.88, 0.88])
+    found = recommend(
+        {"full_finetune": tuned, "last_k_blocks": blocks}, costs, METRIC, "max", 0.25, 3, 2
+    )
+    assert found.verdict == TIED and found.strategy == "full_finetune"
+    assert found.reason == "tied within noise with last_k_blocks, as cheap: the better mean"
+
+
 def test_no_finalist_above_chance_means_no_recommendation() -> None:
     near_chance = _scores([0.36, 0.31, 0.33, 0.35, 0.30, 0.34])
     below = _scores([0.33, 0.33, 0.34, 0.32, 0.33, 0.33])

@@ -1,0 +1,175 @@
+"""Score the automatic choice against the known answers of the selection benchmark.
+
+Per task: a probe-sweep (TPE + ASHA, then its finalists on folds × seeds) recommends a strategy,
+and so does random search with as many trials, picking its best trial. Regret is the ground
+truth's best strategy (mean test score over seeds, at the learning rate its validation score
+picked) minus the recommended strategy's; compute is the epochs a method trained, as a share of
+the ground truth's grid. The fixed baselines are read from the table: always full fine-tune,
+always linear probe, and neuralbench's presets × 3 seeds, taking the best mean validation score.
+
+    python -m bench.selection.compare               # every task (about an hour on 2 CPUs)
+    python -m bench.selection.compare --reduced     # two tasks, fewer trials: a few minutes
+"""
+
+import argparse
+import json
+import statistics
+import tempfile
+import warnings
+from pathlib import Path
+
+from bench.selection.ground_truth import DEFAULT_OUT
+from bench.selection.tasks import TASKS, SelectionTask
+from probe_core import pretrain
+from sweeps.ledger import Ledger
+from sweeps.spec import SweepSpec
+from sweeps.sweep import run_sweep
+
+warnings.filterwarnings("ignore")
+REGRET_TARGET = 0.01
+COMPUTE_TARGET = 0.25
+
+
+def sweep_spec(
+    task: SelectionTask, folder: Path, sampler: str, trials: int, evaluate: bool
+) -> SweepSpec:
+    """The task as a user would sweep it: its target data and base trial, every strategy."""
+    base = task.base.model_dump(mode="json", exclude={"data"})
+    confirmation = {"finalists": 2, "folds": 3, "seeds": 2 if evaluate else 0}
+    return SweepSpec.model_validate(
+        {
+            "name": f"{task.name}-{sampler}",
+            "data": task.target.model_dump(mode="json"),
+            "trial": base,
+            "spaces": ["freeze_strategy", "probe_head", "optimizer"],
+            "sampler": {"name": sampler, "seed": 0},
+            # a probe's first epochs say little: 4 before the first cut (of 20)
+            "scheduler": {"kind": "asha", "grace_period": 4, "reduction_factor": 3},
+            "num_samples": trials,
+            "confirmation": confirmation,
+            "tracking": {"uri": f"sqlite:///{folder / 'mlflow.db'}"},
+            "storage_path": str(folder / "sweeps"),
+        }
+    )
+
+
+def epochs_trained(spec: SweepSpec) -> int:
+    return sum(len(r.history) for r in Ledger(spec.sweep_dir().ledger).trials.values())
+
+
+def regret(summary: dict, strategy: str | None) -> float:
+    """Best mean test score minus the chosen strategy's (the whole best score when nothing was
+    recommended: a user would have nothing)."""
+    scores = summary["strategies"]
+    best = max(s["test_mean"] for s in scores.values())
+    return best - (scores[strategy]["test_mean"] if strategy else 0.0)
+
+
+def grid_epochs(truth: dict, task: str) -> int:
+    """Epochs of the ground truth's strategy grid (the presets left out)."""
+    return sum(
+        r["epochs"]
+        for r in truth["runs"]
+        if r["task"] == task and not r["arm"].startswith("preset:")
+    )
+
+
+def fixed_baselines(summary: dict) -> dict[str, float]:
+    """Regret of the choices that need no sweep."""
+    presets = summary["presets"]
+    picked = max(presets, key=lambda name: presets[name]["val_mean"])
+    best = max(s["test_mean"] for s in summary["strategies"].values())
+    return {
+        "always full fine-tune": regret(summary, "full_finetune"),
+        "always linear probe": regret(summary, "linear_probe"),
+        "neuralbench presets": best - presets[picked]["test_mean"],
+        "neuralbench pick": picked,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--truth", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--tasks", nargs="*", help="task names (default: all in the table)")
+    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--reduced", action="store_true", help="two tasks, 12 trials")
+    parser.add_argument("--out", type=Path, help="write the rows as JSON here")
+    args = parser.parse_args()
+    truth = json.loads(args.truth.read_text())
+    names = args.tasks or list(truth["summary"])
+    trials = args.trials
+    if args.reduced:
+        names, trials = names[:2], 12
+    folder = Path(tempfile.mkdtemp(prefix="bench_selection_"))
+    rows = []
+    for task in (t for t in TASKS if t.name in names):
+        if not task.source.output.exists():
+            pretrain(task.source)
+        summary = truth["summary"][task.name]
+        row = {"task": task.name, "grid_epochs": grid_epochs(truth, task.name)}
+        ours = sweep_spec(task, folder, "tpe", trials, evaluate=True)
+        outcome = run_sweep(ours, say=lambda *_: None, verbosity="quiet")
+        chosen = outcome.recommendation.strategy if outcome.recommendation else None
+        row["probe-sweep"] = {
+            "strategy": chosen,
+            "verdict": outcome.recommendation and outcome.recommendation.verdict,
+            "regret": regret(summary, chosen),
+            "compute": epochs_trained(ours) / row["grid_epochs"],
+        }
+        evaluation_trials = ours.confirmation.trials
+        random = sweep_spec(task, folder, "random", trials + evaluation_trials, evaluate=False)
+        picked = run_sweep(random, say=lambda *_: None, verbosity="quiet").recommendation
+        row["random search"] = {
+            "strategy": picked and picked.strategy,
+            "regret": regret(summary, picked and picked.strategy),
+            "compute": epochs_trained(random) / row["grid_epochs"],
+        }
+        row["fixed"] = fixed_baselines(summary)
+        best = max(summary["strategies"], key=lambda s: summary["strategies"][s]["test_mean"])
+        row["best"] = best
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print_table(rows)
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1))
+
+
+def print_table(rows: list[dict]) -> None:
+    print(
+        "| task | best (grid) | probe-sweep: choice, regret, compute | random search | "
+        "always FT | always LP | neuralbench presets |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        ours, random, fixed = row["probe-sweep"], row["random search"], row["fixed"]
+        presets = fixed["neuralbench presets"]
+        print(
+            f"| {row['task']} | {row['best']} | {ours['strategy']} ({ours['verdict']}), "
+            f"{100 * ours['regret']:.1f}, {100 * ours['compute']:.0f} % | "
+            f"{random['strategy']}, {100 * random['regret']:.1f}, "
+            f"{100 * random['compute']:.0f} % | {100 * fixed['always full fine-tune']:.1f} | "
+            f"{100 * fixed['always linear probe']:.1f} | "
+            f"{fixed['neuralbench pick']}, {100 * presets:.1f} |"
+        )
+    means = {
+        "probe-sweep": statistics.mean(r["probe-sweep"]["regret"] for r in rows),
+        "random search": statistics.mean(r["random search"]["regret"] for r in rows),
+        "always full fine-tune": statistics.mean(r["fixed"]["always full fine-tune"] for r in rows),
+        "always linear probe": statistics.mean(r["fixed"]["always linear probe"] for r in rows),
+        "neuralbench presets": statistics.mean(r["fixed"]["neuralbench presets"] for r in rows),
+    }
+    print(
+        "mean regret (points of balanced accuracy): "
+        + ", ".join(f"{k} {100 * v:.1f}" for k, v in means.items())
+    )
+    within = sum(r["probe-sweep"]["regret"] <= REGRET_TARGET for r in rows)
+    compute = max(r["probe-sweep"]["compute"] for r in rows)
+    print(
+        f"probe-sweep: regret ≤ {100 * REGRET_TARGET:.0f} point on {within} of {len(rows)} "
+        f"tasks; at most {100 * compute:.0f} % of the grid's epochs "
+        f"(target ≤ {100 * COMPUTE_TARGET:.0f} %)"
+    )
+
+
+if __name__ == "__main__":
+    main()
