@@ -115,7 +115,10 @@ class MlflowTracker(tune.Callback):
                 _epoch_entry(epoch, metrics, result)
                 for epoch, metrics in enumerate(result[protocol.RESTORED_HISTORY], 1)
             ]
-        if result.get(protocol.REPLAYED):
+        if result.get(protocol.REPLAYED):  # its last epoch again: only the fold scores may be new
+            scores = {k: v for k, v in result.items() if k.startswith(protocol.FOLD)}
+            if record.history:
+                record.history[-1].update(scores)
             return
         epoch = int(result[protocol.EPOCH])
         metrics = _logged_metrics(result)

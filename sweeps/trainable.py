@@ -43,12 +43,17 @@ class ProbeTrainable(tune.Trainable):
         if self.runner.done:
             # restored from the checkpoint of its last epoch (a resumed sweep): nothing left to
             # train; report it as ended, marked so the tracker does not count an extra epoch
-            return {**self._result(self.runner.history[-1]), protocol.REPLAYED: True}
-        metrics = self.runner.step().metrics
-        if self.evaluating and self.runner.done:  # scored on its fold, at its best epoch
-            scores = self.runner.finish(evaluate_test=True).test_metrics
-            metrics = {**metrics, **{protocol.FOLD + k: v for k, v in scores.items()}}
-        return self._result(metrics)
+            replayed = self._with_fold_scores(self.runner.history[-1])
+            return {**self._result(replayed), protocol.REPLAYED: True}
+        return self._result(self._with_fold_scores(self.runner.step().metrics))
+
+    def _with_fold_scores(self, metrics: dict) -> dict:
+        """An evaluation trial's last result also holds its scores on its fold, at the best
+        epoch its validation part picked."""
+        if not (self.evaluating and self.runner.done):
+            return metrics
+        scores = self.runner.finish(evaluate_test=True).test_metrics
+        return {**metrics, **{protocol.FOLD + k: v for k, v in scores.items()}}
 
     def _result(self, metrics: dict) -> dict:
         context = ray.get_runtime_context()

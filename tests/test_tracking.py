@@ -145,12 +145,26 @@ def test_a_restored_trial_continues_its_run_and_its_ledger_history(tracker) -> N
     assert record.history[2][METRIC] == 0.35 and record.restarts == 1
 
 
-def test_confirmation_trials_are_recorded_under_their_phase(tracker) -> None:
+def test_evaluation_trials_keep_their_fold_scores_also_when_replayed(tracker) -> None:
+    """An evaluation trial's last result holds its fold scores; one restored from the checkpoint
+    of its last epoch (a resumed driver) reports them again with its replayed epoch."""
     trial = _trial("c1", Phase.CONFIRMATION)
     tracker.on_trial_start(0, [], trial)
+    _report(tracker, trial, _result(1, 0.7))
+    tracker.on_trial_start(0, [], trial)  # the driver died before it heard the trial end
+    history = [_result(1, 0.7)]
+    replayed = _result(1, 0.7, fold_balanced_accuracy=0.66, **{protocol.REPLAYED: True})
+    _report(
+        tracker,
+        trial,
+        {**replayed, protocol.RESTORED_FROM: "x", protocol.RESTORED_HISTORY: history},
+    )
     _, run = _run(tracker, "c1")
     assert run.data.tags["phase"] == "confirmation"
-    assert Ledger(tracker.directory.ledger).of_phase(Phase.CONFIRMATION)[0].trial_id == "c1"
+    tracker.ledger.save()  # as Tune's end of the trial would
+    record = Ledger(tracker.directory.ledger).of_phase(Phase.CONFIRMATION)[0]
+    assert [h["epoch"] for h in record.history] == [1]
+    assert record.history[-1]["fold_balanced_accuracy"] == 0.66
 
 
 def test_credential_looking_names_are_left_out_but_model_output_key_is_kept() -> None:

@@ -8,7 +8,7 @@ the ground truth's grid. The fixed baselines are read from the table: always ful
 always linear probe, and neuralbench's presets × 3 seeds, taking the best mean validation score.
 
     python -m bench.selection.compare               # every task (about an hour on 2 CPUs)
-    python -m bench.selection.compare --reduced     # two tasks, fewer trials: a few minutes
+    python -m bench.selection.compare --reduced     # two tasks, fewer trials and seeds
 """
 
 import argparse
@@ -31,11 +31,12 @@ COMPUTE_TARGET = 0.25
 
 
 def sweep_spec(
-    task: SelectionTask, folder: Path, sampler: str, trials: int, evaluate: bool
+    task: SelectionTask, folder: Path, sampler: str, trials: int, seeds: int
 ) -> SweepSpec:
-    """The task as a user would sweep it: its target data and base trial, every strategy."""
+    """The task as a user would sweep it: its target data and base trial, every strategy, and
+    the finalists evaluated on 3 folds × ``seeds`` (none with 0)."""
     base = task.base.model_dump(mode="json", exclude={"data"})
-    confirmation = {"finalists": 2, "folds": 3, "seeds": 2 if evaluate else 0}
+    confirmation = {"finalists": 2, "folds": 3, "seeds": seeds}
     return SweepSpec.model_validate(
         {
             "name": f"{task.name}-{sampler}",
@@ -92,14 +93,14 @@ def main() -> None:
     parser.add_argument("--truth", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--tasks", nargs="*", help="task names (default: all in the table)")
     parser.add_argument("--trials", type=int, default=24)
-    parser.add_argument("--reduced", action="store_true", help="two tasks, 12 trials")
+    parser.add_argument("--reduced", action="store_true", help="two tasks, 10 trials, 1 seed")
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     args = parser.parse_args()
     truth = json.loads(args.truth.read_text())
     names = args.tasks or list(truth["summary"])
-    trials = args.trials
+    trials, seeds = args.trials, 2
     if args.reduced:
-        names, trials = names[:2], 12
+        names, trials, seeds = names[:2], 10, 1
     folder = Path(tempfile.mkdtemp(prefix="bench_selection_"))
     rows = []
     for task in (t for t in TASKS if t.name in names):
@@ -107,7 +108,7 @@ def main() -> None:
             pretrain(task.source)
         summary = truth["summary"][task.name]
         row = {"task": task.name, "grid_epochs": grid_epochs(truth, task.name)}
-        ours = sweep_spec(task, folder, "tpe", trials, evaluate=True)
+        ours = sweep_spec(task, folder, "tpe", trials, seeds)
         outcome = run_sweep(ours, say=lambda *_: None, verbosity="quiet")
         chosen = outcome.recommendation.strategy if outcome.recommendation else None
         row["probe-sweep"] = {
@@ -117,7 +118,7 @@ def main() -> None:
             "compute": epochs_trained(ours) / row["grid_epochs"],
         }
         evaluation_trials = ours.confirmation.trials
-        random = sweep_spec(task, folder, "random", trials + evaluation_trials, evaluate=False)
+        random = sweep_spec(task, folder, "random", trials + evaluation_trials, seeds=0)
         picked = run_sweep(random, say=lambda *_: None, verbosity="quiet").recommendation
         row["random search"] = {
             "strategy": picked and picked.strategy,
