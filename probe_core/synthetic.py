@@ -12,8 +12,9 @@ from the same seed come from one population.
 
 Options beyond the defaults make related but different tasks (the strategy-selection benchmark,
 bench/selection): the rhythm sources can sit elsewhere (``rhythm_sites``) at other frequencies
-(``mu_hz``, ``beta_hz``), channel gains can vary more (``gain_spread``), and the labels can be
-shuffled (``shuffle_labels``: a source task with nothing to learn about the signal).
+(``mu_hz``, ``beta_hz``), channel gains can vary more (``gain_spread``), the labels can be
+shuffled (``shuffle_labels``: a source task with nothing to learn about the signal), and the same
+subjects can be recorded again (``session``).
 """
 
 from typing import Literal

@@ -118,23 +118,28 @@ def ensure_source(task: SelectionTask) -> dict:
 
 def summarise(runs: list[dict], task: SelectionTask) -> dict:
     """Per strategy: test score (mean ± std over seeds) at the learning rate with the best mean
-    validation score; the winner by mean test score; and the preset baseline: the preset with
-    the best mean validation score, and its test score."""
+    validation score; the winner by mean test score (exact ties, such as last_k_blocks and
+    full_finetune on a one-block backbone, go to fewer trainable parameters, then the name);
+    and the preset baseline: the preset with the best mean validation score, and its test
+    score."""
     strategies = {}
     for kind in task.strategies:
-        by_lr = {
-            lr: [r for r in runs if r["arm"] == kind and r["lr"] == lr] for lr in LEARNING_RATES
-        }
-        by_lr = {lr: rs for lr, rs in by_lr.items() if rs}
+        by_lr: dict[float, list[dict]] = {}
+        for run in runs:
+            if run["arm"] == kind:
+                by_lr.setdefault(run["lr"], []).append(run)
         if by_lr:
-            lr = max(by_lr, key=lambda lr: statistics.mean(r["val"] for r in by_lr[lr]))
+            lr = max(sorted(by_lr), key=lambda lr: statistics.mean(r["val"] for r in by_lr[lr]))
             strategies[kind] = {"lr": lr, **_scores(by_lr[lr])}
     presets = {}
     for arm in sorted({r["arm"] for r in runs if r["arm"].startswith("preset:")}):
         presets[arm.removeprefix("preset:")] = _scores([r for r in runs if r["arm"] == arm])
     summary: dict = {"strategies": strategies, "presets": presets}
     if strategies:
-        summary["winner"] = max(strategies, key=lambda k: strategies[k]["test_mean"])
+        summary["winner"] = min(
+            strategies,
+            key=lambda k: (-strategies[k]["test_mean"], strategies[k]["trainable_params"], k),
+        )
     if presets:
         chosen = max(presets, key=lambda name: presets[name]["val_mean"])
         summary["preset_baseline"] = {"preset": chosen, "test_mean": presets[chosen]["test_mean"]}

@@ -132,10 +132,9 @@ SHALLOW_SOURCE = _source(SHALLOW, SOURCE_DATA, epochs=15)
 TASKS: list[SelectionTask] = [
     _task(
         "few_shot",
-        "Four source subjects recorded again (a new session), 2 labelled trials per class and "
-        "subject: the pretrained features already fit them, and training the backbone on so "
-        "few trials only distorts them.",
-        "a probe (linear or MLP)",
+        "EEGNet; four source subjects recorded again, 2 labelled trials per class and subject: "
+        "LP-FT and the linear probe tie at the top, full fine-tuning distorts the features.",
+        "a probe (linear or MLP), or LP-FT, which starts as one",
         _source(EEGNET, SOURCE_DATA, epochs=30),
         _population(subjects=SOURCE_SUBJECTS[:4], session=1),
         train_per_class=2,
@@ -143,8 +142,8 @@ TASKS: list[SelectionTask] = [
     ),
     _task(
         "new_location",
-        "The target's desynchronising rhythms sit over frontal electrodes (F3, F4, Fz), where "
-        "the source had nothing to learn: frozen spatial filters miss them.",
+        "The target's desynchronising rhythms sit over F3, F4 and Fz, where the source had "
+        "nothing to learn: full fine-tune wins, from scratch second, probes far behind.",
         "fine-tuning or training from scratch",
         SHALLOW_SOURCE,
         _population(trials_per_class=60, rhythm_sites=["F3", "F4", "Fz"]),
@@ -152,8 +151,8 @@ TASKS: list[SelectionTask] = [
     ),
     _task(
         "shifted_many_trials",
-        "Many trials of new subjects from a shifted population (mu and beta rhythms 2.5 and "
-        "5 Hz slower, channel gains spread 2.5 times wider).",
+        "Many trials from a shifted population (mu and beta 2.5 and 5 Hz slower, channel gains "
+        "spread wider): full fine-tune wins, ahead of from scratch and LP-FT; probes lag.",
         "full fine-tune or LP-FT",
         SHALLOW_SOURCE,
         _population(trials_per_class=80, mu_hz=8.0, beta_hz=16.0, gain_spread=0.5),
@@ -162,7 +161,8 @@ TASKS: list[SelectionTask] = [
     ),
     _task(
         "unrelated_source",
-        "The source labels were shuffled: pretraining learnt nothing about the signal.",
+        "The source labels were shuffled, so pretraining learnt nothing about the signal: from "
+        "scratch and full fine-tune tie, the probes and LP-FT are far below.",
         "from scratch ≈ fine-tune, far above the probes",
         _source(SHALLOW, SOURCE_DATA.model_copy(update={"shuffle_labels": True}), epochs=30),
         _population(),
@@ -170,8 +170,8 @@ TASKS: list[SelectionTask] = [
     ),
     _task(
         "new_montage",
-        "The target montage shares no electrode with the source's: a channel projection maps it "
-        "onto the 19 channels the backbone was pretrained on.",
+        "A montage sharing no electrode with the source's, mapped onto its 19 channels by a "
+        "trained projection: full fine-tune wins, from scratch second, frozen backbones lag.",
         "full fine-tune (backbone and adapter together)",
         SHALLOW_SOURCE,
         _population(channels=SENSORIMOTOR_1010),
@@ -180,8 +180,8 @@ TASKS: list[SelectionTask] = [
     ),
     _task(
         "transformer",
-        "A small EEGConformer, new subjects with slightly slower mu rhythms, 10 trials per class "
-        "and subject.",
+        "A small EEGConformer, new subjects with slightly slower mu rhythms: attention-only wins, "
+        "level with full fine-tune at 7% of its trainable parameters; LoRA, LP-FT close.",
         "attention-only or LoRA, on par with full fine-tune at a fraction of its parameters",
         _source(CONFORMER, SOURCE_DATA, epochs=20),
         _population(mu_hz=9.5),

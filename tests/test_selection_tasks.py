@@ -1,0 +1,77 @@
+"""The strategy-selection benchmark's tasks build, and its stored ground truth is complete, current
+and decisive. Nothing is trained: the table is computed once by bench/selection/ground_truth.py."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from probe_core.assembly import backbone_with_facts
+from search_spaces.freeze_strategy import applicable_strategies
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.selection.ground_truth import (  # noqa: E402  (a benchmark package, not installed)
+    DEFAULT_OUT,
+    LEARNING_RATES,
+    is_current,
+    summarise,
+)
+from bench.selection.tasks import CACHE, TASKS  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def table() -> dict:
+    return json.loads(DEFAULT_OUT.read_text())
+
+
+def test_task_names_are_unique() -> None:
+    assert len({task.name for task in TASKS}) == len(TASKS) >= 6
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda task: task.name)
+def test_a_task_builds_its_data_splits_and_backbone(task) -> None:
+    data = task.target.build()
+    splits = task.base.split.split(data)
+    assert splits.test is not None and len(splits.test) >= 100  # a test score worth comparing
+    assert task.base.data == task.target
+    assert task.base.backbone.checkpoint == str(task.source.output)
+    assert task.source.output.parent == CACHE
+    _, facts = backbone_with_facts(task.base, data, pretrained=False)
+    assert tuple(applicable_strategies(facts)) == task.strategies
+    trial = task.trial({"kind": task.strategies[-1]}, lr=LEARNING_RATES[0], seed=3)
+    assert (trial.strategy.kind, trial.optimizer.lr, trial.seed) == (
+        task.strategies[-1],
+        LEARNING_RATES[0],
+        3,
+    )
+
+
+def test_the_ground_truth_is_current_and_covers_every_task_strategy_and_seed(table) -> None:
+    assert {"machine", "date", "total_seconds", "grid", "sources", "tasks", "summary"} <= set(table)
+    assert table["grid"]["learning_rates"] == list(LEARNING_RATES)
+    for task in TASKS:
+        stored = table["tasks"][task.name]
+        assert is_current(stored, task), f"{task.name} changed since its runs: rerun it"
+        assert stored["description"] == task.description  # rewritten by a rerun with no runs left
+        runs = [r for r in table["runs"] if r["task"] == task.name]
+        for kind in task.strategies:
+            for lr in LEARNING_RATES:
+                seeds = {r["seed"] for r in runs if r["arm"] == kind and r["lr"] == lr}
+                assert len(seeds) >= 5, (task.name, kind, lr)
+        presets = {r["arm"] for r in runs if r["arm"].startswith("preset:")}
+        assert presets, task.name
+        for run in runs:
+            assert 0.0 <= run["test"] <= 1.0 and 0.0 <= run["val"] <= 1.0
+            assert run["trainable_params"] > 0 and run["epochs"] >= 1
+
+
+def test_the_stored_summary_is_the_summary_of_the_stored_runs(table) -> None:
+    for task in TASKS:
+        runs = [r for r in table["runs"] if r["task"] == task.name]
+        assert table["summary"][task.name] == summarise(runs, task)
+
+
+def test_the_best_strategy_differs_between_tasks(table) -> None:
+    winners = {table["summary"][task.name]["winner"] for task in TASKS}
+    assert len(winners) >= 3, winners
