@@ -70,7 +70,7 @@ class SelectionTask:
         return with_values(self.base, {"strategy": strategy, "optimizer.lr": lr, "seed": seed})
 
 
-def digest(values: dict) -> str:
+def _digest(values: dict) -> str:
     """A short fingerprint of JSON-able ``values``."""
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -86,7 +86,7 @@ def _source(backbone: dict, data: SyntheticData, epochs: int) -> PretrainConfig:
         training={"max_epochs": epochs, "batch_size": 64},
         optimizer={"lr": 3e-3},
     )
-    name = f"{backbone['name']}-{digest(config.model_dump(mode='json', exclude={'output'}))}"
+    name = f"{backbone['name']}-{_digest(config.model_dump(mode='json', exclude={'output'}))}"
     return config.model_copy(update={"output": CACHE / f"{name}.safetensors"})
 
 
