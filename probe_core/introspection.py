@@ -141,6 +141,13 @@ class BackboneFacts:
     def has_attention(self) -> bool:
         return bool(self.attention)
 
+    @property
+    def has_tokens(self) -> bool:
+        """Whether the output is a transformer's token embeddings, (tokens, features) or
+        (channels, patches, features): a convolutional network's feature maps are not, and
+        pooling them as tokens would read their last axis (often of size 1) as the features."""
+        return self.has_attention and len(self.output_shape) >= 2
+
 
 def inspect_backbone(model: nn.Module, *args: object, **kwargs: object) -> BackboneFacts:
     """Facts about ``model`` from a dry run on an example input (as the model is called)."""

@@ -121,23 +121,18 @@ class AttentiveProbe(_FrozenBackbone):
 
     @classmethod
     def applies_to(cls, facts: BackboneFacts) -> bool:
-        return _has_tokens(facts) or facts.token_layer is not None
+        return facts.has_tokens or (facts.has_attention and facts.token_layer is not None)
 
     def configure_wrapper(
         self, wrapper: DownstreamWrapper, facts: BackboneFacts
     ) -> DownstreamWrapper:
         update: dict = {"aggregation": "attentive", "probe_config": "linear"}
         chosen = wrapper.probe_layer is not None or wrapper.model_output_key is not None
-        if not _has_tokens(facts) and not chosen:
+        if not facts.has_tokens and not chosen:
             if not self.applies_to(facts):
                 raise StrategyError("strategy attentive_probe: the backbone has no token output")
             update["probe_layer"] = facts.token_layer
         return wrapper.model_copy(update=update)
-
-
-def _has_tokens(facts: BackboneFacts) -> bool:
-    """Whether the backbone's own output keeps a token axis (it is not pooled)."""
-    return len(facts.output_shape) >= 2
 
 
 class LastKBlocks(_Strategy):
@@ -148,7 +143,8 @@ class LastKBlocks(_Strategy):
 
     @classmethod
     def applies_to(cls, facts: BackboneFacts) -> bool:
-        return bool(facts.blocks)
+        """With one block, its last k blocks are the whole network: a full fine-tune."""
+        return len(facts.blocks) >= 2
 
     def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         blocks = facts.blocks

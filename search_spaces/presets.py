@@ -48,7 +48,7 @@ PRESETS: dict[str, dict] = {
 
 def available_presets(context: SpaceContext) -> list[str]:
     """Presets whose aggregation fits the backbone's output."""
-    tokens = len(context.facts.output_shape) >= 2
+    tokens = context.facts.has_tokens
     return [
         name
         for name, values in PRESETS.items()

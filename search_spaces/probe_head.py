@@ -7,14 +7,17 @@ is searched; fine-tuning strategies search both. Parameters are named per strate
 
 import optuna
 
-from probe_core import Mlp, TrialConfig
+from probe_core import BackboneFacts, Mlp, TrialConfig
 from probe_core.strategies import strategy_class
 from search_spaces.config_paths import with_values
 from search_spaces.context import SpaceContext
 
 
-def valid_aggregations(output_shape: tuple[int, ...]) -> list[str]:
-    """Aggregations that fit a backbone output of ``output_shape`` (without the batch axis)."""
+def valid_aggregations(facts: BackboneFacts) -> list[str]:
+    """Aggregations that fit the backbone's output: over tokens only when it has tokens."""
+    output_shape = facts.output_shape
+    if not facts.has_tokens:  # a feature map or an embedding: all of it
+        return ["flatten"]
     if len(output_shape) == 2:  # (tokens, features)
         grouped = [f"grouped_{n}" for n in (2, 4) if output_shape[0] >= 2 * n]
         return ["flatten", "mean", "first", *grouped, "attentive"]
@@ -32,7 +35,7 @@ def probe_head(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     is_probe = strategy_class(kind).is_probe
     values: dict = {}
     if kind != "attentive_probe":
-        choices = valid_aggregations(context.facts.output_shape)
+        choices = valid_aggregations(context.facts)
         if is_probe:
             choices = [c for c in choices if c != "attentive"]
         if len(choices) > 1:
@@ -56,7 +59,7 @@ def probe_head(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
 
 def probe_head_defaults(kind: str, context: SpaceContext) -> dict:
     """This space's parameters at the base config's settings (for warm-start trials)."""
-    choices = valid_aggregations(context.facts.output_shape)
+    choices = valid_aggregations(context.facts)
     base = context.base.wrapper.aggregation
     name = f"grouped_{base}" if isinstance(base, int) else base
     values = {f"{kind}.aggregation": name if name in choices else choices[0]}

@@ -329,10 +329,9 @@ def test_auto_races_every_strategy_then_tunes_the_winner(ray_cluster, tmp_path) 
     storage = f"sqlite:///{sweep_dir / 'optuna.db'}"
     race = optuna.load_study(study_name="auto.race", storage=storage).trials
     tuning = optuna.load_study(study_name="auto.search", storage=storage).trials
-    eegnet = [
+    eegnet = [  # no attentive probe: EEGNet's feature maps are not tokens
         "linear_probe",
         "mlp_probe",
-        "attentive_probe",
         "last_k_blocks",
         "lp_ft",
         "full_finetune",

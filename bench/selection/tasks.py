@@ -20,10 +20,11 @@ CACHE = Path(__file__).parent / ".cache"
 SOURCE_SUBJECTS = list(range(8))
 TARGET_SUBJECTS = list(range(20, 24))  # never seen in pretraining
 
-CNN_STRATEGIES = (
+SHALLOW_STRATEGIES = ("linear_probe", "mlp_probe", "lp_ft", "full_finetune", "from_scratch")
+"""ShallowFBCSPNet has one block (its last k blocks would be all of it) and no tokens."""
+EEGNET_STRATEGIES = (
     "linear_probe",
     "mlp_probe",
-    "attentive_probe",
     "last_k_blocks",
     "lp_ft",
     "full_finetune",
@@ -99,7 +100,7 @@ def _task(
     train_per_class: int | None,
     training: dict | None = None,
     wrapper: dict | None = None,
-    strategies: tuple[str, ...] = CNN_STRATEGIES,
+    strategies: tuple[str, ...] = SHALLOW_STRATEGIES,
 ) -> SelectionTask:
     backbone = {**source.backbone.model_dump(), "checkpoint": str(source.output)}
     base = TrialConfig.model_validate(
@@ -139,6 +140,7 @@ TASKS: list[SelectionTask] = [
         _population(subjects=SOURCE_SUBJECTS[:4], session=1),
         train_per_class=2,
         training={"max_epochs": 20, "batch_size": 4},
+        strategies=EEGNET_STRATEGIES,
     ),
     _task(
         "new_location",
