@@ -11,7 +11,10 @@ WEIGHT_DECAY = (1e-5, 0.1)
 
 
 def _batch_sizes(context: SpaceContext) -> list[int]:
-    return [b for b in (16, 32, 64, 128) if b <= max(context.n_train, 16)]
+    """Batch sizes that leave at least four steps an epoch (a few labelled trials need small
+    batches to learn at all), and the base config's own."""
+    fitting = [b for b in (4, 8, 16, 32, 64, 128) if 4 * b <= context.n_train]
+    return sorted({*fitting, context.base.training.batch_size})
 
 
 def _max_warmup(context: SpaceContext) -> int:

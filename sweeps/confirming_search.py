@@ -21,11 +21,20 @@ from sweeps.spec import Confirmation
 
 
 def evaluation_config(config: dict, fold: int, folds: int, seed: int) -> dict:
-    """A search trial's Tune config as the evaluation trial of one fold and seed (scored on the
-    fold, which picks nothing: see ``SplitConfig.folds``)."""
+    """A search trial's Tune config as the evaluation trial of one fold and seed, scored on the
+    fold at the epoch its validation part picks (see ``SplitConfig.folds``). Without a patience
+    of its own it stops once that part has not improved for a quarter of its epochs: the
+    epochs after would not be scored."""
     trial = config[protocol.TRIAL]
     split = {**trial["split"], "folds": folds, "fold": fold}
-    evaluated = {**trial, "seed": seed, "split": split}
+    training = trial["training"]
+    patience = training.get("patience") or max(training["max_epochs"] // 4, 3)
+    evaluated = {
+        **trial,
+        "seed": seed,
+        "split": split,
+        "training": {**training, "patience": patience},
+    }
     return {**config, protocol.TRIAL: evaluated, protocol.PHASE: Phase.CONFIRMATION}
 
 

@@ -5,7 +5,7 @@ import pickle
 from ray.tune.search import Searcher
 
 from sweeps import protocol
-from sweeps.confirming_search import ConfirmingSearcher
+from sweeps.confirming_search import ConfirmingSearcher, evaluation_config
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.report import leaderboard, rank_strategies
@@ -126,3 +126,12 @@ def test_the_finalists_are_evaluated_on_every_fold_and_seed_after_the_search(tmp
     restored.on_trial_complete("e0", {protocol.CONFIRMATION_VALUE: 0.9})
     assert restored.inner.completed == ["s1", "s2", "s3"]  # the study never sees "e0"
     assert pickle.loads(pickle.dumps(restored.ended))  # picklable state
+
+
+def test_an_evaluation_without_patience_of_its_own_stops_after_a_quarter_of_its_epochs() -> None:
+    config = _config("lora")
+    config[protocol.TRIAL]["training"] = {"max_epochs": 20, "patience": None}
+    evaluated = evaluation_config(config, fold=2, folds=3, seed=1)[protocol.TRIAL]
+    assert evaluated["training"] == {"max_epochs": 20, "patience": 5}
+    assert evaluated["split"] == {"seed": 0, "folds": 3, "fold": 2} and evaluated["seed"] == 1
+    assert config[protocol.TRIAL]["training"]["patience"] is None  # the search trial's is kept
