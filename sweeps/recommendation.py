@@ -8,8 +8,12 @@ trial needed (not at its best epoch on the fold). Then, in this order:
 1. a finalist whose interval does not clear the chance level has learnt nothing that the data
    shows; when none clears it, nothing is recommended;
 2. the finalist with the best mean wins, unless the paired difference to another finalist is
-   within noise (its interval holds 0): then the cheapest of the tied ones is chosen (10 % fewer
-   trainable parameters, or as many and 20 % less time per epoch), and the text says so.
+   within noise (its interval holds 0) and small (at most ``equivalence``, 1 point by
+   default): then they are tied, and the cheapest of the tied ones is chosen (10 % fewer
+   trainable parameters, or as many and 20 % less time per epoch). A difference within noise
+   but larger is not a tie (few folds give wide intervals: no evidence of a difference is no
+   evidence of equality): the better mean stands, and the text says the data could not
+   separate them.
 """
 
 import math
@@ -18,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 from sweeps.evidence import Interval, corrected_interval, paired_difference
 
 BETTER = "better"  # beats the runner-up beyond noise
-TIED = "tied"  # tied within noise: the cheapest of the tied finalists
+UNSEPARATED = "unseparated"  # ahead of the runner-up by more than a tie, within noise
+TIED = "tied"  # within noise and within a tie: the cheapest of the tied finalists
 ONLY = "only"  # a single finalist was evaluated
 CHANCE = "chance"  # no finalist beats chance: nothing recommended
 UNEVALUATED = "unevaluated"  # no evaluation trials: the search's best trial, no interval
@@ -144,9 +149,11 @@ def recommend(
     chance: float,
     folds: int,
     seeds: int,
+    equivalence: float = 0.01,
 ) -> Recommendation:
     """The recommendation from the finalists' ``scores`` (by strategy), with their ``costs``
-    (trainable parameters, seconds per epoch) and the metric's ``chance`` level."""
+    (trainable parameters, seconds per epoch), the metric's ``chance`` level and the difference
+    that counts as a tie (``equivalence``)."""
     sign = 1.0 if mode == "max" else -1.0
     finalists = [
         Finalist(strategy, corrected_interval(list(values.values()), folds), *costs[strategy])
@@ -172,13 +179,17 @@ def recommend(
             return found
         return Interval(-found.mean, -found.high, -found.low, found.n)
 
-    tied = [top] + [f for f in learnt[1:] if _within_noise(difference(top, f))]
+    def is_tie(found: Interval | None) -> bool:
+        return found is None or (found.contains(0.0) and abs(found.mean) <= equivalence)
+
+    tied = [top] + [f for f in learnt[1:] if is_tie(difference(top, f))]
     chosen = top
     for finalist in tied[1:]:
         if _cheaper_by(finalist, chosen):
             chosen = finalist
     others = [f for f in finalists if f is not chosen]
     runner_up = others[0] if others else None
+    gap = runner_up and difference(chosen, runner_up)
     if runner_up is None:
         verdict, reason = ONLY, "the only finalist"
     elif len(tied) > 1:
@@ -190,6 +201,13 @@ def recommend(
             if cheaper
             else f"tied within noise with {other.strategy}, as cheap: the better mean"
         )
+    elif gap is not None and gap.contains(0.0):
+        verdict = UNSEPARATED
+        reason = (
+            f"ahead of {runner_up.strategy} by {gap.mean:+.3f}, more than a tie "
+            f"({equivalence:g}) but within noise: the better mean; more folds or seeds would "
+            "separate them"
+        )
     else:
         verdict, reason = BETTER, f"better than {runner_up.strategy} beyond noise"
     return Recommendation(
@@ -197,14 +215,10 @@ def recommend(
         chosen.strategy,
         finalists=finalists,
         runner_up=runner_up and runner_up.strategy,
-        difference=runner_up and difference(chosen, runner_up),
+        difference=gap,
         reason=reason,
         **common,
     )
-
-
-def _within_noise(difference: Interval | None) -> bool:
-    return difference is None or difference.contains(0.0)
 
 
 def unevaluated(

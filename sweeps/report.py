@@ -129,6 +129,7 @@ class Evaluation:
     folds: int
     seeds: int
     chance: float
+    equivalence: float
 
 
 def conclude(
@@ -154,6 +155,7 @@ def conclude(
             evaluation.chance,
             evaluation.folds,
             evaluation.seeds,
+            evaluation.equivalence,
         )
     elif ranks:
         top = ranks[0]

@@ -61,6 +61,9 @@ class Confirmation(_Config):
     seeds: pydantic.NonNegativeInt = 2
     folds: int = pydantic.Field(3, ge=2)
     finalists: pydantic.PositiveInt = 2
+    equivalence: pydantic.NonNegativeFloat = 0.01
+    """A difference of the metric that counts as a tie (when within noise too): then the
+    cheaper finalist is recommended."""
     top_k: pydantic.PositiveInt = 3  # strategies are ranked by best and top-k mean
 
     @property

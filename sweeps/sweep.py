@@ -278,7 +278,7 @@ def evaluate_finalists(ledger: Ledger, spec: SweepSpec, class_counts: np.ndarray
                 scores.setdefault(record.strategy, {})[key] = value
     chance = chance_level(spec.trial.training.metric, class_counts)
     plan = spec.confirmation
-    return Evaluation(scores, plan.folds, plan.seeds, chance)
+    return Evaluation(scores, plan.folds, plan.seeds, chance, plan.equivalence)
 
 
 def _best_of(record: TrialRecord, metric: str, mode: str) -> TrialRecord:

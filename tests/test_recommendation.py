@@ -13,6 +13,7 @@ from sweeps.recommendation import (
     ONLY,
     TIED,
     UNEVALUATED,
+    UNSEPARATED,
     Recommendation,
     recommend,
     unevaluated,
@@ -73,6 +74,19 @@ def test_a_tie_within_noise_goes_to_the_cheaper_finalist_and_says_so() -> None:
     assert found.runner_up == "full_finetune"
     assert found.difference.mean == pytest.approx(-0.005)
     assert found.difference.contains(0.0)
+
+
+def test_a_large_difference_within_noise_is_not_a_tie() -> None:
+    """Six noisy fold scores cannot separate 0.88 from 0.78, but nothing says they are equal:
+    the cheaper probe is not chosen on that account."""
+    tuned = _scores([0.88, 0.86, 0.90, 0.89, 0.87, 0.90])
+    probe = _scores([0.62, 0.95, 0.70, 0.92, 0.66, 0.83])
+    found = recommend(
+        {"full_finetune": tuned, "linear_probe": probe}, COSTS, METRIC, "max", 0.25, 3, 2
+    )
+    assert found.difference.contains(0.0) and found.difference.mean > 0.05
+    assert found.verdict == UNSEPARATED and found.strategy == "full_finetune"
+    assert found.reason.startswith("ahead of linear_probe by +0.103, more than a tie (0.01)")
 
 
 def test_a_tie_between_equally_cheap_finalists_goes_to_the_better_mean() -> None:

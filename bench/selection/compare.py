@@ -44,8 +44,8 @@ def sweep_spec(
             "trial": base,
             "spaces": ["freeze_strategy", "probe_head", "optimizer"],
             "sampler": {"name": sampler, "seed": 0},
-            # a probe's first epochs say little: 4 before the first cut (of 20)
-            "scheduler": {"kind": "asha", "grace_period": 4, "reduction_factor": 3},
+            # a probe's first epochs say little: 3 before the first cut (of 15 or 20)
+            "scheduler": {"kind": "asha", "grace_period": 3, "reduction_factor": 3},
             "num_samples": trials,
             "confirmation": confirmation,
             "tracking": {"uri": f"sqlite:///{folder / 'mlflow.db'}"},
@@ -92,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--truth", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--tasks", nargs="*", help="task names (default: all in the table)")
-    parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--reduced", action="store_true", help="two tasks, 10 trials, 1 seed")
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     args = parser.parse_args()
