@@ -7,7 +7,7 @@ picked) minus the recommended strategy's; compute is the epochs a method trained
 the ground truth's grid. The fixed baselines are read from the table: always full fine-tune,
 always linear probe, and neuralbench's presets × 3 seeds, taking the best mean validation score.
 
-    python -m bench.selection.compare               # every task (about an hour on 2 CPUs)
+    python -m bench.selection.compare               # every task (about 15 minutes on 2 CPUs)
     python -m bench.selection.compare --reduced     # two tasks, fewer trials and seeds
 """
 
