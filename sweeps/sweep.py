@@ -35,6 +35,7 @@ from sweeps.tracking_session import (
     PARENT,
     TrackingSession,
     check_reachable,
+    create_store_in_background,
     open_session,
     resolve_uri,
 )
@@ -140,10 +141,12 @@ class SweepRun:
     ) -> None:
         uri = resolve_uri(spec.tracking.uri)
         check_reachable(uri)
+        store = create_store_in_background(uri)
         connect(spec.ray_address)
         check_resources(spec)
         self.spec, self.directory, self.context = spec, directory, context
         self.earlier: list[TrialRecord] = []  # an earlier stage's trials that compete too
+        store.join()
         self.session = open_session(uri, spec.experiment, directory)
         self.data_ref = ray.put(data)  # the driver keeps no copy of its own
         self.class_counts = np.bincount(data.y)  # for the metric's chance level
