@@ -59,3 +59,12 @@ def chance_level(metric: str, class_counts: np.ndarray) -> float:
     if metric == "cohen_kappa":
         return 0.0
     return 0.5  # auroc
+
+
+def metric_range(metric: str) -> tuple[float, float]:
+    """The values a metric can take (an interval over its scores is reported within them)."""
+    if metric == "loss":
+        return 0.0, float("inf")
+    if metric == "cohen_kappa":
+        return -1.0, 1.0
+    return 0.0, 1.0

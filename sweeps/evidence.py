@@ -28,6 +28,11 @@ class Interval:
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high
 
+    def within(self, lowest: float, highest: float) -> "Interval":
+        """The interval cut to the values the scores can take: the t-interval's symmetry can
+        reach past them near a bound (a balanced accuracy up to 1.010)."""
+        return Interval(self.mean, max(self.low, lowest), min(self.high, highest), self.n)
+
     def text(self, signed: bool = False) -> str:
         number = "{:+.3f}" if signed else "{:.3f}"
         shown = [number.format(v) for v in (self.mean, self.low, self.high)]

@@ -19,6 +19,7 @@ trial needed (not at its best epoch on the fold). Then, in this order:
 import math
 from dataclasses import asdict, dataclass, field
 
+from probe_core.metrics import metric_range
 from sweeps.evidence import Interval, corrected_interval, paired_difference
 
 BETTER = "better"  # beats the runner-up beyond noise
@@ -155,8 +156,13 @@ def recommend(
     (trainable parameters, seconds per epoch), the metric's ``chance`` level and the difference
     that counts as a tie (``equivalence``)."""
     sign = 1.0 if mode == "max" else -1.0
+    bounds = metric_range(metric.removeprefix("val_"))  # scored on the folds
+
+    def score(values: Scores) -> Interval:
+        return corrected_interval(list(values.values()), folds).within(*bounds)
+
     finalists = [
-        Finalist(strategy, corrected_interval(list(values.values()), folds), *costs[strategy])
+        Finalist(strategy, score(values), *costs[strategy])
         for strategy, values in scores.items()
         if values
     ]

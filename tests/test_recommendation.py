@@ -163,3 +163,20 @@ def test_the_report_round_trip_gives_the_same_text() -> None:
     again = Recommendation.from_dict(json.loads(json.dumps(found.as_dict())))
     assert again.text() == found.text()
     assert "held-out test: balanced_accuracy 0.875, accuracy 0.880" in again.text()
+
+
+def test_a_finalists_interval_stays_within_what_the_metric_can_take() -> None:
+    """Near the ceiling the symmetric t-interval reaches past 1; the reported one stops there,
+    and the paired difference (which may be negative) is left as it is."""
+    near_ceiling = _scores([1.0, 0.9, 1.0, 0.95, 1.0, 0.9])
+    lower = _scores([0.9, 0.9, 0.95, 0.9, 0.9, 0.85])
+    raw = corrected_interval(list(near_ceiling.values()), folds=3)
+    assert raw.high > 1.0
+    found = recommend(
+        {"lora": near_ceiling, "linear_probe": lower}, COSTS, METRIC, "max", 0.5, 3, 2
+    )
+    chosen = found.chosen
+    assert (chosen.score.mean, chosen.score.low, chosen.score.high) == (raw.mean, raw.low, 1.0)
+    assert found.difference.low < 0.0  # within noise: the difference keeps its sign
+    kappa = recommend({"lora": near_ceiling}, COSTS, "val_cohen_kappa", "max", 0.0, 3, 2)
+    assert kappa.chosen.score.high == 1.0
