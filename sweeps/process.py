@@ -59,7 +59,7 @@ def configure_process(verbosity: str = "normal") -> None:
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     # MLflow reads its level when imported: also when that came first ("Creating initial MLflow
     # database tables…" and the like)
-    logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"])
+    logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
     # mlflow warns about pickle on every model save; the model is our own, loaded by its owner
     logging.getLogger("mlflow.pytorch").setLevel(logging.ERROR)
     controller = logging.getLogger("ray.tune.execution.tune_controller")
