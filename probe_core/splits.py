@@ -89,16 +89,13 @@ class SplitConfig(pydantic.BaseModel):
 
     def _within_subject(self, data: EEGDataset, rng: np.random.Generator):
         train, val, test = [], [], []
-        for subject in np.unique(data.subjects):
-            for label in np.unique(data.y):
-                index = rng.permutation(
-                    np.flatnonzero((data.subjects == subject) & (data.y == label))
-                )
-                n_test = round(len(index) * self.test_fraction)
-                n_val = max(round(len(index) * self.val_fraction), 1)
-                test.append(index[:n_test])
-                val.append(index[n_test : n_test + n_val])
-                train.append(index[n_test + n_val :])
+        for group in _groups(data, np.arange(len(data.y))):
+            index = rng.permutation(group)
+            n_test = round(len(index) * self.test_fraction)
+            n_val = max(round(len(index) * self.val_fraction), 1)
+            test.append(index[:n_test])
+            val.append(index[n_test : n_test + n_val])
+            train.append(index[n_test + n_val :])
         return (np.sort(np.concatenate(part)) for part in (train, val, test))
 
     def _cross_subject(self, data: EEGDataset, rng: np.random.Generator):
@@ -158,9 +155,5 @@ def _groups(data: EEGDataset, index: np.ndarray) -> list[np.ndarray]:
 def _cap_per_class(
     data: EEGDataset, train: np.ndarray, per_class: int, rng: np.random.Generator
 ) -> np.ndarray:
-    kept = []
-    for subject in np.unique(data.subjects[train]):
-        for label in np.unique(data.y[train]):
-            index = train[(data.subjects[train] == subject) & (data.y[train] == label)]
-            kept.append(rng.permutation(index)[:per_class])
+    kept = [rng.permutation(train[group])[:per_class] for group in _groups(data, train)]
     return np.sort(np.concatenate(kept))
