@@ -34,10 +34,22 @@ class SchedulerConfig(_Config):
 
 
 class Resources(_Config):
-    """Per trial. Fractional GPUs pack several trials on one GPU; without CUDA trials use CPUs."""
+    """Per trial. Fractional GPUs pack several trials on one GPU; without CUDA trials use CPUs.
 
-    cpus: pydantic.PositiveFloat = 1.0
+    ``cpus: auto`` (the default) measures, on a local runtime, whether more trials at once or
+    more threads per trial train faster (``probe_core.parallelism``); on a cluster or with GPUs
+    it is 1."""
+
+    cpus: pydantic.PositiveFloat | Literal["auto"] = "auto"
     gpus: pydantic.NonNegativeFloat = 0.0
+
+    @pydantic.field_validator("cpus", mode="before")
+    @classmethod
+    def _number_or_auto(cls, value: object) -> object:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value == "auto" or (number and value > 0):
+            return value
+        raise ValueError("CPUs per trial: a positive number, or auto")
 
 
 class Tracking(_Config):

@@ -28,7 +28,7 @@ from sweeps.process import configure_process
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.publish import publish_report
 from sweeps.report import Conclusion, Evaluation, conclude, rank_strategies
-from sweeps.runtime import cluster_capacity, connect
+from sweeps.runtime import cluster_capacity, connect, plan_cpus
 from sweeps.spec import SweepSpec, load_spec
 from sweeps.sweep_dir import RACE, SEARCH, SweepDir
 from sweeps.tracking_session import (
@@ -98,6 +98,7 @@ def prepare(spec: SweepSpec, say: Say = print) -> Prepared:
     data = spec.data.build()
     context = make_context(spec.base_trial(), data)
     build_space(spec)  # unknown space names fail here
+    spec = plan_cpus(spec, data, say)
     if spec.sampler.name == "grid":  # a grid runs once: more trials would only repeat points
         size = math.prod(len(values) for values in spec.sampler.grid_space(context).values())
         spec = spec.model_copy(update={"num_samples": min(spec.num_samples, size)})

@@ -56,6 +56,11 @@ def _with(**changes) -> dict:
             "trial.optimizer.lr: Input should be greater than 0",
         ),
         (_with(sampler={"name": "bayes"}), None, "sampler.name: Input should be 'tpe', 'random'"),
+        (
+            _with(resources={"cpus": "many"}),
+            None,
+            "resources.cpus: CPUs per trial: a positive number, or auto (got 'many')",
+        ),
         (_with(spaces=["freeze_stratgy"]), None, None),
     ],
 )
@@ -126,3 +131,6 @@ def test_valid_spec_and_dry_run(tmp_path, capsys) -> None:
     assert main(["run", str(path), "--dry-run", "--storage-path", str(tmp_path / "s")]) == 0
     out = capsys.readouterr().out
     assert out.count("sample:") == 3 and "would run 2 trials" in out
+    assert "resources.cpus auto on" in out and " at a time (" in out
+    saved = yaml.safe_load((tmp_path / "s" / "bad-input" / "spec.yaml").read_text())
+    assert saved["resources"]["cpus"] in (1.0, 2.0)  # resume runs what was measured

@@ -1,0 +1,64 @@
+"""How many trials at once, with how many threads each: the options, the choice, the measurement
+on a real model, and what a sweep spec's ``resources.cpus: auto`` becomes."""
+
+import math
+
+import pytest
+import torch
+from sweep_helpers import small_spec
+
+from probe_core import SyntheticData, TrialConfig
+from probe_core.parallelism import Option, choose, measure_parallelism, options
+from sweeps.runtime import plan_cpus
+
+
+def test_options_cover_powers_of_two_and_all_cpus_with_trials_capped() -> None:
+    assert options(2, 16) == [Option(2, 1), Option(1, 2)]
+    assert options(6, 16) == [Option(6, 1), Option(3, 2), Option(1, 4), Option(1, 6)]
+    assert options(8, 2) == [Option(2, 1), Option(2, 2), Option(2, 4), Option(1, 8)]
+    assert options(1, 4) == [Option(1, 1)]
+
+
+@pytest.mark.parametrize(
+    ("measured", "expected"),
+    [
+        # one trial with both threads is clearly faster: the loop's way wins
+        ([Option(2, 1, 100.0), Option(1, 2, 150.0)], Option(1, 2, 150.0)),
+        # within 10 %: more trials at once (the measurement is a little unfair to them)
+        ([Option(2, 1, 100.0), Option(1, 2, 105.0)], Option(2, 1, 100.0)),
+        # as many trials either way: the faster
+        ([Option(1, 1, 100.0), Option(1, 2, 105.0)], Option(1, 2, 105.0)),
+        ([Option(4, 1, 90.0), Option(2, 2, 200.0), Option(1, 4, 210.0)], Option(2, 2, 200.0)),
+    ],
+)
+def test_the_choice_follows_the_measurement(measured, expected) -> None:
+    assert choose(measured).chosen == expected
+
+
+def test_measuring_a_real_model_leaves_torch_as_it_was() -> None:
+    data = SyntheticData(subjects=[0, 1], trials_per_class=16).build()
+    config = TrialConfig.model_validate(
+        {"backbone": {"name": "EEGNet"}, "training": {"batch_size": 8}}
+    )
+    threads = torch.get_num_threads()
+    measured = measure_parallelism(config, data, cpus=2, max_trials=4, window_s=0.1)
+    assert torch.get_num_threads() == threads
+    assert [(o.trials, o.threads) for o in measured.measured] == [(2, 1), (1, 2)]
+    assert all(math.isfinite(o.rate) and o.rate > 0 for o in measured.measured)
+    assert measured.chosen == choose(list(measured.measured)).chosen
+    assert measured.describe().startswith(f"{measured.chosen} at a time (")
+
+
+def test_auto_cpus_are_measured_locally_and_one_on_a_cluster_or_with_gpus(tmp_path) -> None:
+    data = SyntheticData(subjects=[0, 1], trials_per_class=16).build()
+    said: list[str] = []
+    local = plan_cpus(small_spec(tmp_path, "local"), data, said.append)
+    assert local.resources.cpus in (1.0, 2.0) and "training examples/s" in said[-1]
+    for remote in (
+        small_spec(tmp_path, "remote", ray_address="127.0.0.1:6379"),
+        small_spec(tmp_path, "gpu", resources={"gpus": 0.5}),
+    ):
+        assert plan_cpus(remote, data, said.append).resources.cpus == 1.0
+        assert said[-1].startswith("resources.cpus auto: 1 CPU per trial")
+    fixed = small_spec(tmp_path, "fixed", resources={"cpus": 2})
+    assert plan_cpus(fixed, data, said.append) is fixed
