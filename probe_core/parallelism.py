@@ -72,7 +72,7 @@ def choose(measured: list[Option]) -> Parallelism:
 
 
 def measure_parallelism(
-    config: TrialConfig, data: EEGDataset, cpus: int, max_trials: int, window_s: float = 0.3
+    config: TrialConfig, data: EEGDataset, cpus: int, max_trials: int, window_s: float = 0.2
 ) -> Parallelism:
     """Run each of the ``options`` for about ``window_s`` and keep the one with the most
     training examples per second."""
