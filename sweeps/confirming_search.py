@@ -1,7 +1,7 @@
 """Search, then the finalists' evaluation, in one Tune run.
 
-The searcher proposes ``n_search`` trials; once they have all ended it ranks the strategies
-(with those of an earlier stage, the ``--auto`` race) and proposes the evaluation trials: the
+The searcher proposes ``n_search`` trials (the ``--auto`` race's among them); once they have all
+ended it ranks the strategies and proposes the evaluation trials: the
 best config of each finalist strategy on every cross-validation fold × fresh seed. One Tune run
 means one set of reused trial actors: a second run would start new processes, each paying
 seconds of imports. Evaluation trials report their value under another name than the searched
@@ -45,17 +45,14 @@ class ConfirmingSearcher(Searcher):
         n_search: int,
         confirmation: Confirmation,
         mode: str,
-        earlier: list[TrialRecord] = (),
     ) -> None:
-        """``earlier``: search trials of an earlier stage that compete for the finalists, each
-        with one history entry holding its ``best_value``."""
         super().__init__(metric=inner.metric, mode=inner.mode)
         self.inner = inner
         self.n_search = n_search
         self.confirmation = confirmation
         self.rank_mode = mode
         self.configs: dict[str, dict] = {}  # Tune configs of the search trials
-        self.ended: dict[str, TrialRecord] = {r.trial_id: r for r in earlier}
+        self.ended: dict[str, TrialRecord] = {}
         self.queue: list[dict] | None = None
 
     def set_search_properties(

@@ -17,20 +17,20 @@ import ray
 from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain
 from probe_core.metrics import chance_level
 from probe_core.numerics import guard_convolutions
-from search_spaces import SamplerConfig, SpaceContext, candidate_strategies, make_context
+from search_spaces import SpaceContext, candidate_strategies, make_context
 from sweeps import protocol
 from sweeps.errors import SweepError
 from sweeps.final_fit import final_fit
 from sweeps.interrupts import raise_if_interrupted
-from sweeps.ledger import Ledger, TrialRecord
+from sweeps.ledger import Ledger
 from sweeps.outbox import Outbox, describe_unsent
 from sweeps.process import configure_process
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.publish import publish_report
-from sweeps.report import Conclusion, Evaluation, conclude, rank_strategies
+from sweeps.report import Conclusion, Evaluation, conclude
 from sweeps.runtime import cluster_capacity, connect, plan_cpus
 from sweeps.spec import SweepSpec, load_spec
-from sweeps.sweep_dir import RACE, SEARCH, SweepDir
+from sweeps.sweep_dir import SEARCH, SweepDir
 from sweeps.tracking_session import (
     PARENT,
     TrackingSession,
@@ -40,7 +40,7 @@ from sweeps.tracking_session import (
     resolve_uri,
 )
 from sweeps.trainable import CHECKPOINT_FILE
-from sweeps.tune_run import DefineByRun, build_space, restore_stage, run_stage
+from sweeps.tune_run import DefineByRun, build_space, restore_run, run_stage
 
 Say = Callable[[str], None]
 
@@ -107,21 +107,6 @@ def prepare(spec: SweepSpec, say: Say = print) -> Prepared:
     return Prepared(spec, directory, data, context)
 
 
-def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
-    """``--auto`` stage 1: every strategy once at its defaults, weak ones halved away (ASHA)."""
-    grid = SamplerConfig(name="grid", seed=spec.sampler.seed, grid={"strategy": strategies})
-    return spec.model_copy(
-        update={
-            "spaces": ["freeze_strategy_defaults"],
-            "sampler": grid,
-            "scheduler": spec.scheduler.model_copy(update={"kind": "asha"}),
-            "num_samples": len(strategies),
-            "warm_start": False,
-            "objectives": [],
-        }
-    )
-
-
 class SweepRun:
     """One sweep: its spec, directory, MLflow session, data (in the object store) and ledger.
 
@@ -146,7 +131,6 @@ class SweepRun:
         connect(spec.ray_address)
         check_resources(spec)
         self.spec, self.directory, self.context = spec, directory, context
-        self.earlier: list[TrialRecord] = []  # an earlier stage's trials that compete too
         store.join()
         self.session = open_session(uri, spec.experiment, directory)
         self.data_ref = ray.put(data)  # the driver keeps no copy of its own
@@ -197,48 +181,30 @@ class SweepRun:
                 record.run_id = outbox.runs.get(record.trial_id, record.run_id)
             ledger.save()
 
-    def search(self, stage: str = SEARCH) -> None:
-        """One stage as one Tune run (the search stage ends with its confirmation trials)."""
-        spec = self.spec if stage == SEARCH else race_spec(self.spec, self.candidates())
+    def search(self, auto: bool = False) -> None:
+        """The sweep's Tune run: the search, then the finalists' evaluation. ``auto``: first a
+        race of every applicable strategy at its defaults; the search tunes the winner only."""
+        race = candidate_strategies(self.context) if auto else []
+        if race:
+            self.say(
+                f"racing {len(race)} strategies at their default settings, then tuning the winner"
+            )
         run_stage(
-            spec,
-            stage,
+            self.spec,
             self.data_ref,
             self.context,
             self.session,
             self.directory,
             self.verbosity,
-            self.earlier,
+            race,
+            self.say,
         )
         raise_if_interrupted(self.directory.path)
 
-    def candidates(self) -> list[str]:
-        return candidate_strategies(self.context)
-
-    def race(self) -> str:
-        """``--auto`` stage 1: race every applicable strategy at its defaults; the search that
-        follows tunes the winner only."""
-        self.say(f"stage 1: racing {len(self.candidates())} strategies at their default settings")
-        self.search(RACE)
-        raced = Ledger(self.directory.ledger).of_phase(Phase.SEARCH)
-        ranks = rank_strategies(raced, self.spec.metric, self.spec.mode, 1)
-        if not ranks:
-            raise SweepError("every trial of the strategy race failed; see the MLflow runs")
-        winner = ranks[0].strategy
-        self.earlier = [
-            _best_of(record, self.spec.metric, self.spec.mode)
-            for record in raced
-            if record.best(self.spec.metric, self.spec.mode) is not None
-        ]
-        self.say(f"stage 2: tuning {winner}")
-        self.context = self.context.restricted_to([winner])
-        self.spec = self.spec.model_copy(update={"warm_start": False})
-        return winner
-
     def restore(self) -> None:
         """Continue the search stage where an interrupted driver left it."""
-        if restore_stage(self.spec, SEARCH, self.data_ref, self.directory):
-            self.say(f"resumed {self.spec.name} from {self.directory.tune_run(SEARCH)}")
+        if restore_run(self.spec, self.data_ref, self.directory):
+            self.say(f"resumed {self.spec.name} from {self.directory.tune_run}")
             raise_if_interrupted(self.directory.path)
 
     def finish(self) -> SweepOutcome:
@@ -285,12 +251,6 @@ def evaluate_finalists(ledger: Ledger, spec: SweepSpec, class_counts: np.ndarray
     return Evaluation(scores, plan.folds, plan.seeds, chance, plan.equivalence)
 
 
-def _best_of(record: TrialRecord, metric: str, mode: str) -> TrialRecord:
-    """A search trial as the finalists' ranking sees it: its best value."""
-    entry = {protocol.BEST_VALUE: record.best(metric, mode)}
-    return TrialRecord(record.trial_id, Phase.SEARCH, record.config, history=[entry])
-
-
 def settle_lost_trials(ledger: Ledger, outbox: Outbox, study: optuna.Study | None) -> None:
     """Trials still running when Tune has ended were started by a driver that was killed before
     it saved them in its state: the restored run never knew them and ran others instead. They are
@@ -315,9 +275,7 @@ def run_sweep(
 ) -> SweepOutcome:
     run = SweepRun.start(spec, say, verbosity)
     with run.tracking():
-        if auto:
-            run.race()
-        run.search()
+        run.search(auto)
         return run.finish()
 
 

@@ -4,8 +4,8 @@
   spec.yaml            the spec as it runs (resume reads it)
   trials.json          the ledger: every trial, its config, history and MLflow run
   sweep.json           the MLflow experiment and parent run
-  optuna.db            the Optuna studies, one per stage ("<name>.search", "<name>.race")
-  search/, race/       Ray Tune's runs (their state, the trials' checkpoints)
+  optuna.db            the Optuna studies ("<name>.search", and "<name>.race" for --auto)
+  search/              Ray Tune's run (its state, the trials' checkpoints)
   report.json, recommendation.txt, summary.html, leaderboard.json, strategies.json,
   best_config.yaml, plots/, model/   what the sweep concluded
   mlflow_outbox*       MLflow writes waiting to be sent (owned by the outbox)
@@ -19,8 +19,8 @@ from sweeps.errors import read_yaml
 SPEC_FILE = "spec.yaml"
 SEARCH = "search"
 RACE = "race"
-"""The stages of a sweep, each one Tune run and one Optuna study: ``--auto`` races every
-strategy at its defaults, then searches the winner."""
+"""The stages of a sweep, one Optuna study each: ``--auto`` races every strategy at its
+defaults, then searches the winner. Both run in the one Tune run, ``SEARCH``."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,10 @@ class SweepDir:
         except KeyError:
             return None
 
-    def tune_run(self, stage: str) -> Path:
-        """Ray Tune's run of a stage (``storage_path / name`` of its RunConfig)."""
-        return self.path / stage
+    @property
+    def tune_run(self) -> Path:
+        """Ray Tune's run (``storage_path / name`` of its RunConfig)."""
+        return self.path / SEARCH
 
     @property
     def report(self) -> Path:

@@ -1,8 +1,10 @@
-"""Ray Tune wiring: one stage of a sweep as one Tune run (its trainable with resources, the
-Optuna searcher, the scheduler, checkpointing, callbacks), started fresh or restored.
+"""Ray Tune wiring: a sweep as one Tune run (its trainable with resources, the Optuna searchers,
+the scheduler, checkpointing, callbacks), started fresh or restored.
 
 Decides nothing about the sweep: which stages run, and what they conclude, is ``SweepRun``'s.
 """
+
+from collections.abc import Callable
 
 import optuna
 from ray import tune
@@ -11,6 +13,7 @@ from ray.tune.search.optuna import OptunaSearch
 from probe_core import EEGDataset
 from search_spaces import (
     DeclarativeSpace,
+    SamplerConfig,
     Space,
     SpaceContext,
     compose,
@@ -21,11 +24,11 @@ from search_spaces import (
 from sweeps import protocol
 from sweeps.confirming_search import ConfirmingSearcher
 from sweeps.interrupts import InterruptWatcher
-from sweeps.ledger import TrialRecord
 from sweeps.progress import ProgressView
+from sweeps.racing_search import RacingSearcher
 from sweeps.runtime import allow_pending_trials, concurrency
 from sweeps.spec import SweepSpec
-from sweeps.sweep_dir import SEARCH, SweepDir
+from sweeps.sweep_dir import RACE, SEARCH, SweepDir
 from sweeps.tracking import MlflowTracker
 from sweeps.tracking_session import TrackingSession
 from sweeps.trainable import ProbeTrainable
@@ -99,29 +102,61 @@ def _trial_dirname(trial) -> str:
     return trial.trial_id
 
 
+def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
+    """The ``--auto`` race: every strategy once, at its defaults."""
+    grid = SamplerConfig(name="grid", seed=spec.sampler.seed, grid={"strategy": strategies})
+    return spec.model_copy(
+        update={
+            "spaces": ["freeze_strategy_defaults"],
+            "sampler": grid,
+            "num_samples": len(strategies),
+            "warm_start": False,
+            "objectives": [],
+        }
+    )
+
+
+class SearchOf:
+    """The search of one strategy, the ``--auto`` race's winner (picklable, as Tune saves its
+    searcher with the run)."""
+
+    def __init__(self, spec: SweepSpec, context: SpaceContext, directory: SweepDir) -> None:
+        self.spec, self.context, self.directory = spec, context, directory
+
+    def __call__(self, winner: str) -> OptunaSearch:
+        return _searcher(self.spec, self.context.restricted_to([winner]), self.directory, SEARCH)
+
+
 def run_stage(
     spec: SweepSpec,
-    stage: str,
     data_ref: EEGDataset,
     context: SpaceContext,
     session: TrackingSession,
     directory: SweepDir,
     verbosity: str,
-    earlier: list[TrialRecord] = (),
+    race: list[str] = (),
+    say: Callable[[str], None] | None = None,
 ) -> None:
-    """One Tune run of ``spec``'s search as ``stage``; the search stage ends with the evaluation
-    of its finalists (chosen among ``earlier`` stages' trials too). ``verbosity``: quiet (no
-    progress), normal (one updating progress line), verbose (also Ray Tune's own output)."""
+    """The sweep's Tune run: ``spec``'s search (of the winner of a ``race`` of these strategies
+    at their defaults, when given), then the evaluation of its finalists. ``verbosity``: quiet
+    (no progress), normal (one updating progress line), verbose (also Ray Tune's own output).
+    ``say`` announces the race's winner."""
     single_objective = not spec.objectives
-    searcher = _searcher(spec, context, directory, stage)
-    n_confirmations = spec.confirmation.trials if stage == SEARCH else 0
-    if n_confirmations:
-        searcher = ConfirmingSearcher(
-            searcher, spec.num_samples, spec.confirmation, spec.mode, earlier
+    if race:  # the race ran every strategy at its defaults: no warm start after it
+        no_warm_start = spec.model_copy(update={"warm_start": False})
+        raced = _searcher(race_spec(spec, race), context, directory, RACE)
+        searcher = RacingSearcher(
+            raced, len(race), SearchOf(no_warm_start, context, directory), spec.mode, say
         )
+    else:
+        searcher = _searcher(spec, context, directory, SEARCH)
+    n_search = len(race) + spec.num_samples
+    if spec.confirmation.trials:
+        searcher = ConfirmingSearcher(searcher, n_search, spec.confirmation, spec.mode)
+    total = n_search + spec.confirmation.trials
     callbacks = [MlflowTracker(session, directory, spec.metric, spec.mode), InterruptWatcher()]
     if verbosity != "quiet":
-        callbacks.append(ProgressView(spec.num_samples + n_confirmations, spec.mode))
+        callbacks.append(ProgressView(total, spec.mode))
     allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
     tune.Tuner(
         trainable(spec, data_ref),
@@ -130,14 +165,14 @@ def run_stage(
             mode=spec.mode if single_objective else None,
             search_alg=searcher,
             scheduler=_scheduler(spec),
-            num_samples=spec.num_samples + n_confirmations,
+            num_samples=total,
             max_concurrent_trials=spec.max_concurrent,
             time_budget_s=spec.time_budget_s,
             reuse_actors=spec.reuse_actors,
             trial_dirname_creator=_trial_dirname,
         ),
         run_config=tune.RunConfig(
-            name=stage,
+            name=SEARCH,
             storage_path=str(directory.path),
             callbacks=callbacks,
             checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
@@ -147,10 +182,10 @@ def run_stage(
     ).fit()
 
 
-def restore_stage(spec: SweepSpec, stage: str, data_ref: EEGDataset, directory: SweepDir) -> bool:
-    """Continue a stage's Tune run where its driver stopped (its trials, searcher and callbacks
-    come back from its saved state); False when there is none to continue."""
-    path = str(directory.tune_run(stage))
+def restore_run(spec: SweepSpec, data_ref: EEGDataset, directory: SweepDir) -> bool:
+    """Continue the sweep's Tune run where its driver stopped (its trials, searcher and
+    callbacks come back from its saved state); False when there is none to continue."""
+    path = str(directory.tune_run)
     if not tune.Tuner.can_restore(path):
         return False
     allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))

@@ -8,6 +8,7 @@ from sweeps import protocol
 from sweeps.confirming_search import ConfirmingSearcher, evaluation_config
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase, TrialStatus
+from sweeps.racing_search import RacingSearcher
 from sweeps.report import leaderboard, rank_strategies
 from sweeps.spec import Confirmation
 
@@ -85,22 +86,21 @@ def _ended(value: float) -> dict:
 
 
 def test_the_finalists_are_evaluated_on_every_fold_and_seed_after_the_search(tmp_path) -> None:
-    """The best config of each of the two best strategies (an earlier stage's trials compete),
-    per fold and fresh seed."""
-    inner = Scripted([_config("linear_probe"), _config("lora", 4), _config("from_scratch")])
-    race = TrialRecord("r1", Phase.SEARCH, _config("mlp_probe")[protocol.TRIAL])
-    race.history = [_ended(0.85)]
+    """The best config of each of the two best strategies, per fold and fresh seed."""
+    inner = Scripted(
+        [_config("mlp_probe"), _config("linear_probe"), _config("lora", 4), _config("from_scratch")]
+    )
     plan = Confirmation(folds=3, seeds=2, finalists=2)
-    searcher = ConfirmingSearcher(inner, n_search=3, confirmation=plan, mode="max", earlier=[race])
-    assert [searcher.suggest(t) is not None for t in ("s1", "s2", "s3")] == [True] * 3
+    searcher = ConfirmingSearcher(inner, n_search=4, confirmation=plan, mode="max")
+    assert [searcher.suggest(t) is not None for t in ("r1", "s1", "s2", "s3")] == [True] * 4
     assert searcher.suggest("early") is None  # waits until the search has ended
-    for trial_id, value in (("s1", 0.8), ("s2", 0.9), ("s3", 0.6)):
+    for trial_id, value in (("r1", 0.85), ("s1", 0.8), ("s2", 0.9), ("s3", 0.6)):
         searcher.on_trial_complete(trial_id, _ended(value))
-    assert inner.completed == ["s1", "s2", "s3"]
+    assert inner.completed == ["r1", "s1", "s2", "s3"]
 
     saved = tmp_path / "searcher.pkl"
     searcher.save(str(saved))  # Tune saves it with the experiment; a resumed sweep restores it
-    restored = ConfirmingSearcher(Scripted([]), 3, plan, "max")
+    restored = ConfirmingSearcher(Scripted([]), 4, plan, "max")
     restored.restore(str(saved))
     evaluations = [restored.suggest(f"e{i}") for i in range(12)]
     assert restored.suggest("e12") == Searcher.FINISHED
@@ -124,7 +124,7 @@ def test_the_finalists_are_evaluated_on_every_fold_and_seed_after_the_search(tmp
             "patience": 5,
         }
     restored.on_trial_complete("e0", {protocol.CONFIRMATION_VALUE: 0.9})
-    assert restored.inner.completed == ["s1", "s2", "s3"]  # the study never sees "e0"
+    assert restored.inner.completed == ["r1", "s1", "s2", "s3"]  # the study never sees "e0"
     assert pickle.loads(pickle.dumps(restored.ended))  # picklable state
 
 
@@ -135,3 +135,41 @@ def test_an_evaluation_without_patience_of_its_own_stops_after_a_quarter_of_its_
     assert evaluated["training"] == {"max_epochs": 20, "patience": 5}
     assert evaluated["split"] == {"seed": 0, "folds": 3, "fold": 2} and evaluated["seed"] == 1
     assert config[protocol.TRIAL]["training"]["patience"] is None  # the search trial's is kept
+
+
+class SearchOfScripted:
+    """The winner's search (picklable, as ``SearchOf`` is): two configs of that strategy."""
+
+    def __call__(self, winner: str) -> Scripted:
+        return Scripted([_config(winner, 1), _config(winner, 2)])
+
+
+def test_the_race_ends_before_the_winner_is_searched_in_the_same_run(tmp_path) -> None:
+    race = Scripted([_config("linear_probe"), _config("lora"), _config("full_finetune")])
+    said: list[str] = []
+    searcher = RacingSearcher(race, 3, SearchOfScripted(), "max", said.append)
+    assert all(searcher.suggest(t) is not None for t in ("r1", "r2", "r3"))
+    searcher.on_trial_complete("r1", _ended(0.7))
+    searcher.on_trial_complete("r3", error=True)
+    assert searcher.suggest("early") is None  # r2 still runs: the race has not ended
+    searcher.on_trial_complete("r2", _ended(0.9))
+    assert race.completed == ["r1", "r3", "r2"]
+
+    saved = tmp_path / "racing.pkl"
+    searcher.save(str(saved))  # a sweep interrupted at the end of its race resumes from here
+    restored = RacingSearcher(Scripted([]), 3, SearchOfScripted(), "max")
+    restored.restore(str(saved))
+    tuned = [restored.suggest(t) for t in ("s1", "s2")]
+    assert [c[protocol.TRIAL]["strategy"]["kind"] for c in tuned] == ["lora", "lora"]
+    assert [c[protocol.TRIAL]["seed"] for c in tuned] == [1, 2]
+    restored.on_trial_complete("s1", _ended(0.95))
+    assert restored.search.completed == ["s1"] and restored.race.completed == ["r1", "r3", "r2"]
+    searcher.suggest("s1")
+    assert said == ["the race is won by lora: tuning it"]
+
+
+def test_a_race_where_every_trial_failed_searches_nothing() -> None:
+    searcher = RacingSearcher(Scripted([_config("lora")]), 1, SearchOfScripted(), "max")
+    searcher.suggest("r1")
+    searcher.on_trial_complete("r1", error=True)
+    assert searcher.suggest("s1") == Searcher.FINISHED

@@ -9,6 +9,7 @@ import pytest
 from sweep_helpers import MlflowServer, runs_by_kind, small_spec, write_spec
 
 from probe_core import TrialConfig, run_trial
+from sweeps import protocol
 from sweeps.cli import main
 from sweeps.ledger import Ledger
 
@@ -344,6 +345,11 @@ def test_auto_races_every_strategy_then_tunes_the_winner(ray_cluster, tmp_path) 
     assert len(tuning) == 2 and len(winner) == 1  # stage 2 tunes one strategy
     records = Ledger(sweep_dir / "trials.json").of_phase("search")
     assert len(records) == len(eegnet) + 2
+    # one Tune run: the search's trials ran in the race's trial processes
+    records.sort(key=lambda r: r.history[0]["time"])  # the race ends before the search starts
+    race_pids = {r.placement[protocol.PID] for r in records[: len(eegnet)]}
+    search_pids = {r.placement[protocol.PID] for r in records[len(eegnet) :]}
+    assert race_pids & search_pids and not (sweep_dir / "race").exists()
     assert (sweep_dir / "best_config.yaml").is_file()
 
 

@@ -1,0 +1,90 @@
+"""``--auto``: race every strategy at its defaults, then search the winner, in one Tune run.
+
+The race's trials are proposed first; once they have all ended the best strategy (by its best
+trial) wins, and the search of that strategy alone is built and proposes the rest. One Tune run
+means one set of trial processes: a second run would start new ones, each paying seconds of
+imports. Each part keeps its own Optuna study (``<name>.race``, ``<name>.search``).
+"""
+
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+from ray.tune.search import Searcher
+
+from sweeps import protocol
+from sweeps.ledger import TrialRecord
+from sweeps.protocol import Phase
+from sweeps.report import rank_strategies
+
+
+class RacingSearcher(Searcher):
+    def __init__(
+        self,
+        race: Searcher,
+        n_race: int,
+        search_of: Callable[[str], Searcher],
+        mode: str,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
+        """``search_of(winner)``: the search of the winning strategy (picklable: Tune saves
+        the searcher with its run). ``announce`` says the winner (not kept in the pickle)."""
+        super().__init__(metric=race.metric, mode=race.mode)
+        self.race, self.n_race, self.search_of, self.rank_mode = race, n_race, search_of, mode
+        self.announce = announce
+        self.configs: dict[str, dict] = {}  # the raced trials' TrialConfigs
+        self.ended: dict[str, TrialRecord] = {}  # the raced trials that ended
+        self.search: Searcher | None = None
+
+    def set_search_properties(
+        self, metric: str | None, mode: str | None, config: dict, **spec: Any
+    ) -> bool:
+        return self.race.set_search_properties(metric, mode, config, **spec)
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        if len(self.configs) < self.n_race:
+            config = self.race.suggest(trial_id)
+            if isinstance(config, dict):
+                self.configs[trial_id] = config[protocol.TRIAL]
+            return config
+        if self.search is None:
+            if len(self.ended) < len(self.configs):
+                return None  # wait for the race to end
+            ranks = rank_strategies(
+                list(self.ended.values()), protocol.BEST_VALUE, self.rank_mode, 1
+            )
+            if not ranks:  # every raced trial failed: nothing to tune
+                return Searcher.FINISHED
+            self.search = self.search_of(ranks[0].strategy)
+            if self.announce is not None:
+                self.announce(f"the race is won by {ranks[0].strategy}: tuning it")
+        return self.search.suggest(trial_id)
+
+    def _owner(self, trial_id: str) -> Searcher | None:
+        return self.race if trial_id in self.configs else self.search
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        owner = self._owner(trial_id)
+        if owner is not None:
+            owner.on_trial_result(trial_id, result)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
+        owner = self._owner(trial_id)
+        if owner is None:
+            return
+        owner.on_trial_complete(trial_id, result=result, error=error)
+        if trial_id in self.configs:
+            value = (result or {}).get(protocol.BEST_VALUE)
+            history = [] if error or value is None else [{protocol.BEST_VALUE: value}]
+            config = self.configs[trial_id]
+            self.ended[trial_id] = TrialRecord(trial_id, Phase.SEARCH, config, history=history)
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as handle:
+            pickle.dump({**self.__dict__, "announce": None}, handle)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as handle:
+            self.__dict__.update(pickle.load(handle))
