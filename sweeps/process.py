@@ -37,12 +37,26 @@ QUIET_LOGGERS = (
 )
 
 
-class _StaleCheckpointFilter(logging.Filter):
-    """After a restore, Tune tries to delete checkpoints it had already deleted before the
-    driver stopped, and logs each attempt with the trial's whole result: harmless, and noise."""
+HARMLESS_MESSAGES = {
+    # after a restore, Tune tries to delete checkpoints it had already deleted before the driver
+    # stopped, and logs each attempt with the trial's whole result
+    "ray.tune.execution.tune_controller": "Error handling checkpoint",
+    # Optuna's grid sampler stops its study once every point has run, which works only inside
+    # study.optimize; Tune asks and tells instead, so the end of every grid (the --auto race, a
+    # grid sweep) logs this
+    "ray.tune.search.optuna.optuna_search": "Study.stop",
+}
+
+
+class _DropMessages(logging.Filter):
+    """Drops the records whose message holds ``fragment``: harmless, and noise."""
+
+    def __init__(self, fragment: str) -> None:
+        super().__init__()
+        self.fragment = fragment
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Error handling checkpoint" not in record.getMessage()
+        return self.fragment not in record.getMessage()
 
 
 def configure_process(verbosity: str = "normal") -> None:
@@ -62,9 +76,10 @@ def configure_process(verbosity: str = "normal") -> None:
     logging.getLogger("mlflow").setLevel(os.environ["MLFLOW_LOGGING_LEVEL"].upper())
     # mlflow warns about pickle on every model save; the model is our own, loaded by its owner
     logging.getLogger("mlflow.pytorch").setLevel(logging.ERROR)
-    controller = logging.getLogger("ray.tune.execution.tune_controller")
-    if not any(isinstance(f, _StaleCheckpointFilter) for f in controller.filters):
-        controller.addFilter(_StaleCheckpointFilter())
+    for name, fragment in HARMLESS_MESSAGES.items():
+        logger = logging.getLogger(name)
+        if not any(getattr(f, "fragment", None) == fragment for f in logger.filters):
+            logger.addFilter(_DropMessages(fragment))
     optuna.logging.set_verbosity(
         optuna.logging.INFO if verbosity == "verbose" else optuna.logging.WARNING
     )

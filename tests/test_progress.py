@@ -1,6 +1,8 @@
 import io
+import logging
 from types import SimpleNamespace
 
+from sweeps.process import HARMLESS_MESSAGES, configure_process
 from sweeps.progress import ProgressView
 
 
@@ -34,3 +36,23 @@ def test_min_mode_keeps_the_lowest() -> None:
     view.on_trial_result(0, [], _trial("a", "lora"), {"best_value": 0.5})
     view.on_trial_result(0, [], _trial("b", "lp_ft"), {"best_value": 0.3})
     assert view.best == (0.3, "lp_ft")
+
+
+def test_harmless_library_messages_stay_out_of_the_output() -> None:
+    """What Tune and Optuna log that needs no action (the end of a grid, a restore) is
+    dropped; anything else those loggers say still shows."""
+    configure_process()
+    configure_process()  # again: one filter per logger, not two
+    for name, fragment in HARMLESS_MESSAGES.items():
+        logger = logging.getLogger(name)
+        assert len(logger.filters) == 1
+        seen: list[str] = []
+        handler = logging.Handler()
+        handler.emit = lambda record, seen=seen: seen.append(record.getMessage())
+        logger.addHandler(handler)
+        try:
+            logger.warning(f"`{fragment}` is supposed to be invoked inside an objective function")
+            logger.warning("a trial failed")
+        finally:
+            logger.removeHandler(handler)
+        assert seen == ["a trial failed"]
