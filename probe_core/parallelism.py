@@ -12,7 +12,7 @@ imports torch's compiler: 1.8 s).
 import copy
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -42,6 +42,14 @@ class Option:
 class Parallelism:
     chosen: Option
     measured: tuple[Option, ...]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Parallelism":
+        measured = tuple(Option(**option) for option in values["measured"])
+        return cls(Option(**values["chosen"]), measured)
 
     def describe(self) -> str:
         rates = [f"{self.chosen.rate:.0f} training examples/s"]

@@ -19,6 +19,7 @@ from probe_core.metrics import chance_level
 from probe_core.numerics import guard_convolutions
 from search_spaces import SpaceContext, candidate_strategies, make_context
 from sweeps import protocol
+from sweeps.cpu_plan import plan_cpus
 from sweeps.errors import SweepError
 from sweeps.final_fit import final_fit
 from sweeps.interrupts import raise_if_interrupted
@@ -28,7 +29,7 @@ from sweeps.process import configure_process
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.publish import publish_report
 from sweeps.report import Conclusion, Evaluation, conclude
-from sweeps.runtime import cluster_capacity, connect, plan_cpus
+from sweeps.runtime import cluster_capacity, connect
 from sweeps.spec import SweepSpec, load_spec
 from sweeps.sweep_dir import SEARCH, SweepDir
 from sweeps.tracking_session import (

@@ -9,7 +9,7 @@ from sweep_helpers import small_spec
 
 from probe_core import SyntheticData, TrialConfig
 from probe_core.parallelism import Option, choose, measure_parallelism, options
-from sweeps.runtime import plan_cpus
+from sweeps.cpu_plan import plan_cpus
 
 
 def test_options_cover_powers_of_two_and_all_cpus_with_trials_capped() -> None:
@@ -54,6 +54,17 @@ def test_auto_cpus_are_measured_locally_and_one_on_a_cluster_or_with_gpus(tmp_pa
     said: list[str] = []
     local = plan_cpus(small_spec(tmp_path, "local"), data, said.append)
     assert local.resources.cpus in (1.0, 2.0) and "training examples/s" in said[-1]
+    assert "measured earlier" not in said[-1]
+    # the next sweep of the same model on the same machine uses the measurement kept
+    again = plan_cpus(small_spec(tmp_path, "again"), data, said.append)
+    assert again.resources == local.resources and said[-1].startswith(said[-2])
+    assert f"measured earlier: delete {tmp_path / 'sweeps' / 'parallelism.json'}" in said[-1]
+    other = small_spec(tmp_path, "other", trial={"training": {"max_epochs": 4, "batch_size": 4}})
+    plan_cpus(other, data, said.append)
+    assert "measured earlier" not in said[-1]  # another batch size is another case
+    (tmp_path / "sweeps" / "parallelism.json").write_text("{not json")
+    plan_cpus(small_spec(tmp_path, "unreadable"), data, said.append)
+    assert "measured earlier" not in said[-1]
     for remote in (
         small_spec(tmp_path, "remote", ray_address="127.0.0.1:6379"),
         small_spec(tmp_path, "gpu", resources={"gpus": 0.5}),
