@@ -3,11 +3,18 @@
 import warnings
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import optuna
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from sweeps.ledger import TrialRecord
+
+
+def draw_into_files() -> None:
+    """Plots are saved, never shown: the file backend needs no display (a headless driver) and
+    opens no window. Set when drawing starts; trial processes never pay for matplotlib."""
+    matplotlib.use("Agg")
 
 
 def _save(axes_or_figure, path: Path) -> Path:

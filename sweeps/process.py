@@ -85,6 +85,3 @@ def configure_process(verbosity: str = "normal") -> None:
     )
     # braindecode's own use of MNE montage names MNE has deprecated: nothing a user can act on
     warnings.filterwarnings("ignore", "Montage name 'standard_10", FutureWarning)
-    import matplotlib
-
-    matplotlib.use("Agg")  # the parent run's plots are files; no display is needed

@@ -10,7 +10,13 @@ import torch
 from sweeps.final_fit import FinalFit
 from sweeps.ledger import Ledger
 from sweeps.outbox import Outbox, as_metrics
-from sweeps.plots import confusion_matrix, learning_curves, optuna_plots, strategy_plot
+from sweeps.plots import (
+    confusion_matrix,
+    draw_into_files,
+    learning_curves,
+    optuna_plots,
+    strategy_plot,
+)
 from sweeps.protocol import Phase
 from sweeps.recommendation import Recommendation
 from sweeps.report import Conclusion
@@ -23,6 +29,7 @@ from sweeps.tracking_session import PARENT
 def draw_plots(
     spec: SweepSpec, directory: SweepDir, ledger: Ledger, final: FinalFit | None
 ) -> list[Path]:
+    draw_into_files()
     folder = directory.plots
     folder.mkdir(exist_ok=True)
     paths = []
