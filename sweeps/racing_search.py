@@ -81,9 +81,12 @@ class RacingSearcher(Searcher):
             config = self.configs[trial_id]
             self.ended[trial_id] = TrialRecord(trial_id, Phase.SEARCH, config, history=history)
 
+    def __getstate__(self) -> dict:  # also when pickled inside the ConfirmingSearcher
+        return {**self.__dict__, "announce": None}
+
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as handle:
-            pickle.dump({**self.__dict__, "announce": None}, handle)
+            pickle.dump(self.__getstate__(), handle)
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as handle:

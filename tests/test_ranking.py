@@ -147,7 +147,7 @@ class SearchOfScripted:
 def test_the_race_ends_before_the_winner_is_searched_in_the_same_run(tmp_path) -> None:
     race = Scripted([_config("linear_probe"), _config("lora"), _config("full_finetune")])
     said: list[str] = []
-    searcher = RacingSearcher(race, 3, SearchOfScripted(), "max", said.append)
+    searcher = RacingSearcher(race, 3, SearchOfScripted(), "max", lambda line: said.append(line))
     assert all(searcher.suggest(t) is not None for t in ("r1", "r2", "r3"))
     searcher.on_trial_complete("r1", _ended(0.7))
     searcher.on_trial_complete("r3", error=True)
@@ -166,6 +166,9 @@ def test_the_race_ends_before_the_winner_is_searched_in_the_same_run(tmp_path) -
     assert restored.search.completed == ["s1"] and restored.race.completed == ["r1", "r3", "r2"]
     searcher.suggest("s1")
     assert said == ["the race is won by lora: tuning it"]
+    # Tune saves the searcher every second, within the finalists' evaluation: `say` stays out
+    confirming = ConfirmingSearcher(searcher, 5, Confirmation(), "max")
+    confirming.save(str(tmp_path / "confirming.pkl"))
 
 
 def test_a_race_where_every_trial_failed_searches_nothing() -> None:
