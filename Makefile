@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sweep_throughput.py
 	$(BIN)/python bench/memory_sharing.py
 	$(BIN)/python bench/search_efficiency.py
+	$(BIN)/python bench/auto_processes.py
 	$(BIN)/python bench/load_200.py
 	$(BIN)/python bench/reliability.py
 	$(BIN)/python -m bench.selection.compare --reduced
