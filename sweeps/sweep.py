@@ -41,7 +41,7 @@ from sweeps.tracking_session import (
     resolve_uri,
 )
 from sweeps.trainable import CHECKPOINT_FILE
-from sweeps.tune_run import DefineByRun, build_space, restore_run, run_stage
+from sweeps.tune_run import DefineByRun, build_space, restore_run, start_run
 
 Say = Callable[[str], None]
 
@@ -190,7 +190,7 @@ class SweepRun:
             self.say(
                 f"racing {len(race)} strategies at their default settings, then tuning the winner"
             )
-        run_stage(
+        start_run(
             self.spec,
             self.data_ref,
             self.context,

@@ -103,7 +103,8 @@ def _trial_dirname(trial) -> str:
 
 
 def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
-    """The ``--auto`` race: every strategy once, at its defaults."""
+    """The ``--auto`` race: every strategy once, at its defaults, under the spec's scheduler
+    (ASHA, the default, stops the weak ones early)."""
     grid = SamplerConfig(name="grid", seed=spec.sampler.seed, grid={"strategy": strategies})
     return spec.model_copy(
         update={
@@ -127,7 +128,7 @@ class SearchOf:
         return _searcher(self.spec, self.context.restricted_to([winner]), self.directory, SEARCH)
 
 
-def run_stage(
+def start_run(
     spec: SweepSpec,
     data_ref: EEGDataset,
     context: SpaceContext,
