@@ -97,7 +97,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_memory_"))
     data = write_npz(folder, n_epochs)
     one = identical_trials_spec(folder, "one", 1, data, TRIAL, concurrency=1)
-    two = identical_trials_spec(folder, "two", 2, data, TRIAL, concurrency=2)
+    # two trials side by side, whatever resources.cpus auto would choose here
+    two = identical_trials_spec(folder, "two", 2, data, TRIAL, concurrency=2, resources={"cpus": 1})
     size_mb = n_epochs * N_CHANS * N_TIMES * 4 / 2**20
     alone, store_alone = peak_of(one)
     time.sleep(5)  # the first runtime's processes exit

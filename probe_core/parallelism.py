@@ -114,24 +114,25 @@ def _steps_side_by_side(
         loss.backward()
         model.zero_grad(set_to_none=True)
 
-    for model in models:  # warm-up: the first step allocates
-        train_step(model)
     counts = [0] * len(models)
-    start = threading.Barrier(len(models) + 1)
-    deadline = [0.0]
+    window: dict[str, float] = {}
+
+    def open_window() -> None:  # once every warm-up is done, before any thread goes on
+        window["began"] = time.perf_counter()
+        window["ends"] = window["began"] + window_s
+
+    start = threading.Barrier(len(models), action=open_window)
 
     def run(i: int) -> None:
+        train_step(models[i])  # warm-up, side by side too: the first step allocates
         start.wait()
-        while counts[i] == 0 or time.perf_counter() < deadline[0]:
+        while counts[i] == 0 or time.perf_counter() < window["ends"]:
             train_step(models[i])
             counts[i] += 1
 
     workers = [threading.Thread(target=run, args=(i,)) for i in range(len(models))]
     for worker in workers:
         worker.start()
-    began = time.perf_counter()
-    deadline[0] = began + window_s
-    start.wait()
     for worker in workers:
         worker.join()
-    return sum(counts) / (time.perf_counter() - began)
+    return sum(counts) / (time.perf_counter() - window["began"])

@@ -1,15 +1,12 @@
 """Search, then the finalists' evaluation, in one Tune run.
 
-The searcher proposes ``n_search`` trials (the ``--auto`` race's among them); once they have all
-ended it ranks the strategies and proposes the evaluation trials: the
-best config of each finalist strategy on every cross-validation fold × fresh seed. One Tune run
-means one set of reused trial actors: a second run would start new processes, each paying
-seconds of imports. Evaluation trials report their value under another name than the searched
-metric, so neither the scheduler nor the Optuna study sees them.
+The searcher proposes ``n_search`` trials (the ``--auto`` race's among them); once they have
+all ended it ranks the strategies and proposes the evaluation trials: the best config of each
+finalist strategy on every cross-validation fold × fresh seed. One Tune run means one set of
+reused trial actors: a second run would start new processes, each paying seconds of imports.
+Evaluation trials report their value under another name than the searched metric, so neither the
+scheduler nor the Optuna study sees them.
 """
-
-import pickle
-from typing import Any
 
 from ray.tune.search import Searcher
 
@@ -18,6 +15,7 @@ from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase
 from sweeps.report import rank_strategies
 from sweeps.spec import Confirmation
+from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
 
 def evaluation_config(config: dict, fold: int, folds: int, seed: int) -> dict:
@@ -38,7 +36,7 @@ def evaluation_config(config: dict, fold: int, folds: int, seed: int) -> dict:
     return {**config, protocol.TRIAL: evaluated, protocol.PHASE: Phase.CONFIRMATION}
 
 
-class ConfirmingSearcher(Searcher):
+class ConfirmingSearcher(WrappingSearcher):
     def __init__(
         self,
         inner: Searcher,
@@ -46,19 +44,13 @@ class ConfirmingSearcher(Searcher):
         confirmation: Confirmation,
         mode: str,
     ) -> None:
-        super().__init__(metric=inner.metric, mode=inner.mode)
-        self.inner = inner
+        super().__init__(inner)
         self.n_search = n_search
         self.confirmation = confirmation
         self.rank_mode = mode
         self.configs: dict[str, dict] = {}  # Tune configs of the search trials
         self.ended: dict[str, TrialRecord] = {}
         self.queue: list[dict] | None = None
-
-    def set_search_properties(
-        self, metric: str | None, mode: str | None, config: dict, **spec: Any
-    ) -> bool:
-        return self.inner.set_search_properties(metric, mode, config, **spec)
 
     def suggest(self, trial_id: str) -> dict | str | None:
         if len(self.configs) < self.n_search:
@@ -105,15 +97,5 @@ class ConfirmingSearcher(Searcher):
         if trial_id not in self.configs:
             return
         self.inner.on_trial_complete(trial_id, result=result, error=error)
-        value = (result or {}).get(protocol.BEST_VALUE)
-        history = [] if error or value is None else [{protocol.BEST_VALUE: value}]
         trial = self.configs[trial_id][protocol.TRIAL]
-        self.ended[trial_id] = TrialRecord(trial_id, Phase.SEARCH, trial, history=history)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as handle:
-            pickle.dump(self.__dict__, handle)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as handle:
-            self.__dict__.update(pickle.load(handle))
+        self.ended[trial_id] = ended_trial(trial_id, trial, result, error)

@@ -31,12 +31,14 @@ def plan_cpus(spec: SweepSpec, data: EEGDataset, say: Callable[[str], None]) -> 
     On a cluster (its nodes may not be this machine) or with GPUs: one CPU per trial."""
     if spec.resources.cpus != "auto":
         return spec
-    if cluster_address(spec.ray_address) or spec.resources.gpus > 0:
+    if on_cluster(spec.ray_address) or spec.resources.gpus > 0:
         threads = 1
         where = "a cluster" if spec.resources.gpus == 0 else "GPUs"
         say(f"resources.cpus auto: 1 CPU per trial on {where} (set resources.cpus to change)")
+    elif (cpus := local_cpus()) == 1:
+        threads = 1
+        say("resources.cpus auto: 1 CPU per trial, one trial at a time (this machine has 1 CPU)")
     else:
-        cpus = local_cpus()
         measured, earlier = _measurement(spec, data, cpus)
         threads = measured.chosen.threads
         kept = f" (measured earlier: delete {earlier} to measure again)" if earlier else ""
@@ -50,7 +52,7 @@ def _measurement(spec: SweepSpec, data: EEGDataset, cpus: int) -> tuple[Parallel
     """Measured now, or earlier for the same case (then also the file it is kept in)."""
     path = spec.storage_path / MEASUREMENTS_FILE
     trial = spec.base_trial()
-    max_trials = spec.max_concurrent or spec.num_samples
+    max_trials = min(spec.max_concurrent or spec.num_samples, cpus)
     case = {
         "machine": [platform.node(), platform.machine(), cpus],
         "torch": [torch.__version__, torch.backends.mkldnn.enabled],  # oneDNN: the guard's say
@@ -67,10 +69,18 @@ def _measurement(spec: SweepSpec, data: EEGDataset, cpus: int) -> tuple[Parallel
         return Parallelism.from_dict(kept[key]), path
     measured = measure_parallelism(trial, data, cpus, max_trials)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")  # sweeps starting together: whole files
+    # sweeps starting together each write a whole file; one's entry may be lost (measured again)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
     partial.write_text(json.dumps({**kept, key: measured.as_dict()}, indent=1))
     os.replace(partial, path)
     return measured, None
+
+
+def on_cluster(address: str | None) -> bool:
+    """Joining a cluster (an address, or a connection made before with several nodes)."""
+    if cluster_address(address):
+        return True
+    return ray.is_initialized() and sum(node["Alive"] for node in ray.nodes()) > 1
 
 
 def local_cpus() -> int:

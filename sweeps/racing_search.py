@@ -6,19 +6,17 @@ means one set of trial processes: a second run would start new ones, each paying
 imports. Each part keeps its own Optuna study (``<name>.race``, ``<name>.search``).
 """
 
-import pickle
 from collections.abc import Callable
-from typing import Any
 
 from ray.tune.search import Searcher
 
 from sweeps import protocol
 from sweeps.ledger import TrialRecord
-from sweeps.protocol import Phase
 from sweeps.report import rank_strategies
+from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
 
-class RacingSearcher(Searcher):
+class RacingSearcher(WrappingSearcher):
     def __init__(
         self,
         race: Searcher,
@@ -29,21 +27,16 @@ class RacingSearcher(Searcher):
     ) -> None:
         """``search_of(winner)``: the search of the winning strategy (picklable: Tune saves
         the searcher with its run). ``announce`` says the winner (not kept in the pickle)."""
-        super().__init__(metric=race.metric, mode=race.mode)
-        self.race, self.n_race, self.search_of, self.rank_mode = race, n_race, search_of, mode
+        super().__init__(race)  # the race first: ``inner``
+        self.n_race, self.search_of, self.rank_mode = n_race, search_of, mode
         self.announce = announce
         self.configs: dict[str, dict] = {}  # the raced trials' TrialConfigs
         self.ended: dict[str, TrialRecord] = {}  # the raced trials that ended
         self.search: Searcher | None = None
 
-    def set_search_properties(
-        self, metric: str | None, mode: str | None, config: dict, **spec: Any
-    ) -> bool:
-        return self.race.set_search_properties(metric, mode, config, **spec)
-
     def suggest(self, trial_id: str) -> dict | str | None:
         if len(self.configs) < self.n_race:
-            config = self.race.suggest(trial_id)
+            config = self.inner.suggest(trial_id)
             if isinstance(config, dict):
                 self.configs[trial_id] = config[protocol.TRIAL]
             return config
@@ -61,7 +54,7 @@ class RacingSearcher(Searcher):
         return self.search.suggest(trial_id)
 
     def _owner(self, trial_id: str) -> Searcher | None:
-        return self.race if trial_id in self.configs else self.search
+        return self.inner if trial_id in self.configs else self.search
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         owner = self._owner(trial_id)
@@ -76,18 +69,7 @@ class RacingSearcher(Searcher):
             return
         owner.on_trial_complete(trial_id, result=result, error=error)
         if trial_id in self.configs:
-            value = (result or {}).get(protocol.BEST_VALUE)
-            history = [] if error or value is None else [{protocol.BEST_VALUE: value}]
-            config = self.configs[trial_id]
-            self.ended[trial_id] = TrialRecord(trial_id, Phase.SEARCH, config, history=history)
+            self.ended[trial_id] = ended_trial(trial_id, self.configs[trial_id], result, error)
 
     def __getstate__(self) -> dict:  # also when pickled inside the ConfirmingSearcher
         return {**self.__dict__, "announce": None}
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as handle:
-            pickle.dump(self.__getstate__(), handle)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as handle:
-            self.__dict__.update(pickle.load(handle))

@@ -31,7 +31,7 @@ from sweeps.publish import publish_report
 from sweeps.report import Conclusion, Evaluation, conclude
 from sweeps.runtime import cluster_capacity, connect
 from sweeps.spec import SweepSpec, load_spec
-from sweeps.sweep_dir import SEARCH, SweepDir
+from sweeps.sweep_dir import RACE, SEARCH, SweepDir
 from sweeps.tracking_session import (
     PARENT,
     TrackingSession,
@@ -99,10 +99,10 @@ def prepare(spec: SweepSpec, say: Say = print) -> Prepared:
     data = spec.data.build()
     context = make_context(spec.base_trial(), data)
     build_space(spec)  # unknown space names fail here
-    spec = plan_cpus(spec, data, say)
     if spec.sampler.name == "grid":  # a grid runs once: more trials would only repeat points
         size = math.prod(len(values) for values in spec.sampler.grid_space(context).values())
         spec = spec.model_copy(update={"num_samples": min(spec.num_samples, size)})
+    spec = plan_cpus(spec, data, say)
     directory.path.mkdir(parents=True, exist_ok=True)
     directory.spec.write_text(spec.to_yaml())
     return Prepared(spec, directory, data, context)
@@ -112,7 +112,7 @@ class SweepRun:
     """One sweep: its spec, directory, MLflow session, data (in the object store) and ledger.
 
     Opened from a spec (``start``) or from the directory of an interrupted sweep (``resume``),
-    which share the set-up. ``search`` runs a stage as one Tune run; ``finish`` ranks the
+    which share the set-up. ``search`` runs the sweep's one Tune run; ``finish`` ranks the
     trials, tests the winner once and publishes it all. MLflow records are sent while the run
     is open (``tracking``).
     """
@@ -203,7 +203,7 @@ class SweepRun:
         raise_if_interrupted(self.directory.path)
 
     def restore(self) -> None:
-        """Continue the search stage where an interrupted driver left it."""
+        """Continue the Tune run where an interrupted driver left it."""
         if restore_run(self.spec, self.data_ref, self.directory):
             self.say(f"resumed {self.spec.name} from {self.directory.tune_run}")
             raise_if_interrupted(self.directory.path)
@@ -214,7 +214,8 @@ class SweepRun:
         spec, directory = self.spec, self.directory
         outbox = self.session.outbox(directory)
         ledger = Ledger(directory.ledger)
-        settle_lost_trials(ledger, outbox, directory.load_study(SEARCH))
+        studies = [directory.load_study(stage) for stage in (RACE, SEARCH)]
+        settle_lost_trials(ledger, outbox, [study for study in studies if study is not None])
         searched = ledger.of_phase(Phase.SEARCH)
         evaluation = evaluate_finalists(ledger, spec, self.class_counts)
         conclusion = conclude(searched, evaluation, spec.metric, spec.mode, spec.confirmation.top_k)
@@ -252,7 +253,7 @@ def evaluate_finalists(ledger: Ledger, spec: SweepSpec, class_counts: np.ndarray
     return Evaluation(scores, plan.folds, plan.seeds, chance, plan.equivalence)
 
 
-def settle_lost_trials(ledger: Ledger, outbox: Outbox, study: optuna.Study | None) -> None:
+def settle_lost_trials(ledger: Ledger, outbox: Outbox, studies: list[optuna.Study]) -> None:
     """Trials still running when Tune has ended were started by a driver that was killed before
     it saved them in its state: the restored run never knew them and ran others instead. They are
     marked lost (in the ledger, their MLflow run and the Optuna study), not counted. So is a run
@@ -266,7 +267,7 @@ def settle_lost_trials(ledger: Ledger, outbox: Outbox, study: optuna.Study | Non
         outbox.log_batch(key, tags={"lost": "True"})
         outbox.set_terminated(key, "KILLED")
     ledger.save()
-    if study is not None:
+    for study in studies:  # the search's, and the --auto race's
         for trial in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
@@ -292,6 +293,7 @@ def resume_sweep(path, say: Say = print, verbosity: str = "normal") -> SweepOutc
 def dry_run(spec: SweepSpec, say: Say = print, n: int = 3) -> list[TrialConfig]:
     """Validate the spec, load the data, sample ``n`` trial configs; start nothing."""
     configure_process()
+    guard_convolutions()  # as a run would: the parallelism is measured with the same kernels
     ready = prepare(spec, say)
     space = build_space(ready.spec)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.sampler.seed))

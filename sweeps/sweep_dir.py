@@ -104,6 +104,7 @@ class SweepDir:
         return self.ledger.exists()
 
     def trial_checkpoint(self, trial_id: str, file_name: str) -> Path | None:
-        """The newest checkpoint file a trial of this sweep wrote (any stage), if on this disk."""
+        """The newest checkpoint file a trial of this sweep wrote, if on this disk (also in the
+        separate race run of sweeps made before the race joined the search's run)."""
         found = sorted(self.path.glob(f"*/{trial_id}/checkpoint_*/{file_name}"))
         return found[-1] if found else None

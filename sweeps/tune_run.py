@@ -1,7 +1,7 @@
 """Ray Tune wiring: a sweep as one Tune run (its trainable with resources, the Optuna searchers,
 the scheduler, checkpointing, callbacks), started fresh or restored.
 
-Decides nothing about the sweep: which stages run, and what they conclude, is ``SweepRun``'s.
+Decides nothing about the sweep: whether it races first, and what it concludes, is ``SweepRun``'s.
 """
 
 from collections.abc import Callable

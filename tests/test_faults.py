@@ -201,7 +201,12 @@ def test_runs_of_a_driver_killed_between_its_two_records_are_marked_lost(tmp_pat
         )
     outbox.set_terminated("done", "FINISHED")
 
-    settle_lost_trials(Ledger(directory.ledger), outbox, study=None)
+    # the --auto race's study and the search's: each left with a trial asked and never told
+    studies = [optuna.create_study(study_name=stage) for stage in ("race", "search")]
+    for study in studies:
+        study.ask()
+    settle_lost_trials(Ledger(directory.ledger), outbox, studies=studies)
+    assert [[t.state.name for t in study.trials] for study in studies] == [["FAIL"], ["FAIL"]]
     assert outbox.flush()
     client = MlflowClient(spec.tracking.uri)
     runs = {key: client.get_run(outbox.runs[key]) for key in ("done", "running", "unsaved")}

@@ -163,12 +163,17 @@ def test_the_race_ends_before_the_winner_is_searched_in_the_same_run(tmp_path) -
     assert [c[protocol.TRIAL]["strategy"]["kind"] for c in tuned] == ["lora", "lora"]
     assert [c[protocol.TRIAL]["seed"] for c in tuned] == [1, 2]
     restored.on_trial_complete("s1", _ended(0.95))
-    assert restored.search.completed == ["s1"] and restored.race.completed == ["r1", "r3", "r2"]
+    assert restored.search.completed == ["s1"] and restored.inner.completed == ["r1", "r3", "r2"]
     searcher.suggest("s1")
     assert said == ["the race is won by lora: tuning it"]
-    # Tune saves the searcher every second, within the finalists' evaluation: `say` stays out
+    # Tune saves the searcher every second, inside the finalists' one: without `say`, which
+    # need not pickle (the CLI's --quiet passes a lambda)
     confirming = ConfirmingSearcher(searcher, 5, Confirmation(), "max")
     confirming.save(str(tmp_path / "confirming.pkl"))
+    resumed = ConfirmingSearcher(Scripted([]), 5, Confirmation(), "max")
+    resumed.restore(str(tmp_path / "confirming.pkl"))
+    assert resumed.inner.announce is None and resumed.inner.search is not None
+    assert resumed.suggest("s2")[protocol.TRIAL]["seed"] == 2  # the winner's search goes on
 
 
 def test_a_race_where_every_trial_failed_searches_nothing() -> None:

@@ -342,7 +342,7 @@ def test_auto_races_every_strategy_then_tunes_the_winner(ray_cluster, tmp_path) 
     ]
     assert sorted(t.params["strategy"] for t in race) == sorted(eegnet)  # each once
     winner = {t.params["strategy"] for t in tuning}
-    assert len(tuning) == 2 and len(winner) == 1  # stage 2 tunes one strategy
+    assert len(tuning) == 2 and len(winner) == 1  # the search tunes one strategy
     records = Ledger(sweep_dir / "trials.json").of_phase("search")
     assert len(records) == len(eegnet) + 2
     # one Tune run: the search's trials ran in the race's trial processes
