@@ -22,6 +22,9 @@ class Splits:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray | None  # None when test_fraction is 0 and no test subjects are given
+    pool: np.ndarray | None = None
+    """With folds: every epoch the folds are cut from (the search's training and validation
+    parts, before any cap); ``test`` is the scored part of it."""
 
     def part(self, name: str) -> EEGDataset:
         """One split as a dataset of its own (a copy)."""
@@ -40,13 +43,17 @@ class SplitConfig(pydantic.BaseModel):
     ``train_per_class`` caps the training epochs per class and subject (few-shot adaptation);
     validation and test are unaffected.
 
-    ``folds`` (with ``fold``) cross-validates instead, to score a config on data that chose
-    nothing: the held-out test split is set aside as without folds and never used, and the
-    other epochs are divided into ``folds`` parts. Part ``fold`` is scored: it takes the test
-    split's place. Of the other parts, ``val_fraction`` validates (stratified by subject and
-    class: it picks the best epoch) and the rest trains. For ``cross_subject`` with at least
-    ``folds`` such subjects a part is whole subjects, else it is stratified by subject and
-    class. The parts depend on the seed only: the folds of one seed partition the data.
+    ``folds`` (with ``fold`` and ``repetition``) cross-validates instead, to score a config on
+    data that chose nothing: the held-out test split is set aside as without folds and never
+    used, and the search's training part (before any cap) is divided into ``folds`` parts.
+    Part ``fold`` is scored: it takes the test split's place. The search's validation part,
+    which chose the search's best trials, is never scored: it joins the other parts, of which
+    ``val_fraction`` validates (stratified by subject and class: it picks the best epoch) and
+    the rest trains (capped by ``train_per_class``). For ``cross_subject`` with at least
+    ``folds`` training subjects a part is whole subjects, dealt so that every part has every
+    class where the subjects allow; else it is stratified by subject and class. The parts
+    depend on the seed and the repetition: the folds of one repetition partition the scored
+    epochs, and each repetition draws its parts afresh (repeated k-fold).
     """
 
     model_config = pydantic.ConfigDict(extra="forbid")
@@ -60,6 +67,7 @@ class SplitConfig(pydantic.BaseModel):
     train_per_class: pydantic.PositiveInt | None = None
     folds: int | None = pydantic.Field(None, ge=2)
     fold: pydantic.NonNegativeInt = 0
+    repetition: pydantic.NonNegativeInt = 0
 
     @pydantic.model_validator(mode="after")
     def _fractions_leave_training_data(self) -> "SplitConfig":
@@ -69,6 +77,8 @@ class SplitConfig(pydantic.BaseModel):
             raise ValueError("split: test_subjects/val_subjects need kind 'cross_subject'")
         if self.fold >= (self.folds or 1):
             raise ValueError(f"split: fold {self.fold} of {self.folds or 0} folds")
+        if self.repetition and self.folds is None:
+            raise ValueError("split: repetition needs folds")
         return self
 
     def split(self, data: EEGDataset) -> Splits:
@@ -77,15 +87,17 @@ class SplitConfig(pydantic.BaseModel):
             train, val, test = self._within_subject(data, rng)
         else:
             train, val, test = self._cross_subject(data, rng)
+        pool = None
         if self.folds is not None:
-            train, val, test = self._fold_of(data, np.sort(np.concatenate([train, val])))
+            pool = np.sort(np.concatenate([train, val]))
+            train, val, test = self._fold_of(data, train, val)
         if self.train_per_class is not None:
             train = _cap_per_class(data, train, self.train_per_class, rng)
         for index, part in ((train, "train split"), (val, "validation split")):
             check_classes(data.y[index], data.class_names, f"{data.source} ({part})")
         if len(test):
             check_classes(data.y[test], data.class_names, f"{data.source} (test split)")
-        return Splits(data=data, train=train, val=val, test=test if len(test) else None)
+        return Splits(data, train, val, test if len(test) else None, pool)
 
     def _within_subject(self, data: EEGDataset, rng: np.random.Generator):
         train, val, test = [], [], []
@@ -123,23 +135,55 @@ class SplitConfig(pydantic.BaseModel):
             for members in (pool, val_subjects, test_subjects)
         )
 
-    def _fold_of(self, data: EEGDataset, pool: np.ndarray):
-        """(train, validation, scored) of fold ``fold``, from the non-test epochs in ``pool``."""
-        rng = np.random.default_rng([self.seed, self.folds])  # the same parts for every fold
-        subjects = np.unique(data.subjects[pool])
-        part = np.empty(len(pool), dtype=np.int64)
+    def _fold_of(self, data: EEGDataset, searched: np.ndarray, validated: np.ndarray):
+        """(train, validation, scored) of fold ``fold``: the scored part from the search's
+        training epochs ``searched``, never from its ``validated`` ones."""
+        rng = np.random.default_rng([self.seed, self.folds, self.repetition])
+        subjects = np.unique(data.subjects[searched])
         if self.kind == "cross_subject" and len(subjects) >= self.folds:
-            order = {subject: i for i, subject in enumerate(rng.permutation(subjects).tolist())}
-            part = np.array([order[s] % self.folds for s in data.subjects[pool].tolist()])
+            part = _subject_parts(data, searched, self.folds, rng)
         else:
-            for group in _groups(data, pool):
-                part[rng.permutation(group)] = np.arange(len(group)) % self.folds
-        rest = pool[part != self.fold]
+            part = _stratified_parts(data, searched, self.folds, rng)
+        rest = np.sort(np.concatenate([searched[part != self.fold], validated]))
         validating = np.zeros(len(rest), dtype=bool)
         for group in _groups(data, rest):
             n_val = max(round(len(group) * self.val_fraction), 1)
             validating[rng.permutation(group)[:n_val]] = True
-        return rest[~validating], rest[validating], pool[part == self.fold]
+        return rest[~validating], rest[validating], searched[part == self.fold]
+
+
+def _stratified_parts(
+    data: EEGDataset, index: np.ndarray, folds: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The part of each epoch in ``index``: each (subject, class) group dealt round the parts,
+    each group starting where the last one stopped, so that groups smaller than ``folds`` do
+    not all leave the same part without them."""
+    part = np.empty(len(index), dtype=np.int64)
+    start = 0
+    for group in _groups(data, index):
+        part[rng.permutation(group)] = (start + np.arange(len(group))) % folds
+        start += len(group)
+    return part
+
+
+def _subject_parts(
+    data: EEGDataset, index: np.ndarray, folds: int, rng: np.random.Generator
+) -> np.ndarray:
+    """The part of each epoch in ``index``, whole subjects to a part, dealt round the parts in
+    a random order; dealt again in another order (up to ``DEALS`` times) while a part lacks a
+    class, whose balanced accuracy would then have another chance level."""
+    subjects, labels = data.subjects[index], data.y[index]
+    classes = set(np.unique(labels).tolist())
+    for _ in range(DEALS):
+        order = rng.permutation(np.unique(subjects)).tolist()
+        part_of = {subject: i % folds for i, subject in enumerate(order)}
+        part = np.array([part_of[s] for s in subjects.tolist()], dtype=np.int64)
+        if all(set(labels[part == p].tolist()) == classes for p in range(folds)):
+            break
+    return part
+
+
+DEALS = 100
 
 
 def _groups(data: EEGDataset, index: np.ndarray) -> list[np.ndarray]:

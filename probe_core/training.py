@@ -20,7 +20,7 @@ from probe_core.assembly import batch_extras, build_model, model_inputs, shared_
 from probe_core.dataset import EEGDataset
 from probe_core.errors import ConfigError
 from probe_core.introspection import BackboneFacts, ParameterSummary, parameter_summary
-from probe_core.metrics import classification_metrics, is_better
+from probe_core.metrics import chance_level, classification_metrics, is_better
 from probe_core.numerics import guard_convolutions
 from probe_core.splits import Splits
 from probe_core.trial_config import TrialConfig
@@ -68,6 +68,19 @@ class TrialResult:
 
 EpochCallback = Callable[[EpochReport], bool | None]
 """Called after every epoch; returning True stops the trial."""
+
+
+@dataclass(frozen=True)
+class FoldScore:
+    """A cross-validation fold's evidence (``split.folds``): the scored part's metrics at the
+    best epoch its validation part picked, the metric's chance level on the scored part's
+    classes, and the counts the interval's correction reads (``sweeps/evidence.py``)."""
+
+    metrics: dict[str, float]
+    chance: float
+    scored: int  # epochs scored
+    trained: int  # epochs trained on (after any cap)
+    pool: int  # epochs the folds are cut from (the search's training and validation parts)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -342,6 +355,21 @@ class TrialRunner:
         batch_size = self.config.training.eval_batch_size
         logits = predict(self.model, test_split, self.extras, batch_size, self.autocast)
         return logits, test_split.y.cpu()
+
+    def fold_score(self) -> FoldScore:
+        """The fold's evidence, with the best epoch's weights (``finish``)."""
+        splits = self.splits
+        if splits.pool is None:
+            raise ConfigError("split: a fold score needs split.folds")
+        metrics = self.finish(evaluate_test=True).test_metrics
+        counts = np.bincount(splits.data.y[splits.test], minlength=self.n_classes)
+        return FoldScore(
+            metrics=metrics,
+            chance=chance_level(self.config.training.metric, counts),
+            scored=len(splits.test),
+            trained=len(splits.train),
+            pool=len(splits.pool),
+        )
 
     def finish(self, evaluate_test: bool = False) -> TrialResult:
         """Restore the best epoch's weights and summarise (with the test split when asked)."""

@@ -87,7 +87,7 @@ def _sweep_dir(path: Path):
 def cmd_status(args: argparse.Namespace) -> None:
     from sweeps.ledger import Ledger
     from sweeps.protocol import Phase, TrialStatus
-    from sweeps.report import format_leaderboard, leaderboard
+    from sweeps.ranking import format_leaderboard, leaderboard
 
     directory, spec = _sweep_dir(args.dir)
     records = Ledger(directory.ledger).of_phase(Phase.SEARCH)
@@ -104,8 +104,8 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from sweeps.errors import SweepError
+    from sweeps.ranking import format_leaderboard
     from sweeps.recommendation import Recommendation
-    from sweeps.report import format_leaderboard
 
     directory, spec = _sweep_dir(args.dir)
     if not directory.report.exists():

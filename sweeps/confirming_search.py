@@ -2,7 +2,7 @@
 
 The searcher proposes ``n_search`` trials (the ``--auto`` race's among them); once they have
 all ended it ranks the strategies and proposes the evaluation trials: the best config of each
-finalist strategy on every cross-validation fold × fresh seed. One Tune run means one set of
+finalist strategy on every cross-validation fold × repetition. One Tune run means one set of
 reused trial actors: a second run would start new processes, each paying seconds of imports.
 Evaluation trials report their value under another name than the searched metric, so neither the
 scheduler nor the Optuna study sees them.
@@ -13,23 +13,24 @@ from ray.tune.search import Searcher
 from sweeps import protocol
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase
-from sweeps.report import rank_strategies
+from sweeps.ranking import rank_strategies
 from sweeps.spec import Confirmation
 from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
 
-def evaluation_config(config: dict, fold: int, folds: int, seed: int) -> dict:
-    """A search trial's Tune config as the evaluation trial of one fold and seed, scored on the
-    fold at the epoch its validation part picks (see ``SplitConfig.folds``). Without a patience
-    of its own it stops once that part has not improved for a quarter of its epochs: the
-    epochs after would not be scored."""
+def evaluation_config(config: dict, fold: int, folds: int, repetition: int) -> dict:
+    """A search trial's Tune config as the evaluation trial of one fold and repetition (fresh
+    folds, and the repetition as its model seed), scored on the fold at the epoch its
+    validation part picks (see ``SplitConfig.folds``). Without a patience of its own it stops
+    once that part has not improved for a quarter of its epochs: the epochs after would not be
+    scored."""
     trial = config[protocol.TRIAL]
-    split = {**trial["split"], "folds": folds, "fold": fold}
+    split = {**trial["split"], "folds": folds, "fold": fold, "repetition": repetition}
     training = trial["training"]
     patience = training.get("patience") or max(training["max_epochs"] // 4, 3)
     evaluated = {
         **trial,
-        "seed": seed,
+        "seed": repetition,
         "split": split,
         "training": {**training, "patience": patience},
     }
@@ -67,7 +68,7 @@ class ConfirmingSearcher(WrappingSearcher):
         return self.queue.pop(0)
 
     def _evaluation_configs(self) -> list[dict]:
-        """Per fold and seed, every finalist: an interrupted evaluation still pairs up."""
+        """Per fold and repetition, every finalist: an interrupted evaluation still pairs up."""
         plan = self.confirmation
         ended = list(self.ended.values())
         ranks = rank_strategies(ended, protocol.BEST_VALUE, self.rank_mode, plan.top_k)
@@ -77,10 +78,10 @@ class ConfirmingSearcher(WrappingSearcher):
                 {protocol.TRIAL: record.config, protocol.CPUS: self._cpus()},
                 fold,
                 plan.folds,
-                seed,
+                repetition,
             )
             for fold in range(plan.folds)
-            for seed in range(1, plan.seeds + 1)  # fresh: the search ran seed 0 by default
+            for repetition in range(1, plan.seeds + 1)  # fresh: the search ran seed 0 by default
             for record in finalists
         ]
 

@@ -1,10 +1,16 @@
-"""The statistics behind a recommendation: a finalist's score over folds × seeds with its 95 %
-interval, and the paired difference between two finalists.
+"""The statistics behind a recommendation: a finalist's score over folds × repetitions with its
+95 % interval, and the paired difference between two finalists.
 
-Folds of one dataset share most of their training data, so their scores are correlated and the
-plain t-interval is too narrow. The intervals here use the corrected resampled t-test of Nadeau
-& Bengio (2003): the variance of the mean is ``s² (1/n + n_val/n_train)`` instead of ``s²/n``,
-with ``n_val/n_train = 1/(k - 1)`` for k equal folds.
+Each repetition cuts the data into k folds afresh (repeated k-fold, ``SplitConfig.repetition``),
+so there are J = k·r scores. They are not independent: every fold is cut from the same examples,
+so a lucky or unlucky data set moves them all, and the plain t-interval is too narrow. The
+interval is the corrected repeated k-fold t-test of Bouckaert & Frank (2004), after Nadeau &
+Bengio (2003): the variance of the mean is ``s² (1/J + ρ/(1 - ρ))`` with J - 1 degrees of
+freedom, where ρ, the correlation between two folds' scores, is taken as the share of the
+evaluation's examples a fold scores (n_scored / n, Nadeau & Bengio's n2/n). The counts come from
+the evaluation trials themselves (``probe_core.training.FoldScore``), n being every example the
+folds are cut from: capping the training examples per class does not make the folds share more
+data. docs/SELECTION.md measures the coverage this gives.
 """
 
 import math
@@ -14,6 +20,8 @@ from dataclasses import dataclass
 from scipy import stats
 
 LEVEL = 0.95
+MIN_SCORES = 2
+"""Fewer scores (or pairs) than this give no interval: not enough evidence."""
 
 
 @dataclass(frozen=True)
@@ -33,30 +41,35 @@ class Interval:
         reach past them near a bound (a balanced accuracy up to 1.010)."""
         return Interval(self.mean, max(self.low, lowest), min(self.high, highest), self.n)
 
+    def negated(self) -> "Interval":
+        return Interval(-self.mean, -self.high, -self.low, self.n)
+
     def text(self, signed: bool = False) -> str:
         number = "{:+.3f}" if signed else "{:.3f}"
         shown = [number.format(v) for v in (self.mean, self.low, self.high)]
         return f"{shown[0]} (95% CI {shown[1]} to {shown[2]})"
 
 
-def corrected_interval(values: list[float], folds: int) -> Interval:
-    """The mean of ``values`` (one per fold × seed) with its corrected resampled t-interval;
-    a single value has an infinitely wide one."""
+def corrected_interval(values: list[float], scored_share: float) -> Interval:
+    """The mean of ``values`` (one per fold × repetition) with its corrected repeated k-fold
+    t-interval, for folds that each score ``scored_share`` of the examples; fewer than
+    ``MIN_SCORES`` values have an infinitely wide one."""
     n = len(values)
     mean = statistics.fmean(values)
-    if n < 2:
+    if n < MIN_SCORES:
         return Interval(mean, -math.inf, math.inf, n)
-    ratio = 1.0 / (folds - 1) if folds > 1 else 1.0
-    spread = math.sqrt(statistics.variance(values) * (1.0 / n + ratio))
+    correction = scored_share / (1.0 - scored_share)
+    spread = math.sqrt(statistics.variance(values) * (1.0 / n + correction))
     half = stats.t.ppf(0.5 + LEVEL / 2, df=n - 1) * spread
     return Interval(mean, mean - half, mean + half, n)
 
 
 def paired_difference(
-    first: dict[tuple, float], second: dict[tuple, float], folds: int
+    first: dict[tuple, float], second: dict[tuple, float], scored_share: float
 ) -> Interval | None:
-    """``first - second`` over the (fold, seed) pairs both have; None without a pair."""
+    """``first - second`` over the (fold, repetition) pairs both have; None with fewer than
+    ``MIN_SCORES`` pairs (no evidence either way)."""
     keys = sorted(set(first) & set(second))
-    if not keys:
+    if len(keys) < MIN_SCORES:
         return None
-    return corrected_interval([first[k] - second[k] for k in keys], folds)
+    return corrected_interval([first[k] - second[k] for k in keys], scored_share)

@@ -57,6 +57,10 @@ PLACEMENT = (NODE_ID, GPU_IDS, PID, ONEDNN)
 """Where a trial ran, as run tags: its node, GPUs and process, and whether oneDNN was on."""
 FOLD = "fold_"
 """An evaluation trial's scores on its fold (``fold_<metric>``), reported with its last epoch:
-its best epoch's, picked on its validation part."""
+its best epoch's, picked on its validation part. With them, the fold's facts:"""
+FOLD_CHANCE = "fold_chance"  # the metric's chance level on the scored part's classes
+FOLD_SCORED = "fold_scored_examples"
+FOLD_TRAINED = "fold_trained_examples"
+FOLD_POOL = "fold_pool_examples"  # the epochs the folds are cut from
 LOGGED_METRICS = ("train_loss", "lr", "train_time", "epoch_time")
 """Per-epoch metrics logged besides every ``val_*`` (and ``fold_*``) metric."""

@@ -12,7 +12,7 @@ from ray.tune.search import Searcher
 
 from sweeps import protocol
 from sweeps.ledger import TrialRecord
-from sweeps.report import rank_strategies
+from sweeps.ranking import rank_strategies
 from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
 

@@ -2,58 +2,75 @@
 
 The search's best trial of each strategy won on one validation split, chosen among many trials:
 its score is biased upwards. So the finalists (the best strategies of the search) are evaluated
-again, on cross-validation folds × fresh seeds, each scored after the number of epochs its best
-trial needed (not at its best epoch on the fold). Then, in this order:
+again by repeated cross-validation (``SplitConfig.folds``): each one's best config on every fold
+× repetition (each repetition with fresh folds and a fresh model seed), each trained with a
+patience and scored on its fold at the epoch its own validation part picked. The folds score
+only examples the search trained on, never the validation examples that chose its best trials.
+Then, in this order:
 
-1. a finalist whose interval does not clear the chance level has learnt nothing that the data
-   shows; when none clears it, nothing is recommended;
-2. the finalist with the best mean wins, unless the paired difference to another finalist is
+1. a finalist with fewer than two fold scores (its evaluation trials failed, scored NaN or did
+   not run) cannot be judged: when no finalist can be, or one that cannot be is among the
+   best, the verdict is ``INSUFFICIENT`` and says so, never a tie or a default;
+2. a finalist whose interval does not clear the chance level (of the scored parts' classes)
+   has learnt nothing that the data shows; when none clears it, nothing is recommended;
+3. the finalist with the best mean wins, unless the paired difference to another finalist is
    within noise (its interval holds 0) and small (at most ``equivalence``, 1 point by
    default): then they are tied, and the cheapest of the tied ones is chosen (10 % fewer
    trainable parameters, or as many and 20 % less time per epoch). A difference within noise
    but larger is not a tie (few folds give wide intervals: no evidence of a difference is no
    evidence of equality): the better mean stands, and the text says the data could not
-   separate them.
+   separate them. Two finalists sharing fewer than two (fold, repetition) pairs cannot be
+   compared: ``INSUFFICIENT``.
 """
 
 import math
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 from probe_core.metrics import metric_range
-from sweeps.evidence import Interval, corrected_interval, paired_difference
+from sweeps.evaluation import Evaluation
+from sweeps.evidence import MIN_SCORES, Interval, corrected_interval, paired_difference
 
-BETTER = "better"  # beats the runner-up beyond noise
-UNSEPARATED = "unseparated"  # ahead of the runner-up by more than a tie, within noise
-TIED = "tied"  # within noise and within a tie: the cheapest of the tied finalists
-ONLY = "only"  # a single finalist was evaluated
-CHANCE = "chance"  # no finalist beats chance: nothing recommended
-UNEVALUATED = "unevaluated"  # no evaluation trials: the search's best trial, no interval
 
-Scores = dict[tuple[int, int], float]
-"""A finalist's scores by (fold, seed)."""
+class Verdict(StrEnum):
+    BETTER = "better"  # beats the runner-up beyond noise
+    UNSEPARATED = "unseparated"  # ahead of the runner-up by more than a tie, within noise
+    TIED = "tied"  # within noise and within a tie: the cheapest of the tied finalists
+    ONLY = "only"  # a single finalist was evaluated
+    CHANCE = "chance"  # no finalist beats chance: nothing recommended
+    INSUFFICIENT = "insufficient"  # missing scores leave a comparison without evidence
+    UNEVALUATED = "unevaluated"  # no evaluation planned: the search's best trial, no interval
 
 
 @dataclass(frozen=True)
 class Finalist:
     strategy: str
-    score: Interval
+    score: Interval | None  # None without any fold score
     trainable_params: int | None
     epoch_time: float | None
+    missing: dict[str, int] = field(default_factory=dict)  # why fold scores are missing: count
+
+    @property
+    def judged(self) -> bool:
+        """Whether it has enough fold scores for an interval."""
+        return self.score is not None and self.score.n >= MIN_SCORES
 
 
 @dataclass
 class Recommendation:
-    verdict: str
-    strategy: str | None  # None when nothing beats chance
+    verdict: Verdict
+    strategy: str | None  # None when nothing is recommended (chance, or no evidence)
     metric: str
     chance: float
     folds: int
-    seeds: int
+    seeds: int  # repetitions: each with fresh folds and a fresh model seed
     finalists: list[Finalist]
     runner_up: str | None = None
     difference: Interval | None = None  # the recommended minus the runner-up, paired
     reason: str = ""
     test_metrics: dict | None = field(default=None)
+    gaps: list[str] = field(default_factory=list)
+    """Where a finalist's fold scores sit far below its search score: by how much, and why."""
 
     @property
     def chosen(self) -> Finalist | None:
@@ -62,30 +79,35 @@ class Recommendation:
     def text(self) -> str:
         """What the sweep prints, ``recommendation.txt`` holds and ``probe-sweep report``
         shows: the same figures as ``report.json`` and the MLflow parent run."""
-        seeds = f"{self.seeds} seed{'s' * (self.seeds != 1)}"
+        repetitions = f"{self.seeds} repetition{'s' * (self.seeds != 1)}"
         scored = self.metric.removeprefix("val_")  # on the folds, not the validation split
-        evaluated = f"{scored} on {self.folds} folds × {seeds}, chance {self.chance:.3f}"
-        if self.verdict == CHANCE:
+        evaluated = f"{scored} on {self.folds} folds × {repetitions}, chance {self.chance:.3f}"
+        if self.verdict == Verdict.CHANCE:
             best = self.finalists[0]
-            return "\n".join(
-                [
-                    f"No strategy beats chance: the best, {best.strategy}, scores "
-                    f"{best.score.text()} ({evaluated}).",
-                    "  Nothing is recommended and no best config was written. Likely causes: the "
-                    "signal's scale (data.unit: MNE data is volts), labels that do not match the "
-                    "epochs, too few epochs (training.max_epochs) or a learning rate too low "
-                    "(optimizer.lr).",
-                ]
-            )
-        lines = [f"Recommended freeze strategy: {self.strategy} ({self.reason})"]
-        if self.verdict == UNEVALUATED:
+            lines = [
+                f"No strategy beats chance: the best, {best.strategy}, scores "
+                f"{best.score.text()} ({evaluated}).",
+                "  Nothing is recommended and no best config was written. Likely causes: the "
+                "signal's scale (data.unit: MNE data is volts), labels that do not match the "
+                "epochs, too few epochs (training.max_epochs) or a learning rate too low "
+                "(optimizer.lr).",
+            ]
+        elif self.strategy is None:  # not enough evidence for anything
+            lines = [f"Nothing is recommended: {self.reason}", f"  {evaluated}:"]
+            lines += [f"    {_finalist_line(f)}" for f in self.finalists]
+        elif self.verdict == Verdict.UNEVALUATED:
             chosen = self.chosen
-            lines.append(f"  {self.metric}: {chosen.score.mean:.3f} (best epoch of its best trial)")
+            lines = [
+                f"Recommended freeze strategy: {self.strategy} ({self.reason})",
+                f"  {self.metric}: {chosen.score.mean:.3f} (best epoch of its best trial)",
+            ]
         else:
+            lines = [f"Recommended freeze strategy: {self.strategy} ({self.reason})"]
             lines.append(f"  {evaluated}:")
             lines += [f"    {_finalist_line(f)}" for f in self.finalists]
         if self.difference is not None:
             lines.append(f"  difference to {self.runner_up}: {self.difference.text(signed=True)}")
+        lines += [f"  {gap}" for gap in self.gaps]
         if self.test_metrics:
             shown = ", ".join(
                 f"{k} {v:.3f}"
@@ -102,10 +124,14 @@ class Recommendation:
     def from_dict(cls, values: dict) -> "Recommendation":
         """As ``report.json`` holds it."""
         finalists = [
-            Finalist(**{**f, "score": Interval(**f["score"])}) for f in values["finalists"]
+            Finalist(**{**f, "score": f["score"] and Interval(**f["score"])})
+            for f in values["finalists"]
         ]
         difference = values["difference"] and Interval(**values["difference"])
-        return cls(**{**values, "finalists": finalists, "difference": difference})
+        verdict = Verdict(values["verdict"])
+        return cls(
+            **{**values, "verdict": verdict, "finalists": finalists, "difference": difference}
+        )
 
 
 def _finalist_line(finalist: Finalist) -> str:
@@ -114,7 +140,19 @@ def _finalist_line(finalist: Finalist) -> str:
         cost.append(f"{finalist.trainable_params:,} trainable parameters")
     if finalist.epoch_time is not None:
         cost.append(f"{finalist.epoch_time:.2f} s per epoch")
-    return f"{finalist.strategy:<16} {finalist.score.text()}   {', '.join(cost)}"
+    score = finalist.score.text() if finalist.score else "no fold score"
+    line = f"{finalist.strategy:<16} {score}   {', '.join(cost)}"
+    if finalist.missing:
+        line += f"; {_missing_text(finalist)}"
+    return line
+
+
+def _missing_text(finalist: Finalist) -> str:
+    """``2 of 6 fold scores missing (1 failed, 1 not run)``."""
+    lost = sum(finalist.missing.values())
+    planned = lost + (finalist.score.n if finalist.score else 0)
+    reasons = ", ".join(f"{count} {why}" for why, count in finalist.missing.items())
+    return f"{lost} of {planned} fold scores missing ({reasons})"
 
 
 CHEAPER_PARAMS = 1.1
@@ -143,83 +181,102 @@ def _cheaper_by(first: Finalist, second: Finalist) -> str | None:
 
 
 def recommend(
-    scores: dict[str, Scores],
+    evaluation: Evaluation,
     costs: dict[str, tuple[int | None, float | None]],
     metric: str,
     mode: str,
-    chance: float,
-    folds: int,
-    seeds: int,
-    equivalence: float = 0.01,
 ) -> Recommendation:
-    """The recommendation from the finalists' ``scores`` (by strategy), with their ``costs``
-    (trainable parameters, seconds per epoch), the metric's ``chance`` level and the difference
-    that counts as a tie (``equivalence``)."""
+    """The recommendation from the finalists' ``evaluation``, with their ``costs`` (trainable
+    parameters, seconds per epoch), by the rules of this module's docstring."""
     sign = 1.0 if mode == "max" else -1.0
     bounds = metric_range(metric.removeprefix("val_"))  # scored on the folds
+    scores, share = evaluation.scores, evaluation.scored_share
 
-    def score(values: Scores) -> Interval:
-        return corrected_interval(list(values.values()), folds).within(*bounds)
+    def score(values: dict) -> Interval | None:
+        return corrected_interval(list(values.values()), share).within(*bounds) if values else None
 
     finalists = [
-        Finalist(strategy, score(values), *costs[strategy])
+        Finalist(strategy, score(values), *costs[strategy], evaluation.missing.get(strategy, {}))
         for strategy, values in scores.items()
-        if values
     ]
-    finalists.sort(key=lambda f: -sign * f.score.mean)
-    common = {"metric": metric, "chance": chance, "folds": folds, "seeds": seeds}
+    finalists.sort(key=lambda f: (not f.judged, -sign * f.score.mean if f.score else 0.0))
+    common = {
+        "metric": metric,
+        "chance": evaluation.chance,
+        "folds": evaluation.folds,
+        "seeds": evaluation.repetitions,
+        "finalists": finalists,
+    }
 
     def beats_chance(finalist: Finalist) -> bool:
         bound = finalist.score.low if sign > 0 else finalist.score.high
-        return sign * (bound - chance) > 0
+        return sign * (bound - evaluation.chance) > 0
 
-    learnt = [f for f in finalists if beats_chance(f)]
+    learnt = [f for f in finalists if f.judged and beats_chance(f)]
+    unjudged = [f for f in finalists if not f.judged]
     if not learnt:
-        return Recommendation(CHANCE, None, finalists=finalists, **common)
+        if not unjudged:
+            return Recommendation(Verdict.CHANCE, None, **common)
+        judged = (
+            "no finalist with two fold scores"
+            if len(unjudged) == len(finalists)
+            else ("no finalist with two fold scores beats chance")
+        )
+        reason = f"not enough evidence: {judged}; " + "; ".join(
+            f"{f.strategy}: {_missing_text(f)}" for f in unjudged
+        )
+        return Recommendation(Verdict.INSUFFICIENT, None, reason=reason, **common)
     top = learnt[0]
 
     def difference(first: Finalist, second: Finalist) -> Interval | None:
-        """``first`` better than ``second`` (positive), paired by fold and seed."""
-        found = paired_difference(scores[first.strategy], scores[second.strategy], folds)
-        if found is None or sign > 0:
-            return found
-        return Interval(-found.mean, -found.high, -found.low, found.n)
+        """``first`` better than ``second`` (positive), paired by fold and repetition."""
+        found = paired_difference(scores[first.strategy], scores[second.strategy], share)
+        return found if found is None or sign > 0 else found.negated()
 
     def is_tie(found: Interval | None) -> bool:
-        return found is None or (found.contains(0.0) and abs(found.mean) <= equivalence)
+        return found is not None and found.contains(0.0) and abs(found.mean) <= equivalence
 
+    equivalence = evaluation.equivalence
     tied = [top] + [f for f in learnt[1:] if is_tie(difference(top, f))]
     chosen = top
     for finalist in tied[1:]:
         if _cheaper_by(finalist, chosen):
             chosen = finalist
     others = [f for f in finalists if f is not chosen]
-    runner_up = others[0] if others else None
+    incomparable = [f for f in others if difference(chosen, f) is None]
+    runner_up = (incomparable or others or [None])[0]
     gap = runner_up and difference(chosen, runner_up)
-    if runner_up is None:
-        verdict, reason = ONLY, "the only finalist"
+    if incomparable:
+        verdict = Verdict.INSUFFICIENT
+        reason = f"not enough evidence against {runner_up.strategy}: " + (
+            _missing_text(runner_up)
+            if not runner_up.judged
+            else f"they share {len(set(scores[chosen.strategy]) & set(scores[runner_up.strategy]))}"
+            " (fold, repetition) pairs"
+        )
+    elif runner_up is None:
+        verdict, reason = Verdict.ONLY, "the only finalist"
     elif len(tied) > 1:
         other = next(f for f in tied if f is not chosen)
         cheaper = _cheaper_by(chosen, other)
-        verdict = TIED
+        verdict = Verdict.TIED
         reason = (
             f"tied within noise: chose {chosen.strategy}, {cheaper}"
             if cheaper
             else f"tied within noise with {other.strategy}, as cheap: the better mean"
         )
-    elif gap is not None and gap.contains(0.0):
-        verdict = UNSEPARATED
+    elif gap.contains(0.0):
+        verdict = Verdict.UNSEPARATED
         reason = (
             f"ahead of {runner_up.strategy} by {gap.mean:+.3f}, more than a tie "
-            f"({equivalence:g}) but within noise: the better mean; more folds or seeds would "
-            "separate them"
+            f"({equivalence:g}) but within noise: the better mean; more folds or repetitions "
+            "would separate them"
         )
     else:
-        verdict, reason = BETTER, f"better than {runner_up.strategy} beyond noise"
+        verdict, reason = Verdict.BETTER, f"better than {runner_up.strategy} beyond noise"
     return Recommendation(
         verdict,
         chosen.strategy,
-        finalists=finalists,
         runner_up=runner_up and runner_up.strategy,
         difference=gap,
         reason=reason,
@@ -237,7 +294,7 @@ def unevaluated(
     """The search's best trial, when no finalist was evaluated (``confirmation.seeds: 0``)."""
     score = Interval(best, -math.inf, math.inf, 1)
     return Recommendation(
-        UNEVALUATED,
+        Verdict.UNEVALUATED,
         strategy,
         metric=metric,
         chance=chance,

@@ -1,81 +1,15 @@
 """What a finished sweep says: its leaderboard, its strategies ranked, how its trials ended,
 and the recommendation (``recommendation.py``) drawn from them."""
 
-import statistics
 from dataclasses import asdict, dataclass
 
-from sweeps import protocol
+from sweeps.evaluation import read_evaluation
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import ENDED, TrialStatus
-from sweeps.recommendation import Recommendation, Scores, recommend, unevaluated
-
-
-@dataclass(frozen=True)
-class StrategyRank:
-    strategy: str
-    n_trials: int
-    best: float
-    top_k_mean: float
-    best_trial_id: str
-
-
-def _order(mode: str):
-    return (lambda v: -v) if mode == "max" else (lambda v: v)
-
-
-def leaderboard(records: list[TrialRecord], metric: str, mode: str) -> list[dict]:
-    """One row per trial that reported, best first."""
-    rows = []
-    for record in records:
-        best = record.best(metric, mode)
-        if best is None:
-            continue
-        last = record.history[-1]
-        times = [h["epoch_time"] for h in record.history if "epoch_time" in h]
-        rows.append(
-            {
-                "trial_id": record.trial_id,
-                "strategy": record.strategy,
-                metric: best,
-                "epochs": len(record.history),
-                "status": record.status,
-                "trainable_params": last.get(protocol.TRAINABLE_PARAMS),
-                "epoch_time": statistics.mean(times) if times else None,
-            }
-        )
-    key = _order(mode)
-    return sorted(rows, key=lambda row: key(row[metric]))
-
-
-def rank_strategies(
-    records: list[TrialRecord], metric: str, mode: str, top_k: int
-) -> list[StrategyRank]:
-    """Strategies ordered by their best trial, ties broken by the mean of their top k trials."""
-    key = _order(mode)
-    by_strategy: dict[str, list[tuple[float, str]]] = {}
-    for record in records:
-        best = record.best(metric, mode)
-        if best is not None:
-            by_strategy.setdefault(record.strategy, []).append((best, record.trial_id))
-    ranks = []
-    for strategy, values in by_strategy.items():
-        values.sort(key=lambda v: key(v[0]))
-        top = [v for v, _ in values[:top_k]]
-        ranks.append(
-            StrategyRank(strategy, len(values), values[0][0], statistics.mean(top), values[0][1])
-        )
-    return sorted(ranks, key=lambda r: (key(r.best), key(r.top_k_mean)))
-
-
-def format_leaderboard(board: list[dict], metric: str, limit: int = 10) -> str:
-    header = f"{'rank':>4}  {'trial':<10} {'strategy':<16} {metric:>22} {'epochs':>6} {'status':<9}"
-    lines = [header]
-    for i, row in enumerate(board[:limit], 1):
-        lines.append(
-            f"{i:>4}  {row['trial_id']:<10} {row['strategy']:<16} {row[metric]:>22.4f} "
-            f"{row['epochs']:>6} {row['status']:<9}"
-        )
-    return "\n".join(lines)
+from sweeps.ranking import StrategyRank, format_leaderboard, leaderboard, rank_strategies
+from sweeps.recommendation import Recommendation, recommend, unevaluated
+from sweeps.search_gap import search_gaps
+from sweeps.spec import Confirmation
 
 
 @dataclass
@@ -120,24 +54,21 @@ class Conclusion:
         }
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """How the finalists were evaluated: their scores by (fold, seed), on so many folds and
-    seeds, and the metric's chance level."""
-
-    scores: dict[str, Scores]
-    folds: int
-    seeds: int
-    chance: float
-    equivalence: float
-
-
 def conclude(
-    searched: list[TrialRecord], evaluation: Evaluation, metric: str, mode: str, top_k: int
+    searched: list[TrialRecord],
+    confirmed: list[TrialRecord],
+    *,
+    plan: Confirmation,
+    metric: str,
+    mode: str,
+    chance: float,
+    search_trained: int,
 ) -> Conclusion:
-    """Rank the search trials and recommend a strategy (none when no trial reported)."""
+    """Rank the ``searched`` trials and recommend a strategy from the ``confirmed`` ones (the
+    finalists' evaluation trials), none when no trial reported. ``chance``: the metric's
+    chance level on the whole data; ``search_trained``: a search trial's training examples."""
     board = leaderboard(searched, metric, mode)
-    ranks = rank_strategies(searched, metric, mode, top_k)
+    ranks = rank_strategies(searched, metric, mode, plan.top_k)
     counts = {status: sum(r.status == status for r in searched) for status in ENDED}
     lost = sum(r.status == TrialStatus.LOST for r in searched)
     rows = {row["trial_id"]: row for row in board}
@@ -146,20 +77,26 @@ def conclude(
         for r in ranks
     }
     recommendation = None
-    if ranks and evaluation.scores:
-        recommendation = recommend(
-            evaluation.scores,
-            costs,
-            metric,
-            mode,
-            evaluation.chance,
-            evaluation.folds,
-            evaluation.seeds,
-            evaluation.equivalence,
-        )
-    elif ranks:
+    if ranks and plan.seeds == 0:
         top = ranks[0]
-        recommendation = unevaluated(
-            top.strategy, top.best, costs[top.strategy], metric, evaluation.chance
+        recommendation = unevaluated(top.strategy, top.best, costs[top.strategy], metric, chance)
+    elif ranks:
+        # the finalists the evaluation ran; the search's best when it ran none at all
+        finalists = list(dict.fromkeys(r.strategy for r in confirmed)) or [
+            r.strategy for r in ranks[: plan.finalists]
+        ]
+        evaluation = read_evaluation(
+            confirmed,
+            finalists,
+            folds=plan.folds,
+            repetitions=plan.seeds,
+            metric=metric.removeprefix("val_"),
+            chance=chance,
+            equivalence=plan.equivalence,
         )
+        recommendation = recommend(evaluation, costs, metric, mode)
+        gaps = search_gaps(
+            recommendation, ranks, searched, confirmed, mode=mode, search_trained=search_trained
+        )
+        recommendation.gaps = [gap.text() for gap in gaps]
     return Conclusion(board, ranks, counts, lost, recommendation, metric)

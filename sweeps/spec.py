@@ -65,12 +65,14 @@ class Tracking(_Config):
 
 class Confirmation(_Config):
     """Before recommending, the ``finalists`` best strategies of the search are evaluated
-    again: each one's best config on ``folds`` cross-validation folds × ``seeds`` fresh seeds,
-    trained for as many epochs as its best trial needed and scored at the end, paired by fold
-    and seed (``sweeps/recommendation.py``). ``seeds: 0`` skips it: the recommendation is then
-    the search's best trial, without an interval."""
+    again by repeated cross-validation: each one's best config on ``folds`` folds × ``seeds``
+    repetitions (each repetition with fresh folds and a fresh model seed), each fold's model
+    scored at the epoch its own validation part picked; the folds score only examples the
+    search trained on, and the finalists are compared paired by fold and repetition
+    (``sweeps/recommendation.py``). ``seeds: 0`` skips it: the recommendation is then the
+    search's best trial, without an interval."""
 
-    seeds: pydantic.NonNegativeInt = 2
+    seeds: pydantic.NonNegativeInt = 2  # repetitions of the k folds
     folds: int = pydantic.Field(3, ge=2)
     finalists: pydantic.PositiveInt = 2
     equivalence: pydantic.NonNegativeFloat = 0.01

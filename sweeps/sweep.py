@@ -28,7 +28,7 @@ from sweeps.outbox import Outbox, describe_unsent
 from sweeps.process import configure_process
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.publish import publish_report
-from sweeps.report import Conclusion, Evaluation, conclude
+from sweeps.report import Conclusion, conclude
 from sweeps.runtime import cluster_capacity, connect
 from sweeps.spec import SweepSpec, load_spec
 from sweeps.sweep_dir import RACE, SEARCH, SweepDir
@@ -136,6 +136,7 @@ class SweepRun:
         self.session = open_session(uri, spec.experiment, directory)
         self.data_ref = ray.put(data)  # the driver keeps no copy of its own
         self.class_counts = np.bincount(data.y)  # for the metric's chance level
+        self.search_trained = len(spec.trial.split.split(data).train)  # beside the folds'
         self.say, self.verbosity = say, verbosity
 
     @classmethod
@@ -216,9 +217,15 @@ class SweepRun:
         ledger = Ledger(directory.ledger)
         studies = [directory.load_study(stage) for stage in (RACE, SEARCH)]
         settle_lost_trials(ledger, outbox, [study for study in studies if study is not None])
-        searched = ledger.of_phase(Phase.SEARCH)
-        evaluation = evaluate_finalists(ledger, spec, self.class_counts)
-        conclusion = conclude(searched, evaluation, spec.metric, spec.mode, spec.confirmation.top_k)
+        conclusion = conclude(
+            ledger.of_phase(Phase.SEARCH),
+            ledger.of_phase(Phase.CONFIRMATION),
+            plan=spec.confirmation,
+            metric=spec.metric,
+            mode=spec.mode,
+            chance=chance_level(spec.trial.training.metric, self.class_counts),
+            search_trained=self.search_trained,
+        )
         self.say(conclusion.counts_line())
         if conclusion.board:
             self.say(conclusion.leaderboard_text())
@@ -237,20 +244,6 @@ class SweepRun:
         publish_report(spec, outbox, directory, ledger, conclusion, final)
         self.say(f"browse the runs: probe-sweep ui {directory.path}")
         return SweepOutcome(directory, self.session, conclusion)
-
-
-def evaluate_finalists(ledger: Ledger, spec: SweepSpec, class_counts: np.ndarray) -> Evaluation:
-    """The finalists' scores by (fold, seed): each finished evaluation trial's fold score."""
-    scores: dict[str, dict[tuple[int, int], float]] = {}
-    for record in ledger.of_phase(Phase.CONFIRMATION):
-        if record.status == TrialStatus.FINISHED and record.history:
-            key = (record.config["split"]["fold"], record.config["seed"])
-            value = record.history[-1].get(protocol.FOLD + spec.trial.training.metric)
-            if value is not None:
-                scores.setdefault(record.strategy, {})[key] = value
-    chance = chance_level(spec.trial.training.metric, class_counts)
-    plan = spec.confirmation
-    return Evaluation(scores, plan.folds, plan.seeds, chance, plan.equivalence)
 
 
 def settle_lost_trials(ledger: Ledger, outbox: Outbox, studies: list[optuna.Study]) -> None:

@@ -49,11 +49,18 @@ class ProbeTrainable(tune.Trainable):
 
     def _with_fold_scores(self, metrics: dict) -> dict:
         """An evaluation trial's last result also holds its scores on its fold, at the best
-        epoch its validation part picked."""
+        epoch its validation part picked, with the fold's chance level and counts."""
         if not (self.evaluating and self.runner.done):
             return metrics
-        scores = self.runner.finish(evaluate_test=True).test_metrics
-        return {**metrics, **{protocol.FOLD + k: v for k, v in scores.items()}}
+        fold = self.runner.fold_score()
+        return {
+            **metrics,
+            **{protocol.FOLD + k: v for k, v in fold.metrics.items()},
+            protocol.FOLD_CHANCE: fold.chance,
+            protocol.FOLD_SCORED: fold.scored,
+            protocol.FOLD_TRAINED: fold.trained,
+            protocol.FOLD_POOL: fold.pool,
+        }
 
     def _result(self, metrics: dict) -> dict:
         context = ray.get_runtime_context()

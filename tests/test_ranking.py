@@ -9,7 +9,7 @@ from sweeps.confirming_search import ConfirmingSearcher, evaluation_config
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.racing_search import RacingSearcher
-from sweeps.report import leaderboard, rank_strategies
+from sweeps.ranking import leaderboard, rank_strategies
 from sweeps.spec import Confirmation
 
 METRIC = "val_balanced_accuracy"
@@ -85,8 +85,11 @@ def _ended(value: float) -> dict:
     return {protocol.BEST_VALUE: value}
 
 
-def test_the_finalists_are_evaluated_on_every_fold_and_seed_after_the_search(tmp_path) -> None:
-    """The best config of each of the two best strategies, per fold and fresh seed."""
+def test_the_finalists_are_evaluated_on_every_fold_and_repetition_after_the_search(
+    tmp_path,
+) -> None:
+    """The best config of each of the two best strategies, per fold and repetition (fresh
+    folds and a fresh model seed each)."""
     inner = Scripted(
         [_config("mlp_probe"), _config("linear_probe"), _config("lora", 4), _config("from_scratch")]
     )
@@ -108,10 +111,13 @@ def test_the_finalists_are_evaluated_on_every_fold_and_seed_after_the_search(tmp
         (
             c[protocol.TRIAL]["strategy"]["kind"],
             c[protocol.TRIAL]["split"]["fold"],
-            c[protocol.TRIAL]["seed"],
+            c[protocol.TRIAL]["split"]["repetition"],
         )
         for c in evaluations
     ]
+    assert all(
+        c[protocol.TRIAL]["seed"] == c[protocol.TRIAL]["split"]["repetition"] for c in evaluations
+    )
     assert planned[:4] == [("lora", 0, 1), ("mlp_probe", 0, 1), ("lora", 0, 2), ("mlp_probe", 0, 2)]
     assert sorted(planned) == sorted(
         (s, f, seed) for s in ("lora", "mlp_probe") for f in range(3) for seed in (1, 2)
@@ -131,9 +137,10 @@ def test_the_finalists_are_evaluated_on_every_fold_and_seed_after_the_search(tmp
 def test_an_evaluation_without_patience_of_its_own_stops_after_a_quarter_of_its_epochs() -> None:
     config = _config("lora")
     config[protocol.TRIAL]["training"] = {"max_epochs": 20, "patience": None}
-    evaluated = evaluation_config(config, fold=2, folds=3, seed=1)[protocol.TRIAL]
+    evaluated = evaluation_config(config, fold=2, folds=3, repetition=1)[protocol.TRIAL]
     assert evaluated["training"] == {"max_epochs": 20, "patience": 5}
-    assert evaluated["split"] == {"seed": 0, "folds": 3, "fold": 2} and evaluated["seed"] == 1
+    assert evaluated["split"] == {"seed": 0, "folds": 3, "fold": 2, "repetition": 1}
+    assert evaluated["seed"] == 1
     assert config[protocol.TRIAL]["training"]["patience"] is None  # the search trial's is kept
 
 

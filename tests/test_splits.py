@@ -71,21 +71,28 @@ def test_a_single_class_or_empty_split_is_refused_with_its_name(data) -> None:
 
 
 @pytest.mark.parametrize("kind", ["within_subject", "cross_subject"])
-def test_folds_score_each_non_test_epoch_once_and_never_touch_the_test_split(data, kind) -> None:
+def test_folds_score_only_what_the_search_trained_on_never_its_validation_or_test(
+    data, kind
+) -> None:
+    """The search's validation part chose its best trials: scoring it again would favour the
+    finalist it flattered. The folds score the search's training part only, each epoch once
+    per repetition; the validation part only ever trains or validates."""
     plain = SplitConfig(kind=kind, seed=2).split(data)
     folds = [SplitConfig(kind=kind, seed=2, folds=3, fold=f).split(data) for f in range(3)]
     pool = np.sort(np.concatenate([plain.train, plain.val]))
     for split in folds:
         parts = np.concatenate([split.train, split.val, split.test])
         assert np.array_equal(np.sort(parts), pool)  # disjoint, and the held-out test unused
+        assert np.array_equal(split.pool, pool)
+        assert not set(split.test.tolist()) & set(plain.val.tolist())
     scored = np.concatenate([split.test for split in folds])
-    assert np.array_equal(np.sort(scored), pool)  # each epoch is scored in one fold
+    assert np.array_equal(np.sort(scored), plain.train)  # each searched epoch scored once
     for split in folds:  # the best epoch is picked on a part of each training subject and class
         groups = {
             (s, y) for s, y in zip(data.subjects[split.train], data.y[split.train], strict=True)
         }
         assert groups == set(zip(data.subjects[split.val], data.y[split.val], strict=True))
-    if kind == "cross_subject":  # 4 non-test subjects ≥ 3 folds: whole subjects are scored
+    if kind == "cross_subject":  # 3 searched subjects ≥ 3 folds: whole subjects are scored
         for split in folds:
             trained = set(data.subjects[np.concatenate([split.train, split.val])].tolist())
             assert not set(data.subjects[split.test].tolist()) & trained
@@ -95,9 +102,62 @@ def test_folds_score_each_non_test_epoch_once_and_never_touch_the_test_split(dat
             assert counts.max() - counts.min() <= 1 and len(counts) == 10
 
 
+def test_each_repetition_partitions_afresh(data) -> None:
+    """Repeated k-fold: another repetition is another partition, so its scores add evidence
+    the first repetition's do not already hold; a repetition is reproducible."""
+
+    def scored(repetition: int) -> list[set]:
+        return [
+            set(SplitConfig(seed=2, folds=3, fold=f, repetition=repetition).split(data).test)
+            for f in range(3)
+        ]
+
+    assert scored(1) == scored(1)
+    assert scored(1) != scored(2)
+    assert set().union(*scored(1)) == set().union(*scored(2))  # the same epochs are scored
+    with pytest.raises(ValueError, match="split: repetition needs folds"):
+        SplitConfig(repetition=1)
+
+
+def test_subject_folds_are_dealt_so_every_part_has_every_class() -> None:
+    """Six subjects each with two of three classes: a round-robin deal can leave a part
+    without a class (its balanced accuracy's chance is then not 1/3); the deal gives every
+    part every class."""
+    many = SyntheticData(subjects=list(range(8)), trials_per_class=6, n_classes=3).build()
+    dropped = {s: s % 3 for s in range(6)}  # subject s lacks class s % 3
+    keep = [
+        i
+        for i, (s, y) in enumerate(zip(many.subjects, many.y, strict=True))
+        if dropped.get(int(s)) != y
+    ]
+    data = many.subset(np.array(keep), "two classes a subject")
+    for seed in range(10):
+        for fold in range(3):
+            config = SplitConfig(
+                kind="cross_subject",
+                seed=seed,
+                folds=3,
+                fold=fold,
+                test_subjects=[6],
+                val_subjects=[7],
+            )
+            split = config.split(data)
+            assert set(data.y[split.test].tolist()) == {0, 1, 2}, (seed, fold)
+
+
+def test_small_groups_do_not_all_leave_the_same_part_empty() -> None:
+    """Two epochs per subject and class, three folds: dealing every group from part 0 would
+    leave part 2 without any epoch."""
+    few = SyntheticData(subjects=[0, 1, 2], trials_per_class=4, n_classes=2).build()
+    config = dict(val_fraction=0.25, test_fraction=0.0, seed=1, folds=3)
+    sizes = [len(SplitConfig(**config, fold=f).split(few).test) for f in range(3)]
+    assert sorted(sizes) == [6, 6, 6]
+
+
 def test_too_few_subjects_for_subject_folds_fall_back_to_stratified_parts() -> None:
-    two = SyntheticData(subjects=[0, 1], trials_per_class=9).build()
-    split = SplitConfig(kind="cross_subject", test_fraction=0.0, folds=3, fold=1).split(two)
-    assert set(two.subjects[split.test]) == {0, 1}  # 2 subjects < 3 folds: stratified parts
+    three = SyntheticData(subjects=[0, 1, 2], trials_per_class=9).build()
+    config = SplitConfig(kind="cross_subject", test_fraction=0.0, val_subjects=[2], folds=3)
+    split = config.model_copy(update={"fold": 1}).split(three)
+    assert set(three.subjects[split.test]) == {0, 1}  # 2 searched subjects < 3 folds: stratified
     with pytest.raises(ValueError, match="split: fold 3 of 3 folds"):
         SplitConfig(folds=3, fold=3)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from probe_core.metrics import classification_metrics
+from probe_core.metrics import chance_level, classification_metrics
 from probe_core.training import TrialDiverged, run_trial
 from probe_core.trial_config import TrialConfig
 
@@ -136,6 +136,30 @@ def test_metrics_against_hand_computation() -> None:
     pairs = [(probs[i] > probs[j]).float() for i in (1, 2, 3) for j in (0, 4)]
     assert m["auroc"] == pytest.approx(float(sum(pairs) / 6))
     assert m["loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item())
+
+
+def test_a_part_without_a_class_keeps_its_auroc_and_its_own_chance_level() -> None:
+    """A fold that lacks one of three classes: its AUROC is the mean one-vs-rest AUROC of the
+    two classes present (it was NaN, which dropped the finalist), the same as scikit-learn's
+    when every class is present; its balanced accuracy averages two recalls, so a classifier
+    that always says one present class scores 1/2 there, and that is its chance level."""
+    from sklearn.metrics import roc_auc_score
+
+    logits = torch.tensor([[2.0, 0.0, 0.1], [0.0, 1.0, 0.3], [1.0, 0.0, 0.0], [0.2, 3.0, 0.0]])
+    missing_class = classification_metrics(logits, torch.tensor([0, 1, 0, 1]), 3)
+    probs = torch.softmax(logits, 1).numpy()
+    expected = roc_auc_score([1, 0, 1, 0], probs[:, 0]) + roc_auc_score([0, 1, 0, 1], probs[:, 1])
+    assert missing_class["auroc"] == pytest.approx(expected / 2)
+    every_class = torch.tensor([0, 1, 2, 1])
+    assert classification_metrics(logits, every_class, 3)["auroc"] == pytest.approx(
+        roc_auc_score(every_class.numpy(), probs, multi_class="ovr")
+    )
+    constant = classification_metrics(
+        torch.tensor([[1.0, 0.0, 0.0]] * 4), torch.tensor([0, 1, 0, 1]), 3
+    )
+    assert constant["balanced_accuracy"] == 0.5 == chance_level("balanced_accuracy", [2, 2, 0])
+    assert chance_level("balanced_accuracy", [2, 2, 2]) == pytest.approx(1 / 3)
+    assert math.isnan(classification_metrics(logits, torch.tensor([1, 1, 1, 1]), 3)["auroc"])
 
 
 def test_a_trial_process_loads_no_tracking_or_plotting() -> None:
