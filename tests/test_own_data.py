@@ -30,7 +30,7 @@ def test_own_data_walkthrough(ray_cluster, tmp_path) -> None:
     )
     assert swept.returncode == 0, swept.stderr
     assert swept.stdout.startswith("Recommended freeze strategy: ")
-    assert "balanced_accuracy on 3 folds × 1 seed, chance 0.333" in swept.stdout
+    assert "balanced_accuracy on 3 folds × 1 repetition, chance 0.333" in swept.stdout
     sweep_dir = tmp_path / "sweeps" / "own-data"
     recommendation = json.loads((sweep_dir / "report.json").read_text())["recommendation"]
     chosen = next(
