@@ -30,7 +30,7 @@ BASE = {
     "backbone": {"name": "ShallowFBCSPNet"},
     "strategy": {"kind": "from_scratch"},
     "split": {"val_fraction": 0.25, "test_fraction": 0.25},
-    "training": {"max_epochs": 6, "batch_size": 16, "patience": 3},
+    "training": {"max_epochs": 10, "batch_size": 16},
     "optimizer": {"lr": 0.003},
 }
 
@@ -44,7 +44,7 @@ def fold_score(config: TrialConfig, data) -> FoldScore:
 
 def aa_once(data_seed: int) -> Recommendation:
     """The verdict on one fresh data set: the same config under two names."""
-    data = SyntheticData(seed=data_seed, subjects=[0, 1, 2], trials_per_class=16).build()
+    data = SyntheticData(seed=data_seed, subjects=[0, 1, 2, 3], trials_per_class=20).build()
     scores: dict[str, dict] = {name: {} for name in NAMES}
     chances, shares = [], []
     for fold in range(FOLDS):

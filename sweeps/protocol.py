@@ -22,7 +22,7 @@ ENDED = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED)
 
 
 class Phase(StrEnum):
-    """Why a trial ran: the search, or confirming a finalist with a fresh seed."""
+    """Why a trial ran: the search, or evaluating a finalist on one fold × repetition."""
 
     SEARCH = "search"
     CONFIRMATION = "confirmation"

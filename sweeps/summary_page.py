@@ -6,7 +6,7 @@ import html
 import math
 from pathlib import Path
 
-from sweeps.recommendation import Recommendation
+from sweeps.recommendation import Recommendation, Verdict
 from sweeps.report import Conclusion
 from sweeps.spec import SweepSpec
 
@@ -42,16 +42,17 @@ def _number(value: float | None, digits: int = 3) -> str:
 def _recommendation(recommendation: Recommendation | None) -> str:
     if recommendation is None:
         return "<p class=verdict>No trial reported a value: nothing to recommend.</p>"
-    headline = (
-        "No strategy beats chance: nothing is recommended."
-        if recommendation.strategy is None
-        else f"Recommended freeze strategy: {recommendation.strategy}"
-    )
+    if recommendation.strategy is not None:
+        headline = f"Recommended freeze strategy: {recommendation.strategy}"
+    elif recommendation.verdict == Verdict.CHANCE:
+        headline = "No strategy beats chance: nothing is recommended."
+    else:
+        headline = "Not enough evidence: nothing is recommended."
     rows = [
         [
             f.strategy,
-            _number(f.score.mean),
-            f"{_number(f.score.low)} to {_number(f.score.high)}",
+            _number(f.score and f.score.mean),
+            f"{_number(f.score and f.score.low)} to {_number(f.score and f.score.high)}",
             "–" if f.trainable_params is None else f"{f.trainable_params:,}",
             _number(f.epoch_time, 2),
         ]

@@ -266,3 +266,17 @@ def test_no_finalist_with_evidence_recommends_nothing_and_says_why() -> None:
         "Nothing is recommended: not enough evidence: no finalist with two fold scores; "
         "lora: 6 of 6 fold scores missing (6 failed)"
     )
+
+
+def test_the_summary_page_says_when_nothing_could_be_judged() -> None:
+    from sweeps.report import Conclusion
+    from sweeps.spec import SweepSpec
+    from sweeps.summary_page import summary_page
+
+    records = [_evaluated("lora", k, status=TrialStatus.FAILED) for k in KEYS]
+    found = recommend(_read(records, ["lora"]), COSTS, METRIC, "max")
+    spec = SweepSpec(name="s", data={"kind": "synthetic"}, trial={"backbone": {"name": "EEGNet"}})
+    counts = dict.fromkeys(protocol.ENDED, 0)
+    page = summary_page(spec, Conclusion([], [], counts, 0, found, METRIC), [])
+    assert "Not enough evidence: nothing is recommended." in page
+    assert "<td>lora</td><td>–</td><td>– to –</td>" in page
