@@ -8,9 +8,13 @@ is a probe of a frozen backbone (``is_probe``), and, applied to a built
 (``on_epoch_start``). All of them work on any braindecode backbone through the
 ``BackboneFacts`` of one dry run (its blocks, attention projections and token output).
 The probe, attentive pooling and channel adapter always train.
+
+A strategy is one subclass of ``Strategy`` that declares its ``kind``: defining it registers it
+(``STRATEGIES``), and the trial config's union, the search spaces' choices and every list of
+kinds follow (docs/ARCHITECTURE.md, "Adding a strategy").
 """
 
-from typing import Annotated, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 import pydantic
 from torch import nn
@@ -20,7 +24,12 @@ from probe_core.freezing import apply_freeze
 from probe_core.introspection import BackboneFacts
 from probe_core.lora import inject_lora
 from probe_core.mlp import ActivationName, Mlp, NormName
+from probe_core.registry import Registry
 from probe_core.wrapper import DownstreamWrapper, DownstreamWrapperModel
+
+STRATEGIES: Registry[type["Strategy"]] = Registry("strategy")
+"""Every strategy class by its ``kind``, in the order they were defined (the order spaces offer
+them)."""
 
 
 def _set_backbone_trainable(model: DownstreamWrapperModel, trainable: bool) -> None:
@@ -32,13 +41,25 @@ def _backbone_name(model: DownstreamWrapperModel) -> str:
     return type(model.wrapped_model).__name__
 
 
-class _Strategy(pydantic.BaseModel):
+class Strategy(pydantic.BaseModel):
+    """The base of every freeze strategy: a subclass that declares ``kind: Literal["name"]``
+    is registered under that name when it is defined. Its methods default to training
+    everything at the base learning rate."""
+
     model_config = pydantic.ConfigDict(extra="forbid")
 
     uses_pretrained: ClassVar[bool] = True
     """False for the from-scratch baseline: the checkpoint is not loaded."""
     is_probe: ClassVar[bool] = False
     """True for a frozen backbone read by a trained head: the head is what the strategy is."""
+    searched: ClassVar[bool] = True
+    """Whether the search spaces offer it (not a strategy that needs input only a user has)."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "kind" in cls.__dict__.get("__annotations__", {}):
+            STRATEGIES.register(cls.model_fields["kind"].default, cls)
 
     @classmethod
     def applies_to(cls, facts: BackboneFacts) -> bool:
@@ -68,7 +89,7 @@ class _Strategy(pydantic.BaseModel):
         resumed trial lands in the same phase."""
 
 
-class _FrozenBackbone(_Strategy):
+class _FrozenBackbone(Strategy):
     is_probe: ClassVar[bool] = True
 
     def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
@@ -135,7 +156,7 @@ class AttentiveProbe(_FrozenBackbone):
         return wrapper.model_copy(update=update)
 
 
-class LastKBlocks(_Strategy):
+class LastKBlocks(Strategy):
     """Train the last ``k`` blocks (and everything registered after them); freeze the rest."""
 
     kind: Literal["last_k_blocks"] = "last_k_blocks"
@@ -148,6 +169,12 @@ class LastKBlocks(_Strategy):
 
     def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         blocks = facts.blocks
+        if not self.applies_to(facts):
+            raise StrategyError(
+                f"strategy last_k_blocks: {_backbone_name(model)} has {len(blocks)} "
+                f"block{'s' * (len(blocks) != 1)}; its last blocks are the whole network: use "
+                "full_finetune"
+            )
         if self.k > len(blocks):
             raise StrategyError(
                 f"strategy.k={self.k} exceeds the {len(blocks)} blocks of {_backbone_name(model)}"
@@ -159,7 +186,7 @@ class LastKBlocks(_Strategy):
             param.requires_grad = reached
 
 
-class AttentionOnly(_Strategy):
+class AttentionOnly(Strategy):
     """Train only the attention projections (query, key, value, output)."""
 
     kind: Literal["attention_only"] = "attention_only"
@@ -177,7 +204,7 @@ class AttentionOnly(_Strategy):
             param.requires_grad = any(name.startswith(f"{p}.") for p in facts.attention)
 
 
-class Lora(_Strategy):
+class Lora(Strategy):
     """Frozen backbone plus trainable low-rank updates of the ``targets`` (default: the attention
     projections)."""
 
@@ -202,7 +229,7 @@ class Lora(_Strategy):
         inject_lora(model.wrapped_model, targets, self.rank, self.alpha, self.dropout)
 
 
-class LinearProbeThenFinetune(_Strategy):
+class LinearProbeThenFinetune(Strategy):
     """LP-FT (Kumar et al., 2022): train the probe on a frozen backbone for ``lp_epochs``, then
     everything, the backbone at ``ft_lr_scale`` times the learning rate. Starting the fine-tune
     from a trained probe keeps early gradients from distorting the pretrained features."""
@@ -224,7 +251,7 @@ class LinearProbeThenFinetune(_Strategy):
         _set_backbone_trainable(model, epoch >= self.lp_epochs)
 
 
-class FullFinetune(_Strategy):
+class FullFinetune(Strategy):
     """Train everything; with ``layer_decay`` d < 1, block i of L trains at d^(L - i) times the
     learning rate and the stem before the first block at d^(L + 1) (layer-wise decay)."""
 
@@ -250,18 +277,19 @@ def _depth(name: str, blocks: list[str], order: list[str]) -> int:
     return 0 if position < first_block else len(blocks) + 1
 
 
-class FromScratch(_Strategy):
+class FromScratch(Strategy):
     """Random initialisation, full training: the baseline that shows whether pretraining helps."""
 
     kind: Literal["from_scratch"] = "from_scratch"
     uses_pretrained: ClassVar[bool] = False
 
 
-class LayerPatterns(_Strategy):
+class LayerPatterns(Strategy):
     """The seed's layer-name rules (``layers_to_freeze`` / ``layers_to_unfreeze`` / ``"last"``),
     for reproducing neuralbench's named presets."""
 
     kind: Literal["layers"] = "layers"
+    searched: ClassVar[bool] = False  # layer names come from a user (see the ``preset`` space)
     layers_to_freeze: list[str] | None = None
     layers_to_unfreeze: list[str] | Literal["last"] | None = None
     strict_matching: bool = True
@@ -283,26 +311,17 @@ class LayerPatterns(_Strategy):
         )
 
 
-FreezeStrategy = Annotated[
-    LinearProbe
-    | MlpProbe
-    | AttentiveProbe
-    | LastKBlocks
-    | AttentionOnly
-    | Lora
-    | LinearProbeThenFinetune
-    | FullFinetune
-    | FromScratch
-    | LayerPatterns,
-    pydantic.Field(discriminator="kind"),
-]
+if TYPE_CHECKING:
+    FreezeStrategy = Strategy
+else:  # the discriminated union of every registered strategy, for the trial config's field
+    FreezeStrategy = Annotated[
+        Union[tuple(STRATEGIES.values())],  # noqa: UP007 (a union built at run time)
+        pydantic.Field(discriminator="kind"),
+    ]
 
-STRATEGY_CLASSES: dict[str, type[_Strategy]] = {
-    cls.model_fields["kind"].default: cls for cls in get_args(get_args(FreezeStrategy)[0])
-}
-STRATEGY_KINDS: list[str] = list(STRATEGY_CLASSES)
+STRATEGY_KINDS: list[str] = STRATEGIES.names()
 
 
-def strategy_class(kind: str) -> type[_Strategy]:
+def strategy_class(kind: str) -> type[Strategy]:
     """The strategy class of a ``kind``."""
-    return STRATEGY_CLASSES[kind]
+    return STRATEGIES[kind]

@@ -1,34 +1,57 @@
 """The freeze-strategy space: which strategy, then that strategy's own parameters.
 
-Each searched strategy kind has one search class here, whose ``suggest`` (trial parameters →
-the strategy's fields) and ``params_of`` (its inverse, for warm starts) sit side by side; when a
-strategy applies comes from the strategy class itself (``applies_to``). Parameters are named
-``<kind>.<field>`` and suggested only when their strategy is drawn, so TPE models each strategy's
-parameters separately (define-by-run conditionality).
+Each strategy class (``probe_core.STRATEGIES``) is searched by a ``StrategySearch`` bound to it
+by type: a subclass that sets ``strategy = ThatClass`` is registered for it when it is defined,
+and its ``suggest`` (trial parameters → the strategy's fields) and ``params_of`` (its inverse,
+for warm starts) sit side by side. A registered strategy without a search of its own is searched
+at its defaults; when a strategy applies comes from the strategy class itself (``applies_to``).
+Parameters are named ``<kind>.<field>`` and suggested only when their strategy is drawn, so TPE
+models each strategy's parameters separately (define-by-run conditionality).
 """
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import optuna
 
 from probe_core import BackboneFacts, TrialConfig
-from probe_core.strategies import strategy_class
+from probe_core.strategies import (
+    STRATEGIES,
+    FullFinetune,
+    LastKBlocks,
+    LinearProbe,
+    LinearProbeThenFinetune,
+    Lora,
+    MlpProbe,
+    Strategy,
+)
 from search_spaces.config_paths import with_values
 from search_spaces.context import SpaceContext
 
 STRATEGY_PARAM = "strategy"
+S = TypeVar("S", bound=Strategy)
 
 
-class StrategySearch:
-    """A strategy searched at its defaults; subclasses search some of its fields."""
+class StrategySearch(Generic[S]):
+    """One strategy searched at its defaults; a subclass sets ``strategy`` and searches some of
+    its fields."""
 
-    kind: ClassVar[str]
+    strategy: ClassVar[type[Strategy]]
+    _bound: ClassVar[dict[type[Strategy], "StrategySearch"]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.strategy in StrategySearch._bound:
+            raise ValueError(f"{cls.strategy.__name__} has two searches")
+        StrategySearch._bound[cls.strategy] = cls()
+
+    def __init__(self, strategy: type[Strategy] | None = None) -> None:
+        self.kind: str = (strategy or self.strategy).model_fields["kind"].default
 
     def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
         """The strategy's fields drawn from ``trial``."""
         return {}
 
-    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+    def params_of(self, strategy: S, context: SpaceContext) -> dict[str, Any]:
         """The trial parameters (short names) that ``suggest`` turns into ``strategy``."""
         return {}
 
@@ -37,26 +60,32 @@ class StrategySearch:
         return f"{self.kind}.{field}"
 
 
-class _Named(StrategySearch):
-    """A search for one kind, without parameters of its own."""
+def search_of(kind: str) -> StrategySearch:
+    """The search of a strategy ``kind``: its own, or its defaults."""
+    cls = STRATEGIES[kind]
+    return StrategySearch._bound.get(cls) or StrategySearch(cls)
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+
+def searched_kinds() -> list[str]:
+    """Every strategy kind the spaces offer, in the registry's order. The seed's name rules
+    (kind ``layers``) are not searched: they need layer names only a user can give (see
+    ``preset``)."""
+    return [kind for kind, cls in STRATEGIES.items() if cls.searched]
 
 
-class LinearProbeSearch(StrategySearch):
-    kind = "linear_probe"
+class LinearProbeSearch(StrategySearch[LinearProbe]):
+    strategy = LinearProbe
 
     def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
         norm = trial.suggest_categorical(self.name("feature_norm"), ["none", "batch", "layer"])
         return {"feature_norm": None if norm == "none" else norm}
 
-    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
-        return {"feature_norm": strategy["feature_norm"] or "none"}
+    def params_of(self, strategy: LinearProbe, context: SpaceContext) -> dict[str, Any]:
+        return {"feature_norm": strategy.feature_norm or "none"}
 
 
-class MlpProbeSearch(StrategySearch):
-    kind = "mlp_probe"
+class MlpProbeSearch(StrategySearch[MlpProbe]):
+    strategy = MlpProbe
 
     def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
         return {
@@ -64,22 +93,22 @@ class MlpProbeSearch(StrategySearch):
             "dropout": trial.suggest_float(self.name("dropout"), 0.0, 0.5),
         }
 
-    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
-        return {"hidden_size": strategy["hidden_sizes"][0], "dropout": strategy["dropout"]}
+    def params_of(self, strategy: MlpProbe, context: SpaceContext) -> dict[str, Any]:
+        return {"hidden_size": strategy.hidden_sizes[0], "dropout": strategy.dropout}
 
 
-class LastKBlocksSearch(StrategySearch):
-    kind = "last_k_blocks"
+class LastKBlocksSearch(StrategySearch[LastKBlocks]):
+    strategy = LastKBlocks
 
     def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
         return {"k": trial.suggest_int(self.name("k"), 1, len(context.facts.blocks))}
 
-    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
-        return {"k": min(strategy["k"], len(context.facts.blocks))}
+    def params_of(self, strategy: LastKBlocks, context: SpaceContext) -> dict[str, Any]:
+        return {"k": min(strategy.k, len(context.facts.blocks))}
 
 
-class LoraSearch(StrategySearch):
-    kind = "lora"
+class LoraSearch(StrategySearch[Lora]):
+    strategy = Lora
 
     def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
         rank = trial.suggest_categorical(self.name("rank"), [2, 4, 8, 16])
@@ -89,16 +118,16 @@ class LoraSearch(StrategySearch):
             "dropout": trial.suggest_float(self.name("dropout"), 0.0, 0.2),
         }
 
-    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+    def params_of(self, strategy: Lora, context: SpaceContext) -> dict[str, Any]:
         return {
-            "rank": strategy["rank"],
-            "alpha_over_rank": round(strategy["alpha"] / strategy["rank"]),
-            "dropout": strategy["dropout"],
+            "rank": strategy.rank,
+            "alpha_over_rank": round(strategy.alpha / strategy.rank),
+            "dropout": strategy.dropout,
         }
 
 
-class LinearProbeThenFinetuneSearch(StrategySearch):
-    kind = "lp_ft"
+class LinearProbeThenFinetuneSearch(StrategySearch[LinearProbeThenFinetune]):
+    strategy = LinearProbeThenFinetune
 
     @staticmethod
     def _max_lp_epochs(context: SpaceContext) -> int:
@@ -111,44 +140,26 @@ class LinearProbeThenFinetuneSearch(StrategySearch):
             "ft_lr_scale": trial.suggest_float(self.name("ft_lr_scale"), 0.01, 1.0, log=True),
         }
 
-    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+    def params_of(self, strategy: LinearProbeThenFinetune, context: SpaceContext) -> dict[str, Any]:
         return {
-            "lp_epochs": min(strategy["lp_epochs"], self._max_lp_epochs(context)),
-            "ft_lr_scale": strategy["ft_lr_scale"],
+            "lp_epochs": min(strategy.lp_epochs, self._max_lp_epochs(context)),
+            "ft_lr_scale": strategy.ft_lr_scale,
         }
 
 
-class FullFinetuneSearch(StrategySearch):
-    kind = "full_finetune"
+class FullFinetuneSearch(StrategySearch[FullFinetune]):
+    strategy = FullFinetune
 
     def suggest(self, trial: optuna.Trial, context: SpaceContext) -> dict[str, Any]:
         return {"layer_decay": trial.suggest_float(self.name("layer_decay"), 0.5, 1.0)}
 
-    def params_of(self, strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
-        return {"layer_decay": strategy["layer_decay"] or 1.0}
-
-
-SEARCHES: dict[str, StrategySearch] = {
-    search.kind: search
-    for search in (
-        LinearProbeSearch(),
-        MlpProbeSearch(),
-        _Named("attentive_probe"),
-        LastKBlocksSearch(),
-        _Named("attention_only"),
-        LoraSearch(),
-        LinearProbeThenFinetuneSearch(),
-        FullFinetuneSearch(),
-        _Named("from_scratch"),
-    )
-}
-"""Every searched strategy kind, in the order spaces offer them. The seed's name rules (kind
-``layers``) are not searched: they need layer names only a user can give (see ``preset``)."""
+    def params_of(self, strategy: FullFinetune, context: SpaceContext) -> dict[str, Any]:
+        return {"layer_decay": strategy.layer_decay or 1.0}
 
 
 def applicable_strategies(facts: BackboneFacts) -> list[str]:
     """The searched strategy kinds that apply to this backbone, in a fixed order."""
-    return [kind for kind in SEARCHES if strategy_class(kind).applies_to(facts)]
+    return [kind for kind in searched_kinds() if STRATEGIES[kind].applies_to(facts)]
 
 
 def candidate_strategies(context: SpaceContext) -> list[str]:
@@ -162,7 +173,7 @@ def candidate_strategies(context: SpaceContext) -> list[str]:
 def freeze_strategy(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     """Every applicable strategy, each with its own hyperparameters."""
     kind = trial.suggest_categorical(STRATEGY_PARAM, candidate_strategies(context))
-    return _with_strategy(context.base, {"kind": kind, **SEARCHES[kind].suggest(trial, context)})
+    return _with_strategy(context.base, {"kind": kind, **search_of(kind).suggest(trial, context)})
 
 
 def freeze_strategy_defaults(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
@@ -175,9 +186,9 @@ def _with_strategy(base: TrialConfig, strategy: dict) -> TrialConfig:
     return with_values(base, {"strategy": strategy})
 
 
-def strategy_params(strategy: dict[str, Any], context: SpaceContext) -> dict[str, Any]:
+def strategy_params(strategy: Strategy, context: SpaceContext) -> dict[str, Any]:
     """The study's parameters that ``freeze_strategy`` turns into ``strategy``."""
-    search = SEARCHES[strategy["kind"]]
+    search = search_of(strategy.kind)
     values = search.params_of(strategy, context)
     return {STRATEGY_PARAM: search.kind, **{search.name(k): v for k, v in values.items()}}
 
@@ -186,6 +197,6 @@ def warm_start_params(context: SpaceContext) -> list[dict]:
     """One enqueued trial per applicable strategy at the strategy's default settings, so the
     sampler sees every strategy before it starts to exploit (``study.enqueue_trial`` format)."""
     return [
-        strategy_params(_with_strategy(context.base, {"kind": kind}).strategy.model_dump(), context)
+        strategy_params(_with_strategy(context.base, {"kind": kind}).strategy, context)
         for kind in candidate_strategies(context)
     ]

@@ -5,12 +5,12 @@ applies them in order, each starting from the config the previous one produced, 
 can depend on an earlier choice (the probe head on the strategy).
 """
 
-import difflib
 from collections.abc import Callable, Sequence
 
 import optuna
 
-from probe_core import ConfigError, TrialConfig
+from probe_core import TrialConfig
+from probe_core.registry import Registry
 from search_spaces.config_paths import with_values
 from search_spaces.context import SpaceContext
 from search_spaces.freeze_strategy import (
@@ -31,21 +31,13 @@ def seeds(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     return with_values(context.base, {"seed": trial.suggest_categorical("seed", [0, 1, 2])})
 
 
-SPACES: dict[str, Space] = {
-    "freeze_strategy": freeze_strategy,
-    "freeze_strategy_defaults": freeze_strategy_defaults,
-    "probe_head": probe_head,
-    "optimizer": optimizer,
-    "preset": preset,
-    "seeds": seeds,
-}
+SPACES: Registry[Space] = Registry("space")
+for _space in (freeze_strategy, freeze_strategy_defaults, probe_head, optimizer, preset, seeds):
+    SPACES.register(_space.__name__, _space)
 
 
 def get_space(name: str) -> Space:
-    if name not in SPACES:
-        close = difflib.get_close_matches(name, SPACES, n=2)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise ConfigError(f"space {name!r} is not a built-in space ({', '.join(SPACES)}){hint}")
+    """A built-in space by name; an unknown name fails with the list of known ones."""
     return SPACES[name]
 
 

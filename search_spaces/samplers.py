@@ -1,16 +1,21 @@
-"""Optuna samplers by name, seeded, behind one config."""
+"""Optuna samplers by name, seeded, behind one config; each name registered once
+(``SAMPLERS``), so an unknown one fails with the list of known ones."""
 
 import warnings
-from typing import Literal
+from collections.abc import Callable
 
 import optuna
 import pydantic
 
 from probe_core import ConfigError
+from probe_core.registry import Registry
 from search_spaces.context import SpaceContext
 from search_spaces.freeze_strategy import STRATEGY_PARAM, candidate_strategies
 
-SamplerName = Literal["tpe", "random", "grid", "gp", "cmaes", "nsga2"]
+Distributions = dict[str, optuna.distributions.BaseDistribution]
+Sampler = optuna.samplers.BaseSampler
+SamplerBuilder = Callable[["SamplerConfig", Distributions, SpaceContext], Sampler]
+SAMPLERS: Registry[SamplerBuilder] = Registry("sampler")
 
 
 class SamplerConfig(pydantic.BaseModel):
@@ -24,10 +29,16 @@ class SamplerConfig(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    name: SamplerName = "tpe"
+    name: str = "tpe"
     seed: int = 0
     n_startup_trials: pydantic.PositiveInt = 8
     grid: dict[str, list] | None = None
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        SAMPLERS[name]  # noqa: B018 (an unknown name raises, listing the known ones)
+        return name
 
     def grid_space(self, context: SpaceContext) -> dict[str, list]:
         return self.grid or {
@@ -36,47 +47,65 @@ class SamplerConfig(pydantic.BaseModel):
         }
 
     def build(
-        self, distributions: dict[str, optuna.distributions.BaseDistribution], context: SpaceContext
+        self, distributions: Distributions, context: SpaceContext
     ) -> optuna.samplers.BaseSampler:
         """``distributions``: the space's parameters (``space_distributions``), checked against
         what the sampler can search."""
-        if self.name == "tpe":
-            with warnings.catch_warnings():  # multivariate and group are marked experimental
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.samplers.TPESampler(
-                    multivariate=True,
-                    group=True,
-                    seed=self.seed,
-                    n_startup_trials=self.n_startup_trials,
-                )
-        if self.name == "random":
-            return optuna.samplers.RandomSampler(seed=self.seed)
-        if self.name == "grid":
-            grid = self.grid_space(context)
-            outside = sorted(set(distributions) - set(grid))
-            if outside:
-                raise ConfigError(
-                    f"sampler grid: parameters {outside} are not in the grid {sorted(grid)}; "
-                    "use the spaces freeze_strategy_defaults and seeds, or list them in grid"
-                )
-            return optuna.samplers.GridSampler(grid, seed=self.seed)
-        if self.name == "gp":
-            return optuna.samplers.GPSampler(seed=self.seed, n_startup_trials=self.n_startup_trials)
-        if self.name == "cmaes":
-            categorical = sorted(
-                name
-                for name, d in distributions.items()
-                if isinstance(d, optuna.distributions.CategoricalDistribution)
-            )
-            if categorical:
-                raise ConfigError(
-                    f"sampler cmaes searches continuous parameters only; {categorical} are "
-                    "categorical: use tpe or gp, or a space without them"
-                )
-            return optuna.samplers.CmaEsSampler(
-                seed=self.seed, n_startup_trials=self.n_startup_trials
-            )
-        return optuna.samplers.NSGAIISampler(seed=self.seed)
+        return SAMPLERS[self.name](self, distributions, context)
+
+
+@SAMPLERS.add("tpe")
+def _tpe(config: SamplerConfig, distributions: Distributions, context: SpaceContext) -> Sampler:
+    with warnings.catch_warnings():  # multivariate and group are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            multivariate=True,
+            group=True,
+            seed=config.seed,
+            n_startup_trials=config.n_startup_trials,
+        )
+
+
+@SAMPLERS.add("random")
+def _random(config: SamplerConfig, distributions: Distributions, context: SpaceContext) -> Sampler:
+    return optuna.samplers.RandomSampler(seed=config.seed)
+
+
+@SAMPLERS.add("grid")
+def _grid(config: SamplerConfig, distributions: Distributions, context: SpaceContext) -> Sampler:
+    grid = config.grid_space(context)
+    outside = sorted(set(distributions) - set(grid))
+    if outside:
+        raise ConfigError(
+            f"sampler grid: parameters {outside} are not in the grid {sorted(grid)}; "
+            "use the spaces freeze_strategy_defaults and seeds, or list them in grid"
+        )
+    return optuna.samplers.GridSampler(grid, seed=config.seed)
+
+
+@SAMPLERS.add("gp")
+def _gp(config: SamplerConfig, distributions: Distributions, context: SpaceContext) -> Sampler:
+    return optuna.samplers.GPSampler(seed=config.seed, n_startup_trials=config.n_startup_trials)
+
+
+@SAMPLERS.add("cmaes")
+def _cmaes(config: SamplerConfig, distributions: Distributions, context: SpaceContext) -> Sampler:
+    categorical = sorted(
+        name
+        for name, d in distributions.items()
+        if isinstance(d, optuna.distributions.CategoricalDistribution)
+    )
+    if categorical:
+        raise ConfigError(
+            f"sampler cmaes searches continuous parameters only; {categorical} are "
+            "categorical: use tpe or gp, or a space without them"
+        )
+    return optuna.samplers.CmaEsSampler(seed=config.seed, n_startup_trials=config.n_startup_trials)
+
+
+@SAMPLERS.add("nsga2")
+def _nsga2(config: SamplerConfig, distributions: Distributions, context: SpaceContext) -> Sampler:
+    return optuna.samplers.NSGAIISampler(seed=config.seed)
 
 
 def space_distributions(space, context: SpaceContext, n_samples: int = 64) -> dict:

@@ -18,19 +18,12 @@ from probe_core.metrics import LOWER_IS_BETTER
 from search_spaces import DeclarativeSpace, SamplerConfig
 from search_spaces.declarative import Parameter
 from sweeps.errors import read_yaml, validated
+from sweeps.schedulers import SchedulerConfig
 from sweeps.sweep_dir import SweepDir
 
 
 class _Config(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
-
-
-class SchedulerConfig(_Config):
-    """Early stopping of weak trials across the sweep (epochs are Tune's time unit)."""
-
-    kind: Literal["asha", "hyperband", "fifo"] = "asha"
-    grace_period: pydantic.PositiveInt = 2
-    reduction_factor: float = pydantic.Field(3.0, gt=1.0)
 
 
 class Resources(_Config):

@@ -76,22 +76,6 @@ def _searcher(
     )
 
 
-def _scheduler(spec: SweepSpec):
-    max_epochs = spec.trial.training.max_epochs
-    kind = spec.scheduler.kind
-    if kind == "asha":
-        return tune.schedulers.ASHAScheduler(
-            max_t=max_epochs,
-            grace_period=min(spec.scheduler.grace_period, max_epochs),
-            reduction_factor=spec.scheduler.reduction_factor,
-        )
-    if kind == "hyperband":
-        return tune.schedulers.HyperBandScheduler(
-            max_t=max_epochs, reduction_factor=spec.scheduler.reduction_factor
-        )
-    return tune.schedulers.FIFOScheduler()
-
-
 def trainable(spec: SweepSpec, data_ref: EEGDataset):
     """The trainable with the dataset (an object-store reference) and the trial's resources."""
     with_data = tune.with_parameters(ProbeTrainable, data=data_ref)
@@ -165,7 +149,7 @@ def start_run(
             metric=protocol.BEST_VALUE if single_objective else None,
             mode=spec.mode if single_objective else None,
             search_alg=searcher,
-            scheduler=_scheduler(spec),
+            scheduler=spec.scheduler.build(spec.trial.training.max_epochs),
             num_samples=total,
             max_concurrent_trials=spec.max_concurrent,
             time_budget_s=spec.time_budget_s,

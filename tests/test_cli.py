@@ -55,7 +55,11 @@ def _with(**changes) -> dict:
             None,
             "trial.optimizer.lr: Input should be greater than 0",
         ),
-        (_with(sampler={"name": "bayes"}), None, "sampler.name: Input should be 'tpe', 'random'"),
+        (
+            _with(sampler={"name": "bayes"}),
+            None,
+            "sampler.name: unknown sampler 'bayes'; known: tpe, random, grid, gp, cmaes, nsga2",
+        ),
         (
             _with(resources={"cpus": "many"}),
             None,
@@ -67,7 +71,7 @@ def _with(**changes) -> dict:
 def test_spec_mistakes(tmp_path, capsys, spec, text, expected) -> None:
     if expected is None:  # a space name is checked when the sweep is prepared
         code, err = _run(tmp_path, capsys, spec, "run")
-        expected = "space 'freeze_stratgy' is not a built-in space"
+        expected = "unknown space 'freeze_stratgy'; known: freeze_strategy"
     else:
         code, err = _run(tmp_path, capsys, spec, text=text)
     assert code == 2

@@ -79,21 +79,29 @@ def test_every_searched_strategy_round_trips_through_its_parameters(contexts) ->
     into trial parameters) samples exactly that strategy again."""
     from probe_core.strategies import STRATEGY_KINDS
     from search_spaces.config_paths import with_values
-    from search_spaces.freeze_strategy import SEARCHES, freeze_strategy, strategy_params
+    from search_spaces.freeze_strategy import (
+        freeze_strategy,
+        search_of,
+        searched_kinds,
+        strategy_params,
+    )
 
     context = contexts["Labram"]  # a transformer with blocks: every searched kind applies
-    assert list(SEARCHES) == applicable_strategies(context.facts)
-    assert set(SEARCHES) == set(STRATEGY_KINDS) - {"layers"}  # layer names come from a user
+    assert searched_kinds() == applicable_strategies(context.facts)
+    assert set(searched_kinds()) == set(STRATEGY_KINDS) - {"layers"}  # names come from a user
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    for kind, search in SEARCHES.items():
-        default = with_values(context.base, {"strategy": {"kind": kind}}).strategy.model_dump()
+    for kind in searched_kinds():
+        search = search_of(kind)
         drawn = [{"kind": kind, **search.suggest(study.ask(), context)} for _ in range(5)]
-        for strategy in [default, *drawn]:
-            params = strategy_params(strategy, context)
+        default, *drawn = [
+            with_values(context.base, {"strategy": fields}).strategy
+            for fields in [{"kind": kind}, *drawn]
+        ]
+        for expected in [default, *drawn]:
+            params = strategy_params(expected, context)
             again = freeze_strategy(optuna.trial.FixedTrial(params), context).strategy
-            assert strategy_params(again.model_dump(), context) == params, kind
-            if strategy is not default:  # a default may sit outside the space (lp_epochs)
-                expected = with_values(context.base, {"strategy": strategy}).strategy
+            assert strategy_params(again, context) == params, kind
+            if expected is not default:  # a default may sit outside the space (lp_epochs)
                 assert again == expected, kind
 
 

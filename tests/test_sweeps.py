@@ -319,6 +319,9 @@ def test_half_gpu_trials_pack_two_per_gpu(ray_cluster, tmp_path) -> None:
 def test_auto_races_every_strategy_then_tunes_the_winner(ray_cluster, tmp_path) -> None:
     import optuna
 
+    from probe_core.assembly import backbone_with_facts
+    from search_spaces import applicable_strategies
+
     spec = small_spec(
         tmp_path,
         "auto",
@@ -332,23 +335,17 @@ def test_auto_races_every_strategy_then_tunes_the_winner(ray_cluster, tmp_path) 
     storage = f"sqlite:///{sweep_dir / 'optuna.db'}"
     race = optuna.load_study(study_name="auto.race", storage=storage).trials
     tuning = optuna.load_study(study_name="auto.search", storage=storage).trials
-    eegnet = [  # no attentive probe: EEGNet's feature maps are not tokens
-        "linear_probe",
-        "mlp_probe",
-        "last_k_blocks",
-        "lp_ft",
-        "full_finetune",
-        "from_scratch",
-    ]
-    assert sorted(t.params["strategy"] for t in race) == sorted(eegnet)  # each once
+    _, facts = backbone_with_facts(spec.base_trial(), spec.data.build(), pretrained=False)
+    offered = applicable_strategies(facts)
+    assert sorted(t.params["strategy"] for t in race) == sorted(offered)  # each once
     winner = {t.params["strategy"] for t in tuning}
     assert len(tuning) == 2 and len(winner) == 1  # the search tunes one strategy
     records = Ledger(sweep_dir / "trials.json").of_phase("search")
-    assert len(records) == len(eegnet) + 2
+    assert len(records) == len(offered) + 2
     # one Tune run: the search's trials ran in the race's trial processes
     records.sort(key=lambda r: r.history[0]["time"])  # the race ends before the search starts
-    race_pids = {r.placement[protocol.PID] for r in records[: len(eegnet)]}
-    search_pids = {r.placement[protocol.PID] for r in records[len(eegnet) :]}
+    race_pids = {r.placement[protocol.PID] for r in records[: len(offered)]}
+    search_pids = {r.placement[protocol.PID] for r in records[len(offered) :]}
     assert race_pids & search_pids and not (sweep_dir / "race").exists()
     assert (sweep_dir / "best_config.yaml").is_file()
 

@@ -9,39 +9,19 @@ answer in ``ground_truth.json``; a recommendation is then scored against that ta
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from probe_core import PretrainConfig, SyntheticData, TrialConfig
+from probe_core.assembly import backbone_with_facts
 from search_spaces.config_paths import with_values
+from search_spaces.freeze_strategy import applicable_strategies
 
 CACHE = Path(__file__).parent / ".cache"
 """Pretrained source checkpoints (gitignored), named by a digest of their config."""
 
 SOURCE_SUBJECTS = list(range(8))
 TARGET_SUBJECTS = list(range(20, 24))  # never seen in pretraining
-
-SHALLOW_STRATEGIES = ("linear_probe", "mlp_probe", "lp_ft", "full_finetune", "from_scratch")
-"""ShallowFBCSPNet has one block (its last k blocks would be all of it) and no tokens."""
-EEGNET_STRATEGIES = (
-    "linear_probe",
-    "mlp_probe",
-    "last_k_blocks",
-    "lp_ft",
-    "full_finetune",
-    "from_scratch",
-)
-TRANSFORMER_STRATEGIES = (
-    "linear_probe",
-    "mlp_probe",
-    "attentive_probe",
-    "last_k_blocks",
-    "attention_only",
-    "lora",
-    "lp_ft",
-    "full_finetune",
-    "from_scratch",
-)
-"""What ``search_spaces.freeze_strategy.applicable_strategies`` allows for each backbone kind."""
 
 SHALLOW = {"name": "ShallowFBCSPNet"}
 EEGNET = {"name": "EEGNet"}
@@ -56,7 +36,7 @@ SENSORIMOTOR_1010 = [
 @dataclass(frozen=True)
 class SelectionTask:
     """One source → target adaptation problem; ``base`` is the trial every strategy starts from
-    (backbone with the source checkpoint, split, training), ``strategies`` those that apply."""
+    (backbone with the source checkpoint, split, training)."""
 
     name: str
     description: str
@@ -64,7 +44,12 @@ class SelectionTask:
     source: PretrainConfig
     target: SyntheticData
     base: TrialConfig
-    strategies: tuple[str, ...]
+
+    @cached_property
+    def strategies(self) -> tuple[str, ...]:
+        """The strategies the search spaces offer for this task's backbone."""
+        _, facts = backbone_with_facts(self.base, self.target.build(), pretrained=False)
+        return tuple(applicable_strategies(facts))
 
     def trial(self, strategy: dict, lr: float, seed: int) -> TrialConfig:
         """The base trial with ``strategy``, learning rate ``lr`` and model seed ``seed``."""
@@ -100,7 +85,6 @@ def _task(
     train_per_class: int | None,
     training: dict | None = None,
     wrapper: dict | None = None,
-    strategies: tuple[str, ...] = SHALLOW_STRATEGIES,
 ) -> SelectionTask:
     backbone = {**source.backbone.model_dump(), "checkpoint": str(source.output)}
     base = TrialConfig.model_validate(
@@ -118,7 +102,7 @@ def _task(
             "optimizer": {"lr": 1e-3},
         }
     )
-    return SelectionTask(name, description, expected_winner, source, target, base, strategies)
+    return SelectionTask(name, description, expected_winner, source, target, base)
 
 
 def _population(**options) -> SyntheticData:
@@ -140,7 +124,6 @@ TASKS: list[SelectionTask] = [
         _population(subjects=SOURCE_SUBJECTS[:4], session=1),
         train_per_class=2,
         training={"max_epochs": 20, "batch_size": 4},
-        strategies=EEGNET_STRATEGIES,
     ),
     _task(
         "new_location",
@@ -188,6 +171,5 @@ TASKS: list[SelectionTask] = [
         _source(CONFORMER, SOURCE_DATA, epochs=20),
         _population(mu_hz=9.5),
         train_per_class=10,
-        strategies=TRANSFORMER_STRATEGIES,
     ),
 ]
