@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_auto_"))
     quickstart = load_spec(QUICKSTART)
-    ensure_pretrained(quickstart.pretrain, say=lambda *_: None)
+    ensure_pretrained(quickstart.pretrain)
     command = Path(sys.executable).parent / "probe-sweep"
     print(f"machine: {machine()}")
     for round_ in range(args.rounds):

@@ -44,7 +44,7 @@ def main() -> None:
     connect(None)
     before = rss_mib("VmRSS")
     start = time.perf_counter()
-    run_sweep(spec, say=lambda *_: None, verbosity="quiet")
+    run_sweep(spec)
     seconds = time.perf_counter() - start
     client = MlflowClient(spec.tracking.uri)
     experiment = client.get_experiment_by_name("load")

@@ -71,7 +71,7 @@ def peak_of(spec) -> tuple[float, float]:
     connect(None)
     sampler.start()
     try:
-        run_sweep(spec, say=lambda *_: None)
+        run_sweep(spec)
     finally:
         sampler.stop.set()
         sampler.join()

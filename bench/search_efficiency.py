@@ -75,7 +75,7 @@ def main() -> None:
             "warm_start": False,  # the grid sampler stops when it is done
         }
     )
-    run_sweep(grid, say=lambda *_: None)
+    run_sweep(grid)
     grid_points = epochs_in_order(grid.sweep_dir())
     by_strategy: dict[str, list[float]] = {}
     for record in Ledger(grid.sweep_dir().ledger).of_phase(Phase.SEARCH):
@@ -103,7 +103,7 @@ def main() -> None:
                     ),
                 }
             )
-            run_sweep(spec, say=lambda *_: None)
+            run_sweep(spec)
             needed = epochs_to_reach(spec.sweep_dir(), target)
             total = len(epochs_in_order(spec.sweep_dir()))
             spent.append(needed if needed is not None else float("inf"))

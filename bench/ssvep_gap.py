@@ -79,7 +79,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         sweep = spec(args.realdata, Path(tmp))
-        outcome = run_sweep(sweep, verbosity="quiet", say=lambda line: None)
+        outcome = run_sweep(sweep)
         print(outcome.recommendation.text())
         data = sweep.data.build()
         confirmed = Ledger(sweep.sweep_dir().ledger).of_phase(Phase.CONFIRMATION)

@@ -151,7 +151,7 @@ def main() -> None:
             run_trial(trial, data)
     sweep_start = time.time()
     with timed("probe-sweep", times):
-        run_sweep(spec, say=lambda *_: None)
+        run_sweep(spec)
     sweep_end = time.time()
     with timed("stock Ray Tune", times):
         stock_ray_tune(trial, ray.put(data), args.trials, folder)

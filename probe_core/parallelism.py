@@ -19,6 +19,7 @@ from torch import nn
 
 from probe_core.assembly import build_model, example_batch
 from probe_core.dataset import EEGDataset
+from probe_core.numerics import guard_convolutions
 from probe_core.trial_config import TrialConfig
 
 CLOSE = 0.9
@@ -83,7 +84,8 @@ def measure_parallelism(
     config: TrialConfig, data: EEGDataset, cpus: int, max_trials: int, window_s: float = 0.2
 ) -> Parallelism:
     """Run each of the ``options`` for about ``window_s`` and keep the one with the most
-    training examples per second."""
+    training examples per second (with the kernels a trial would use: guarded first)."""
+    guard_convolutions()
     model, _ = build_model(config, data)
     model.train()
     for parameter in model.parameters():

@@ -30,8 +30,12 @@ def _spec_with_overrides(args: argparse.Namespace):
     return load_spec(args.spec, overrides)
 
 
-def _verbosity(args: argparse.Namespace) -> str:
-    return "quiet" if args.quiet else "verbose" if args.verbose else "normal"
+def _verbosity(args: argparse.Namespace):
+    from sweeps.output import Verbosity
+
+    if getattr(args, "quiet", False):
+        return Verbosity.QUIET
+    return Verbosity.VERBOSE if getattr(args, "verbose", False) else Verbosity.NORMAL
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
@@ -61,8 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"{directory.path}` to finish it, or run with --overwrite to start again"
             )
         shutil.rmtree(directory.path)
-    say = (lambda *_: None) if args.quiet else print
-    outcome = run_sweep(spec, auto=args.auto, say=say, verbosity=_verbosity(args))
+    outcome = run_sweep(spec, auto=args.auto)
     if args.quiet and outcome.recommendation is not None:
         print(outcome.recommendation.text())
     return 0 if outcome.conclusion.result else EXIT_NOTHING_LEARNT
@@ -234,9 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from probe_core import UserError
     from sweeps.interrupts import SweepInterrupted
+    from sweeps.output import show
     from sweeps.process import configure_process
 
-    configure_process(_verbosity(args) if hasattr(args, "quiet") else "normal")
+    show(_verbosity(args))
+    configure_process()
     try:
         return args.handler(args) or 0
     except UserError as error:

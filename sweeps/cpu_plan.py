@@ -9,9 +9,9 @@ starts without it.
 
 import contextlib
 import json
+import logging
 import os
 import platform
-from collections.abc import Callable
 from pathlib import Path
 
 import ray
@@ -23,9 +23,10 @@ from sweeps.runtime import cluster_address, cluster_capacity
 from sweeps.spec import SweepSpec
 
 MEASUREMENTS_FILE = "parallelism.json"
+log = logging.getLogger(__name__)
 
 
-def plan_cpus(spec: SweepSpec, data: EEGDataset, say: Callable[[str], None]) -> SweepSpec:
+def plan_cpus(spec: SweepSpec, data: EEGDataset) -> SweepSpec:
     """``resources.cpus: auto`` made a number, and said. On a local runtime without GPUs:
     the threads per trial that train fastest with as many trials at once as the CPUs allow.
     On a cluster (its nodes may not be this machine) or with GPUs: one CPU per trial."""
@@ -34,15 +35,17 @@ def plan_cpus(spec: SweepSpec, data: EEGDataset, say: Callable[[str], None]) -> 
     if on_cluster(spec.ray_address) or spec.resources.gpus > 0:
         threads = 1
         where = "a cluster" if spec.resources.gpus == 0 else "GPUs"
-        say(f"resources.cpus auto: 1 CPU per trial on {where} (set resources.cpus to change)")
+        log.info("resources.cpus auto: 1 CPU per trial on %s (set resources.cpus to change)", where)
     elif (cpus := local_cpus()) == 1:
         threads = 1
-        say("resources.cpus auto: 1 CPU per trial, one trial at a time (this machine has 1 CPU)")
+        log.info(
+            "resources.cpus auto: 1 CPU per trial, one trial at a time (this machine has 1 CPU)"
+        )
     else:
         measured, earlier = _measurement(spec, data, cpus)
         threads = measured.chosen.threads
         kept = f" (measured earlier: delete {earlier} to measure again)" if earlier else ""
-        say(f"resources.cpus auto on {cpus} CPUs: {measured.describe()}{kept}")
+        log.info("resources.cpus auto on %s CPUs: %s%s", cpus, measured.describe(), kept)
     return spec.model_copy(
         update={"resources": spec.resources.model_copy(update={"cpus": float(threads)})}
     )

@@ -10,6 +10,8 @@ import warnings
 
 import optuna
 
+from sweeps.output import Verbosity, verbosity
+
 ENVIRONMENT = {
     # Ray Tune's console output is replaced by the sweep's own (--verbose shows Ray's)
     "RAY_AIR_NEW_OUTPUT": "0",  # the legacy reporter honours verbose=0: no tables, no boxes
@@ -59,9 +61,11 @@ class _DropMessages(logging.Filter):
         return self.fragment not in record.getMessage()
 
 
-def configure_process(verbosity: str = "normal") -> None:
-    """Environment, logging and warnings for sweeps. Safe to call again."""
-    quiet = verbosity != "verbose"  # --verbose brings back what these silence
+def configure_process() -> None:
+    """Environment, logging and warnings for sweeps, as verbose as ``sweeps.output`` says (a
+    trial process: quiet). Safe to call again."""
+    verbose = verbosity() == Verbosity.VERBOSE
+    quiet = not verbose  # --verbose brings back what these silence
     for key, value in {**ENVIRONMENT, **(QUIET_ENVIRONMENT if quiet else {})}.items():
         os.environ.setdefault(key, value)
     for name in QUIET_LOGGERS:
@@ -80,8 +84,6 @@ def configure_process(verbosity: str = "normal") -> None:
         logger = logging.getLogger(name)
         if not any(getattr(f, "fragment", None) == fragment for f in logger.filters):
             logger.addFilter(_DropMessages(fragment))
-    optuna.logging.set_verbosity(
-        optuna.logging.INFO if verbosity == "verbose" else optuna.logging.WARNING
-    )
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
     # braindecode's own use of MNE montage names MNE has deprecated: nothing a user can act on
     warnings.filterwarnings("ignore", "Montage name 'standard_10", FutureWarning)

@@ -6,6 +6,7 @@ means one set of trial processes: a second run would start new ones, each paying
 imports. Each part keeps its own Optuna study (``<name>.race``, ``<name>.search``).
 """
 
+import logging
 from collections.abc import Callable
 
 from ray.tune.search import Searcher
@@ -15,6 +16,8 @@ from sweeps.ledger import TrialRecord
 from sweeps.ranking import rank_strategies
 from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
+log = logging.getLogger(__name__)
+
 
 class RacingSearcher(WrappingSearcher):
     def __init__(
@@ -23,13 +26,11 @@ class RacingSearcher(WrappingSearcher):
         n_race: int,
         search_of: Callable[[str], Searcher],
         mode: str,
-        announce: Callable[[str], None] | None = None,
     ) -> None:
         """``search_of(winner)``: the search of the winning strategy (picklable: Tune saves
-        the searcher with its run). ``announce`` says the winner (not kept in the pickle)."""
+        the searcher with its run)."""
         super().__init__(race)  # the race first: ``inner``
         self.n_race, self.search_of, self.rank_mode = n_race, search_of, mode
-        self.announce = announce
         self.configs: dict[str, dict] = {}  # the raced trials' TrialConfigs
         self.ended: dict[str, TrialRecord] = {}  # the raced trials that ended
         self.search: Searcher | None = None
@@ -49,8 +50,7 @@ class RacingSearcher(WrappingSearcher):
             if not ranks:  # every raced trial failed: nothing to tune
                 return Searcher.FINISHED
             self.search = self.search_of(ranks[0].strategy)
-            if self.announce is not None:
-                self.announce(f"the race is won by {ranks[0].strategy}: tuning it")
+            log.info("the race is won by %s: tuning it", ranks[0].strategy)
         return self.search.suggest(trial_id)
 
     def _owner(self, trial_id: str) -> Searcher | None:
@@ -70,6 +70,3 @@ class RacingSearcher(WrappingSearcher):
         owner.on_trial_complete(trial_id, result=result, error=error)
         if trial_id in self.configs:
             self.ended[trial_id] = ended_trial(trial_id, self.configs[trial_id], result, error)
-
-    def __getstate__(self) -> dict:  # also when pickled inside the ConfirmingSearcher
-        return {**self.__dict__, "announce": None}

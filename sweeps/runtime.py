@@ -2,8 +2,19 @@
 
 import logging
 import os
+import socket
+import subprocess
+import sys
 
 import ray
+
+from sweeps.errors import SweepError
+
+CONNECT_TIMEOUT_S = 5
+"""How long a cluster's address may take to accept a connection."""
+PROBE_TIMEOUT_S = 12
+"""How long joining the cluster may take in the probe (``check_cluster``)."""
+PROBE = "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR')"
 
 
 def cluster_address(address: str | None) -> str | None:
@@ -18,10 +29,64 @@ def connect(address: str | None) -> None:
         return
     address = cluster_address(address)
     options = {"log_to_driver": False, "logging_level": logging.WARNING}
-    if address:
-        ray.init(address=address, **options)
-    else:
+    if not address:
         ray.init(address="local", include_dashboard=False, **options)
+        return
+    check_answers(address)
+    check_cluster(address)
+    ray.init(address=address, **options)
+
+
+def check_answers(address: str) -> None:
+    """Something listens at ``address`` (``host:port`` or ``ray://host:port``; ``auto`` is
+    Ray's to find), or a one-line error naming it."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise SweepError(f"Ray address {address!r}: expected host:port, ray://host:port or auto")
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as error:
+        raise SweepError(
+            f"no Ray cluster answers at {address} ({error.strerror or error}): check --address "
+            "or RAY_ADDRESS (`ray status` on the head node prints its address)"
+        ) from None
+
+
+def check_cluster(address: str) -> None:
+    """Join the cluster at ``address`` once in a throw-away process, or fail in one line. Ray's
+    own failures take 20 s (a refused token) to minutes (a port that is not Ray's), print its
+    client's warnings once a second meanwhile, and end in a long traceback."""
+    environment = {**os.environ, "RAY_gcs_server_port_wait_time_s": str(PROBE_TIMEOUT_S - 4)}
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", PROBE, address],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT_S,
+            env=environment,
+        )
+    except subprocess.TimeoutExpired:
+        raise SweepError(
+            f"the Ray cluster at {address} did not answer within {PROBE_TIMEOUT_S} s: check "
+            "--address or RAY_ADDRESS (`ray status` on the head node prints its address)"
+        ) from None
+    if probe.returncode != 0:
+        raise SweepError(_refused(address, probe.stderr))
+
+
+def _refused(address: str, said: str) -> str:
+    """Why the cluster at ``address`` would not take a driver that ``said`` this, in one line."""
+    if "authentication" in said.lower():
+        return (
+            f"the Ray cluster at {address} requires token authentication and refused this "
+            "driver's token (or found none): set RAY_AUTH_TOKEN, or put the token in "
+            "~/.ray/auth_token (`ray get-auth-token` on the head node prints it)"
+        )
+    last = [line for line in said.splitlines() if line.strip()][-1:] or ["no message"]
+    return f"the Ray cluster at {address} did not take this driver: {last[0].strip()}"
 
 
 def cluster_capacity() -> dict[str, float]:

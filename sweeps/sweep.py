@@ -6,8 +6,9 @@ reused actors; MLflow is written from the driver only.
 
 import contextlib
 import json
+import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,9 +42,9 @@ from sweeps.tracking_session import (
     resolve_uri,
 )
 from sweeps.trainable import CHECKPOINT_FILE
-from sweeps.tune_run import DefineByRun, build_space, restore_run, start_run
+from sweeps.tune_run import DefineByRun, TuneRunInputs, build_space, restore_run, start_run
 
-Say = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 __all__ = ["DefineByRun", "SweepOutcome", "SweepRun", "dry_run", "resume_sweep", "run_sweep"]
 # DefineByRun is pickled inside the searcher of sweeps made when it lived here: they still resume
@@ -60,13 +61,16 @@ class SweepOutcome:
         return self.conclusion.recommendation
 
 
-def ensure_pretrained(config: PretrainConfig | None, say: Say = print) -> None:
+def ensure_pretrained(config: PretrainConfig | None) -> None:
     """Pretrain the backbone unless its checkpoint already exists (a cache across runs)."""
     if config is None or config.output.exists():
         return
-    say(f"pretraining {config.backbone.name} on {config.data.kind} data → {config.output}")
+    log.info(
+        "pretraining %s on %s data → %s", config.backbone.name, config.data.kind, config.output
+    )
     result = pretrain(config)
-    say(f"  pretrained: validation balanced accuracy {result.val_metrics['balanced_accuracy']:.3f}")
+    accuracy = result.val_metrics["balanced_accuracy"]
+    log.info("  pretrained: validation balanced accuracy %.3f", accuracy)
 
 
 def check_resources(spec: SweepSpec) -> None:
@@ -91,18 +95,18 @@ class Prepared:
     context: SpaceContext
 
 
-def prepare(spec: SweepSpec, say: Say = print) -> Prepared:
+def prepare(spec: SweepSpec) -> Prepared:
     """Everything before the first trial; each user mistake fails here, before Ray starts.
     The spec as it will run (a grid is capped at its size) is saved for ``resume``."""
     directory = spec.sweep_dir()
-    ensure_pretrained(spec.pretrain, say)
-    data = spec.data.build()
+    data = spec.data.build()  # a missing file or a bad epoch fails before anything trains
+    build_space(spec)  # so does an unknown space name
+    ensure_pretrained(spec.pretrain)
     context = make_context(spec.base_trial(), data)
-    build_space(spec)  # unknown space names fail here
     if spec.sampler.name == "grid":  # a grid runs once: more trials would only repeat points
         size = math.prod(len(values) for values in spec.sampler.grid_space(context).values())
         spec = spec.model_copy(update={"num_samples": min(spec.num_samples, size)})
-    spec = plan_cpus(spec, data, say)
+    spec = plan_cpus(spec, data)
     directory.path.mkdir(parents=True, exist_ok=True)
     directory.spec.write_text(spec.to_yaml())
     return Prepared(spec, directory, data, context)
@@ -123,8 +127,6 @@ class SweepRun:
         directory: SweepDir,
         data: EEGDataset,
         context: SpaceContext | None,
-        say: Say,
-        verbosity: str,
     ) -> None:
         uri = resolve_uri(spec.tracking.uri)
         check_reachable(uri)
@@ -137,33 +139,35 @@ class SweepRun:
         self.data_ref = ray.put(data)  # the driver keeps no copy of its own
         self.class_counts = np.bincount(data.y)  # for the metric's chance level
         self.search_trained = len(spec.trial.split.split(data).train)  # beside the folds'
-        self.say, self.verbosity = say, verbosity
 
     @classmethod
-    def start(cls, spec: SweepSpec, say: Say = print, verbosity: str = "normal") -> "SweepRun":
-        configure_process(verbosity)
-        guard_convolutions()  # a faulty CPU is said once, before any work starts
+    def start(cls, spec: SweepSpec) -> "SweepRun":
+        configure_process()
         check_reachable(resolve_uri(spec.tracking.uri))  # before anything runs or is written
-        ready = prepare(spec, say)
-        run = cls(ready.spec, ready.directory, ready.data, ready.context, say, verbosity)
+        ready = prepare(spec)
+        run = cls(ready.spec, ready.directory, ready.data, ready.context)
         blocks = len(ready.context.facts.blocks)
-        say(
-            f"sweep {spec.name}: {ready.spec.num_samples} trials of {spec.trial.backbone.name} "
-            f"({blocks} block{'s' * (blocks != 1)}) on {len(ready.data.y)} examples; "
-            f"results in {ready.directory.path}"
+        log.info(
+            "sweep %s: %d trials of %s (%d block%s) on %d examples; results in %s",
+            spec.name,
+            ready.spec.num_samples,
+            spec.trial.backbone.name,
+            blocks,
+            "s" * (blocks != 1),
+            len(ready.data.y),
+            ready.directory.path,
         )
         return run
 
     @classmethod
-    def resume(cls, path, say: Say = print, verbosity: str = "normal") -> "SweepRun":
+    def resume(cls, path) -> "SweepRun":
         """An interrupted sweep, opened from its directory (also when it was moved)."""
-        configure_process(verbosity)
-        guard_convolutions()
+        configure_process()
         directory = SweepDir.open(path)
         spec = load_spec(directory.spec)
         if spec.sweep_dir() != directory:
             spec = spec.model_copy(update={"storage_path": directory.path.parent})
-        return cls(spec, directory, spec.data.build(), None, say, verbosity)
+        return cls(spec, directory, spec.data.build(), None)
 
     @contextlib.contextmanager
     def tracking(self) -> Iterator[Outbox]:
@@ -177,7 +181,7 @@ class SweepRun:
             yield outbox
         finally:
             if not outbox.close(self.spec.tracking.flush_timeout_s):
-                self.say(describe_unsent(outbox))
+                log.warning(describe_unsent(outbox))
             ledger = Ledger(self.directory.ledger)
             for record in ledger.trials.values():
                 record.run_id = outbox.runs.get(record.trial_id, record.run_id)
@@ -188,25 +192,19 @@ class SweepRun:
         race of every applicable strategy at its defaults; the search tunes the winner only."""
         race = candidate_strategies(self.context) if auto else []
         if race:
-            self.say(
-                f"racing {len(race)} strategies at their default settings, then tuning the winner"
+            log.info(
+                "racing %d strategies at their default settings, then tuning the winner", len(race)
             )
         start_run(
-            self.spec,
-            self.data_ref,
-            self.context,
-            self.session,
-            self.directory,
-            self.verbosity,
-            race,
-            self.say,
+            TuneRunInputs(self.spec, self.data_ref, self.context, self.session, self.directory),
+            race=race,
         )
         raise_if_interrupted(self.directory.path)
 
     def restore(self) -> None:
         """Continue the Tune run where an interrupted driver left it."""
         if restore_run(self.spec, self.data_ref, self.directory):
-            self.say(f"resumed {self.spec.name} from {self.directory.tune_run}")
+            log.info("resumed %s from %s", self.spec.name, self.directory.tune_run)
             raise_if_interrupted(self.directory.path)
 
     def finish(self) -> SweepOutcome:
@@ -226,9 +224,9 @@ class SweepRun:
             chance=chance_level(spec.trial.training.metric, self.class_counts),
             search_trained=self.search_trained,
         )
-        self.say(conclusion.counts_line())
+        log.info(conclusion.counts_line())
         if conclusion.board:
-            self.say(conclusion.leaderboard_text())
+            log.info(conclusion.leaderboard_text())
         final = None
         if conclusion.result:
             best = ledger.trials[conclusion.best_trial_id].config
@@ -237,12 +235,12 @@ class SweepRun:
             conclusion.recommendation.test_metrics = final.evaluation.test_metrics
             directory.best_config.write_text(TrialConfig.model_validate(best).to_yaml())
         if conclusion.recommendation is not None:
-            self.say(conclusion.recommendation.text())
+            log.info(conclusion.recommendation.text())
         else:
-            self.say("No trial reported a value: nothing to recommend (see the failed runs).")
+            log.info("No trial reported a value: nothing to recommend (see the failed runs).")
         directory.report.write_text(json.dumps(conclusion.as_report(), indent=2, default=str))
         publish_report(spec, outbox, directory, ledger, conclusion, final)
-        self.say(f"browse the runs: probe-sweep ui {directory.path}")
+        log.info("browse the runs: probe-sweep ui %s", directory.path)
         return SweepOutcome(directory, self.session, conclusion)
 
 
@@ -265,29 +263,28 @@ def settle_lost_trials(ledger: Ledger, outbox: Outbox, studies: list[optuna.Stud
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
-def run_sweep(
-    spec: SweepSpec, auto: bool = False, say: Say = print, verbosity: str = "normal"
-) -> SweepOutcome:
-    run = SweepRun.start(spec, say, verbosity)
+def run_sweep(spec: SweepSpec, auto: bool = False) -> SweepOutcome:
+    """Run ``spec`` to its recommendation (``auto``: race every strategy at its defaults first,
+    then tune the winner). Progress and results are logged (``sweeps.output``)."""
+    run = SweepRun.start(spec)
     with run.tracking():
         run.search(auto)
         return run.finish()
 
 
-def resume_sweep(path, say: Say = print, verbosity: str = "normal") -> SweepOutcome:
+def resume_sweep(path) -> SweepOutcome:
     """Finish an interrupted sweep: restore Tune's run (its trials, searcher and callbacks) and
     carry on with the same parent run, Optuna study and ledger; finished trials do not rerun."""
-    run = SweepRun.resume(path, say, verbosity)
+    run = SweepRun.resume(path)
     with run.tracking():
         run.restore()
         return run.finish()
 
 
-def dry_run(spec: SweepSpec, say: Say = print, n: int = 3) -> list[TrialConfig]:
+def dry_run(spec: SweepSpec, n: int = 3) -> list[TrialConfig]:
     """Validate the spec, load the data, sample ``n`` trial configs; start nothing."""
     configure_process()
-    guard_convolutions()  # as a run would: the parallelism is measured with the same kernels
-    ready = prepare(spec, say)
+    ready = prepare(spec)
     space = build_space(ready.spec)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.sampler.seed))
     configs = []
@@ -295,9 +292,12 @@ def dry_run(spec: SweepSpec, say: Say = print, n: int = 3) -> list[TrialConfig]:
         trial = study.ask()
         configs.append(space(trial, ready.context))
         study.tell(trial, 0.0)
-        say(f"  sample: {trial.params}")
-    say(
-        f"dry run: {len(ready.data.y)} examples, {ready.data.n_classes} classes; strategies "
-        f"{candidate_strategies(ready.context)}; would run {ready.spec.num_samples} trials"
+        log.info("  sample: %s", trial.params)
+    log.info(
+        "dry run: %d examples, %d classes; strategies %s; would run %d trials",
+        len(ready.data.y),
+        ready.data.n_classes,
+        candidate_strategies(ready.context),
+        ready.spec.num_samples,
     )
     return configs

@@ -4,13 +4,13 @@ the scheduler, checkpointing, callbacks), started fresh or restored.
 Decides nothing about the sweep: whether it races first, and what it concludes, is ``SweepRun``'s.
 """
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import optuna
+import ray
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
-from probe_core import EEGDataset
 from search_spaces import (
     DeclarativeSpace,
     SamplerConfig,
@@ -24,6 +24,7 @@ from search_spaces import (
 from sweeps import protocol
 from sweeps.confirming_search import ConfirmingSearcher
 from sweeps.interrupts import InterruptWatcher
+from sweeps.output import Verbosity, verbosity
 from sweeps.progress import ProgressView
 from sweeps.racing_search import RacingSearcher
 from sweeps.runtime import allow_pending_trials, concurrency
@@ -76,7 +77,7 @@ def _searcher(
     )
 
 
-def trainable(spec: SweepSpec, data_ref: EEGDataset):
+def trainable(spec: SweepSpec, data_ref: ray.ObjectRef):
     """The trainable with the dataset (an object-store reference) and the trial's resources."""
     with_data = tune.with_parameters(ProbeTrainable, data=data_ref)
     return tune.with_resources(with_data, {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
@@ -112,39 +113,44 @@ class SearchOf:
         return _searcher(self.spec, self.context.restricted_to([winner]), self.directory, SEARCH)
 
 
-def start_run(
-    spec: SweepSpec,
-    data_ref: EEGDataset,
-    context: SpaceContext,
-    session: TrackingSession,
-    directory: SweepDir,
-    verbosity: str,
-    race: list[str] = (),
-    say: Callable[[str], None] | None = None,
-) -> None:
-    """The sweep's Tune run: ``spec``'s search (of the winner of a ``race`` of these strategies
-    at their defaults, when given), then the evaluation of its finalists. ``verbosity``: quiet
-    (no progress), normal (one updating progress line), verbose (also Ray Tune's own output).
-    ``say`` announces the race's winner."""
+@dataclass(frozen=True)
+class TuneRunInputs:
+    """What the sweep's Tune run is made of: the spec as it runs, the dataset in the object
+    store, the search spaces' context, the MLflow session and the sweep directory."""
+
+    spec: SweepSpec
+    data_ref: ray.ObjectRef
+    context: SpaceContext
+    session: TrackingSession
+    directory: SweepDir
+
+
+def start_run(inputs: TuneRunInputs, *, race: list[str] | None = None) -> None:
+    """The sweep's Tune run: the spec's search (of the winner of a ``race`` of these strategies
+    at their defaults, when given), then the evaluation of its finalists. Progress shows as
+    ``sweeps.output`` says: none when quiet, one updating line, or also Ray Tune's output."""
+    spec, context, directory = inputs.spec, inputs.context, inputs.directory
     single_objective = not spec.objectives
     if race:  # the race ran every strategy at its defaults: no warm start after it
         no_warm_start = spec.model_copy(update={"warm_start": False})
         raced = _searcher(race_spec(spec, race), context, directory, RACE)
         searcher = RacingSearcher(
-            raced, len(race), SearchOf(no_warm_start, context, directory), spec.mode, say
+            raced, len(race), SearchOf(no_warm_start, context, directory), spec.mode
         )
     else:
         searcher = _searcher(spec, context, directory, SEARCH)
-    n_search = len(race) + spec.num_samples
+    n_search = len(race or []) + spec.num_samples
     if spec.confirmation.trials:
         searcher = ConfirmingSearcher(searcher, n_search, spec.confirmation, spec.mode)
     total = n_search + spec.confirmation.trials
-    callbacks = [MlflowTracker(session, directory, spec.metric, spec.mode), InterruptWatcher()]
-    if verbosity != "quiet":
+    tracker = MlflowTracker(inputs.session, directory, spec.metric, spec.mode)
+    callbacks = [tracker, InterruptWatcher()]
+    shown = verbosity()
+    if shown != Verbosity.QUIET:
         callbacks.append(ProgressView(total, spec.mode))
     allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
     tune.Tuner(
-        trainable(spec, data_ref),
+        trainable(spec, inputs.data_ref),
         tune_config=tune.TuneConfig(
             metric=protocol.BEST_VALUE if single_objective else None,
             mode=spec.mode if single_objective else None,
@@ -162,12 +168,12 @@ def start_run(
             callbacks=callbacks,
             checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            verbose=1 if verbosity == "verbose" else 0,  # Ray's own tables only when asked
+            verbose=1 if shown == Verbosity.VERBOSE else 0,  # Ray's own tables only when asked
         ),
     ).fit()
 
 
-def restore_run(spec: SweepSpec, data_ref: EEGDataset, directory: SweepDir) -> bool:
+def restore_run(spec: SweepSpec, data_ref: ray.ObjectRef, directory: SweepDir) -> bool:
     """Continue the sweep's Tune run where its driver stopped (its trials, searcher and
     callbacks come back from its saved state); False when there is none to continue."""
     path = str(directory.tune_run)

@@ -2,6 +2,7 @@
 127.0.0.1, started for its stores, with the addresses printed."""
 
 import importlib.util
+import logging
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from sweeps.errors import SweepError
 from sweeps.sweep_dir import SweepDir
 from sweeps.tracking_session import TrackingSession
+
+log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 
@@ -91,17 +94,17 @@ def stop_servers(servers: list[Server]) -> None:
             server.process.wait(timeout=30)
 
 
-def serve(directory: SweepDir, say=print) -> None:
+def serve(directory: SweepDir) -> None:
     """Start the servers, print their addresses, and keep them up until Ctrl-C."""
     servers = start_servers(directory)
     try:
         for server in servers:
-            say(f"{server.name}: {server.url}")
+            log.info("%s: %s", server.name, server.url)
         if not any(s.name == "Optuna dashboard" for s in servers):
-            say("Optuna dashboard: pip install optuna-dashboard to browse the studies too")
+            log.info("Optuna dashboard: pip install optuna-dashboard to browse the studies too")
         if all(s.process is None for s in servers):
             return
-        say("Ctrl-C to stop")
+        log.info("Ctrl-C to stop")
         while all(s.process is None or s.process.poll() is None for s in servers):
             time.sleep(1.0)
     except KeyboardInterrupt:

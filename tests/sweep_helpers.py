@@ -1,5 +1,7 @@
 """Small sweep specs, drivers in their own process, and MLflow queries for the sweep tests."""
 
+import contextlib
+import logging
 import os
 import signal
 import socket
@@ -7,11 +9,30 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
 from sweeps.spec import SweepSpec
+
+
+@contextlib.contextmanager
+def said(logger: str) -> Iterator[list[str]]:
+    """The messages ``logger`` logs at INFO and above while the block runs (also when the CLI
+    has set the ``sweeps`` logger not to propagate to the root, where pytest's caplog sits)."""
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    target = logging.getLogger(logger)
+    level = target.level
+    target.addHandler(handler)
+    target.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(level)
 
 
 def small_spec(tmp_path: Path, name: str, **overrides) -> SweepSpec:

@@ -73,7 +73,7 @@ def test_mlflow_ui_opens_the_sweep_on_its_runs_with_the_best_trial_and_the_summa
             tracking={"uri": server.uri},
             num_samples=3,
         )
-        outcome = run_sweep(spec, say=lambda *_: None)
+        outcome = run_sweep(spec)
         best = outcome.conclusion.board[0]
         best_run = f"{best['strategy']} {best[spec.metric]:.3f} ({best['trial_id']})"
         driver = _browser(tmp_path / "chromium")

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from sweep_helpers import small_spec
+from sweep_helpers import said, small_spec
 
 from probe_core import SyntheticData, TrialConfig
 from probe_core.parallelism import Option, choose, measure_parallelism, options
@@ -54,39 +54,43 @@ def test_auto_cpus_are_measured_locally_and_kept(tmp_path, monkeypatch) -> None:
     # a local runtime, also when an earlier test left this process on the shared cluster
     monkeypatch.setattr(cpu_plan, "on_cluster", lambda address: False)
     data = SyntheticData(subjects=[0, 1], trials_per_class=16).build()
-    said: list[str] = []
-    local = plan_cpus(small_spec(tmp_path, "local"), data, said.append)
+    with said("sweeps.cpu_plan") as lines:
+        _plans(tmp_path, data, monkeypatch, lines)
+
+
+def _plans(tmp_path, data, monkeypatch, said: list[str]) -> None:
+    local = plan_cpus(small_spec(tmp_path, "local"), data)
     possible = {float(option.threads) for option in options(cpu_plan.local_cpus(), 2)}
     assert local.resources.cpus in possible and "training examples/s" in said[-1]
     assert "measured earlier" not in said[-1]
     # the next sweep of the same model on the same machine uses the measurement kept
-    again = plan_cpus(small_spec(tmp_path, "again"), data, said.append)
+    again = plan_cpus(small_spec(tmp_path, "again"), data)
     assert again.resources == local.resources and said[-1].startswith(said[-2])
     assert f"measured earlier: delete {tmp_path / 'sweeps' / 'parallelism.json'}" in said[-1]
     other = small_spec(tmp_path, "other", trial={"training": {"max_epochs": 4, "batch_size": 4}})
-    plan_cpus(other, data, said.append)
+    plan_cpus(other, data)
     assert "measured earlier" not in said[-1]  # another batch size is another case
     (tmp_path / "sweeps" / "parallelism.json").write_text("{not json")
-    plan_cpus(small_spec(tmp_path, "unreadable"), data, said.append)
+    plan_cpus(small_spec(tmp_path, "unreadable"), data)
     assert "measured earlier" not in said[-1]
     # one CPU: nothing to choose, nothing measured
     monkeypatch.setattr(cpu_plan, "local_cpus", lambda: 1)
-    single = plan_cpus(small_spec(tmp_path / "one", "single"), data, said.append)
+    single = plan_cpus(small_spec(tmp_path / "one", "single"), data)
     assert single.resources.cpus == 1.0 and "this machine has 1 CPU" in said[-1]
     assert not (tmp_path / "one" / "sweeps" / "parallelism.json").exists()
 
 
 def test_auto_cpus_are_one_on_a_cluster_or_with_gpus(ray_cluster, tmp_path) -> None:
     data = SyntheticData(subjects=[0, 1], trials_per_class=16).build()
-    said: list[str] = []
     connect(ray_cluster.address)  # a driver already connected counts as well as an address
-    for remote in (
-        small_spec(tmp_path, "joined"),
-        small_spec(tmp_path, "remote", ray_address="127.0.0.1:6379"),
-        small_spec(tmp_path, "gpu", resources={"gpus": 0.5}),
-    ):
-        assert plan_cpus(remote, data, said.append).resources.cpus == 1.0
-        assert said[-1].startswith("resources.cpus auto: 1 CPU per trial")
-    assert said[0].startswith("resources.cpus auto: 1 CPU per trial on a cluster")
+    with said("sweeps.cpu_plan") as lines:
+        for remote in (
+            small_spec(tmp_path, "joined"),
+            small_spec(tmp_path, "remote", ray_address="127.0.0.1:6379"),
+            small_spec(tmp_path, "gpu", resources={"gpus": 0.5}),
+        ):
+            assert plan_cpus(remote, data).resources.cpus == 1.0
+            assert lines[-1].startswith("resources.cpus auto: 1 CPU per trial")
+    assert lines[0].startswith("resources.cpus auto: 1 CPU per trial on a cluster")
     fixed = small_spec(tmp_path, "fixed", resources={"cpus": 2})
-    assert plan_cpus(fixed, data, said.append) is fixed
+    assert plan_cpus(fixed, data) is fixed

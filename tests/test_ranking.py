@@ -3,6 +3,7 @@
 import pickle
 
 from ray.tune.search import Searcher
+from sweep_helpers import said
 
 from sweeps import protocol
 from sweeps.confirming_search import ConfirmingSearcher, evaluation_config
@@ -153,8 +154,7 @@ class SearchOfScripted:
 
 def test_the_race_ends_before_the_winner_is_searched_in_the_same_run(tmp_path) -> None:
     race = Scripted([_config("linear_probe"), _config("lora"), _config("full_finetune")])
-    said: list[str] = []
-    searcher = RacingSearcher(race, 3, SearchOfScripted(), "max", lambda line: said.append(line))
+    searcher = RacingSearcher(race, 3, SearchOfScripted(), "max")
     assert all(searcher.suggest(t) is not None for t in ("r1", "r2", "r3"))
     searcher.on_trial_complete("r1", _ended(0.7))
     searcher.on_trial_complete("r3", error=True)
@@ -171,15 +171,15 @@ def test_the_race_ends_before_the_winner_is_searched_in_the_same_run(tmp_path) -
     assert [c[protocol.TRIAL]["seed"] for c in tuned] == [1, 2]
     restored.on_trial_complete("s1", _ended(0.95))
     assert restored.search.completed == ["s1"] and restored.inner.completed == ["r1", "r3", "r2"]
-    searcher.suggest("s1")
-    assert said == ["the race is won by lora: tuning it"]
-    # Tune saves the searcher every second, inside the finalists' one: without `say`, which
-    # need not pickle (the CLI's --quiet passes a lambda)
+    with said("sweeps.racing_search") as lines:
+        searcher.suggest("s1")
+    assert lines == ["the race is won by lora: tuning it"]
+    # Tune saves the searcher every second, inside the finalists' one
     confirming = ConfirmingSearcher(searcher, 5, Confirmation(), "max")
     confirming.save(str(tmp_path / "confirming.pkl"))
     resumed = ConfirmingSearcher(Scripted([]), 5, Confirmation(), "max")
     resumed.restore(str(tmp_path / "confirming.pkl"))
-    assert resumed.inner.announce is None and resumed.inner.search is not None
+    assert resumed.inner.search is not None
     assert resumed.suggest("s2")[protocol.TRIAL]["seed"] == 2  # the winner's search goes on
 
 

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from sweep_helpers import cli, small_spec, wait_for, write_spec
@@ -72,6 +73,37 @@ def test_a_driver_without_the_token_is_refused(token_cluster, tmp_path) -> None:
     wrong = {**stranger, "RAY_AUTH_TOKEN": "0" * 32}
     refused = connect_driver(address, wrong)
     assert refused.returncode != 0 and "CONNECTED" not in refused.stdout
+
+
+def test_the_cli_says_in_one_line_what_to_fix_without_the_token(token_cluster, tmp_path) -> None:
+    """Ray's own refusal is a 69-line ConnectionError after 20 s of retries (a driver that
+    does not know the cluster wants a token), or an AuthenticationError traceback (one whose
+    RAY_AUTH_MODE says token, without one)."""
+    address, env, _ = token_cluster
+    knows = {**env, "HOME": str(tmp_path)}
+    unaware = {k: v for k, v in knows.items() if k != "RAY_AUTH_MODE"}
+    spec = write_spec(tmp_path, small_spec(tmp_path, "stranger", num_samples=1))
+    for stranger in (knows, unaware):
+        start = time.monotonic()
+        driver = cli("run", str(spec), "--address", address, env=stranger)
+        _, err = driver.communicate(timeout=120)
+        assert time.monotonic() - start < 20  # 6 and 13 s here, the CLI's start-up included
+        assert driver.returncode == 2 and len(err.strip().splitlines()) == 1, err
+        assert "requires token authentication" in err and "RAY_AUTH_TOKEN" in err
+
+
+def test_a_mistyped_address_is_one_line_within_seconds(tmp_path) -> None:
+    """Ray would retry a closed port for minutes, printing its GCS warnings."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again when the block ends
+    spec = write_spec(tmp_path, small_spec(tmp_path, "nowhere", num_samples=1))
+    start = time.monotonic()
+    driver = cli("run", str(spec), "--address", f"127.0.0.1:{port}")
+    _, err = driver.communicate(timeout=120)
+    assert time.monotonic() - start < 20  # 6 s here
+    assert driver.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"no Ray cluster answers at 127.0.0.1:{port} (Connection refused)" in err
 
 
 def test_a_sweep_runs_on_the_protected_cluster_with_the_token(token_cluster, tmp_path) -> None:

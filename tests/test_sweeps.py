@@ -266,7 +266,7 @@ def test_sweep_logs_to_a_tracking_server_from_trials_on_both_nodes(
         resources={"cpus": 2},
         reuse_actors=False,
     )
-    outcome = run_sweep(spec, say=lambda *_: None)
+    outcome = run_sweep(spec)
     assert "View run" not in capsys.readouterr().out  # MLflow's two lines per run, silenced
     parents, children = runs_by_kind(mlflow_server, "served")
     assert len(parents) == 1 and len(children) == 3
@@ -292,7 +292,7 @@ def test_half_gpu_trials_pack_two_per_gpu(ray_cluster, tmp_path) -> None:
         reuse_actors=False,  # four actors at once, each holding its half GPU
         trial={"training": {"max_epochs": 15, "batch_size": 8}},
     )
-    run_sweep(spec, say=lambda *_: None)
+    run_sweep(spec)
     records = Ledger(tmp_path / "sweeps" / "gpus" / "trials.json").of_phase("search")
     assert {r.placement["gpu_ids"] for r in records} <= {"0", "1"}  # one GPU id each
     assert len({r.placement["node_id"] for r in records}) == 1  # only the worker has GPUs
@@ -357,8 +357,8 @@ def test_a_grid_runs_once_however_many_trials_are_asked_for(tmp_path) -> None:
     grid = {"name": "grid", "grid": {"strategy": ["linear_probe", "mlp_probe"], "seed": [0, 1]}}
     spec = small_spec(tmp_path, "grid", spaces=["freeze_strategy_defaults", "seeds"], sampler=grid)
     spec = spec.model_copy(update={"num_samples": 50})
-    ready = prepare(spec, say=lambda *_: None)
+    ready = prepare(spec)
     assert ready.spec.num_samples == 4
     assert load_spec(ready.directory.spec).num_samples == 4  # what resume will run
     tpe = small_spec(tmp_path, "tpe").model_copy(update={"num_samples": 50})
-    assert prepare(tpe, say=lambda *_: None).spec.num_samples == 50
+    assert prepare(tpe).spec.num_samples == 50

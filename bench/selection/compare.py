@@ -109,7 +109,7 @@ def main() -> None:
         summary = truth["summary"][task.name]
         row = {"task": task.name, "grid_epochs": grid_epochs(truth, task.name)}
         ours = sweep_spec(task, folder, "tpe", trials, seeds)
-        outcome = run_sweep(ours, say=lambda *_: None, verbosity="quiet")
+        outcome = run_sweep(ours)
         chosen = outcome.recommendation.strategy if outcome.recommendation else None
         row["probe-sweep"] = {
             "strategy": chosen,
@@ -119,7 +119,7 @@ def main() -> None:
         }
         evaluation_trials = ours.confirmation.trials
         random = sweep_spec(task, folder, "random", trials + evaluation_trials, seeds=0)
-        picked = run_sweep(random, say=lambda *_: None, verbosity="quiet").recommendation
+        picked = run_sweep(random).recommendation
         row["random search"] = {
             "strategy": picked and picked.strategy,
             "regret": regret(summary, picked and picked.strategy),
