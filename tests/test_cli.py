@@ -138,3 +138,46 @@ def test_valid_spec_and_dry_run(tmp_path, capsys) -> None:
     assert "resources.cpus auto" in out  # measured, or 1 on the tests' shared cluster
     saved = yaml.safe_load((tmp_path / "s" / "bad-input" / "spec.yaml").read_text())
     assert isinstance(saved["resources"]["cpus"], float)  # resume runs what was decided
+
+
+def test_input_is_checked_before_the_numerics_notice(tmp_path, capsys, monkeypatch, caplog):
+    """On a CPU whose oneDNN convolution gradients are wrong (faked here), a mistake in the input
+    is still the only thing said: nothing trains, so nothing checks the CPU, before the input
+    has been read (it printed the numerics notice first for 6 of 18 such mistakes)."""
+    import logging
+
+    import torch
+
+    from probe_core import BackboneConfig, SyntheticData, numerics
+    from probe_core.backbones import save_state_dict
+
+    other = SyntheticData(subjects=[0], trials_per_class=4, channels=["C3", "Cz", "C4"]).build()
+    save_state_dict(BackboneConfig(name="EEGNet").build(other, 2), tmp_path / "three.pt")
+    rng = np.random.default_rng(0)
+    nan = rng.standard_normal((20, 3, 200)).astype(np.float32)
+    nan[2, 0, 0] = np.nan
+    cases = [
+        (_with(data={"kind": "npz", "path": str(tmp_path / "nope.npz")}), "not found"),
+        (_with(data=_npz(tmp_path, "nan.npz", nan, np.arange(20) % 2)), "NaN/Inf"),
+        (_with(spaces=["freeze_stratgy"]), "unknown space"),
+        (_with(tracking={"uri": "http://127.0.0.1:9"}), "127.0.0.1:9"),
+        (
+            _with(trial__backbone={"name": "EEGNet", "checkpoint": str(tmp_path / "three.pt")}),
+            "does not fit EEGNet",
+        ),
+    ]
+    monkeypatch.setattr(numerics, "convolution_gradient_error", lambda: 1.0)
+    numerics.guard_convolutions.cache_clear()
+    onednn = torch.backends.mkldnn.enabled
+    try:
+        for spec, expected in cases:
+            path = tmp_path / "spec.yaml"
+            path.write_text(yaml.safe_dump(spec))
+            with caplog.at_level(logging.WARNING, logger="probe_core.numerics"):
+                code = main(["run", str(path), "--storage-path", str(tmp_path / "sweeps")])
+            err = capsys.readouterr().err.strip()
+            assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
+            assert not [r for r in caplog.records if r.name == "probe_core.numerics"], expected
+    finally:
+        numerics.guard_convolutions.cache_clear()
+        torch.backends.mkldnn.enabled = onednn
