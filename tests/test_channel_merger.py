@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from probe_core import INVALID_POS_VALUE, ChannelMerger, FourierEmb
+from probe_core import ChannelMerger
+from probe_core.channel_merger import INVALID_POS_VALUE, FourierEmb
 
 
 def test_fourier_embedding_values_and_sizes() -> None:

@@ -2,7 +2,8 @@ import torch
 from braindecode import models
 from torch import nn
 
-from probe_core import DownstreamWrapper, discover_blocks, parameter_summary
+from probe_core import DownstreamWrapper
+from probe_core.introspection import discover_blocks, parameter_summary
 
 
 def test_conv_nets_fall_back_to_stages_with_kernels() -> None:

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from probe_core import INVALID_POS_VALUE, OnTheFlyPreprocessor
+from probe_core import OnTheFlyPreprocessor
+from probe_core.channel_merger import INVALID_POS_VALUE
 
 
 def _run(x: torch.Tensor, **kwargs) -> torch.Tensor:

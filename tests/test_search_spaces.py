@@ -14,8 +14,8 @@ from search_spaces import (
     get_space,
     make_context,
     space_distributions,
-    warm_start_params,
 )
+from search_spaces.freeze_strategy import warm_start_params
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 LABRAM = {"name": "Labram", "kwargs": {"num_layers": 2, "embed_dim": 40, "num_heads": 2}}

@@ -7,11 +7,11 @@ from probe_core import (
     ChannelMerger,
     ChannelProjection,
     DownstreamWrapper,
-    FourierEmb,
     Mlp,
     OnTheFlyPreprocessor,
-    parameter_summary,
 )
+from probe_core.channel_merger import FourierEmb
+from probe_core.introspection import parameter_summary
 
 
 class DictBackbone(nn.Module):
