@@ -14,8 +14,42 @@ from probe_core.units import SignalUnits, Unit
 
 
 class _Source(SignalUnits):
+    """What to keep of the files, as MNE users pick ``epochs[["hands", "feet"]]``,
+    ``epochs.pick(channels)`` and ``epochs.crop(tmin, tmax)``; everything when omitted."""
+
     subjects: list[int] | None = None
-    """Keep only these subject ids (all when omitted)."""
+    """Keep only these subject ids."""
+    classes: list[str] | None = pydantic.Field(None, min_length=2)
+    """Keep only the epochs of these classes (event names), numbered in this order."""
+    channels: list[str] | None = pydantic.Field(None, min_length=1)
+    """Keep only these channels, in this order."""
+    window: tuple[float, float] | None = None
+    """Keep the samples from ``window[0]`` up to ``window[1]`` seconds, in the file's own
+    times: relative to the event for MNE epochs and MOABB windows (their ``tmin`` included),
+    from the first sample for npz."""
+
+    @pydantic.field_validator("classes", "channels")
+    @classmethod
+    def _distinct(cls, names: list[str] | None) -> list[str] | None:
+        if names is not None and len(set(names)) < len(names):
+            raise ValueError("each name once")
+        return names
+
+    def kept(self, dataset: EEGDataset, first_time: float = 0.0) -> EEGDataset:
+        """``dataset`` with only the subjects, classes, channels and window this source keeps;
+        ``first_time``: the time of its first sample, in seconds."""
+        samples = None
+        if self.window is not None:
+            start, stop = (round((t - first_time) * dataset.sfreq) for t in self.window)
+            if not 0 <= start < stop <= dataset.n_times:
+                end = first_time + dataset.n_times / dataset.sfreq
+                raise DataError(
+                    f"data.window: {list(self.window)} s is not within {dataset.source}'s epochs "
+                    f"({first_time:g} to {end:g} s)"
+                )
+            samples = (start, stop)
+        selected = dataset.select_subjects(self.subjects)
+        return selected.select(self.classes, self.channels, samples)
 
 
 class EpochsData(_Source):
@@ -72,7 +106,7 @@ class EpochsData(_Source):
             class_names=names,
             source=source,
         )
-        return dataset.select_subjects(self.subjects)
+        return self.kept(dataset, first_time=float(reference.tmin))
 
 
 class NpzData(_Source):
@@ -113,7 +147,7 @@ class NpzData(_Source):
             class_names=class_names,
             source=source,
         )
-        return dataset.select_subjects(self.subjects)
+        return self.kept(dataset)
 
 
 class MoabbData(_Source):
@@ -141,7 +175,7 @@ class MoabbData(_Source):
             ) from None
         except (ValueError, KeyError) as error:
             raise DataError(f"moabb dataset {self.dataset!r}: {error}") from None
-        return windows_from_raws(
+        windows = windows_from_raws(
             raws,
             f"moabb {self.dataset}",
             self,
@@ -151,6 +185,7 @@ class MoabbData(_Source):
             self.l_freq,
             self.h_freq,
         )
+        return self.kept(windows, first_time=self.tmin)
 
 
 def windows_from_raws(

@@ -61,6 +61,40 @@ class EEGDataset:
             raise DataError(f"{self.source}: subjects {missing} are not in the data")
         return self.subset(np.flatnonzero(np.isin(self.subjects, subjects)), f"subjects {subjects}")
 
+    def select(
+        self,
+        classes: list[str] | None = None,
+        channels: list[str] | None = None,
+        samples: tuple[int, int] | None = None,
+    ) -> "EEGDataset":
+        """Only the epochs of ``classes`` (numbered in the order given), only ``channels`` (in
+        the order given) and only the samples from ``samples[0]`` up to ``samples[1]``; each
+        name must be in the data."""
+        y, keep = self.y, np.arange(len(self.y))
+        class_names = self.class_names
+        if classes is not None:
+            _check_known("classes", classes, self.class_names, self.source)
+            renumbered = np.full(len(self.class_names), -1, dtype=np.int64)
+            renumbered[[self.class_names.index(name) for name in classes]] = range(len(classes))
+            keep = np.flatnonzero(renumbered[y] >= 0)
+            y = renumbered[y[keep]]
+            class_names = list(classes)
+        picks = np.arange(self.n_chans)
+        if channels is not None:
+            _check_known("channels", channels, self.ch_names, self.source)
+            picks = np.array([self.ch_names.index(name) for name in channels])
+        start, stop = samples if samples is not None else (0, self.n_times)
+        return EEGDataset(
+            X=np.ascontiguousarray(self.X[keep][:, picks, start:stop]),
+            y=y,
+            subjects=self.subjects[keep],
+            ch_names=[self.ch_names[i] for i in picks],
+            sfreq=self.sfreq,
+            positions=self.positions[picks],
+            class_names=class_names,
+            source=self.source,
+        )
+
     def chs_info(self) -> list[dict]:
         """MNE channel info dicts (names and positions), as braindecode models take them."""
         import mne
@@ -83,6 +117,12 @@ class EEGDataset:
             low, high = xy[known].min(axis=0), xy[known].max(axis=0)
             out[known] = (xy[known] - low) / np.where(high > low, high - low, 1.0)
         return out
+
+
+def _check_known(field: str, names: list[str], known: list[str], source: str) -> None:
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise DataError(f"data.{field}: {unknown} not in {source} (it has {', '.join(known)})")
 
 
 def check_dataset(data: EEGDataset) -> None:

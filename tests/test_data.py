@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import mne
 import numpy as np
@@ -261,3 +262,56 @@ def test_moabb_without_the_package_says_how_to_install_it() -> None:
         pytest.skip("moabb is installed: its path downloads data, which CI cannot")
     with pytest.raises(DataError, match=r"pip install 'probe-sweep\[moabb\]'"):
         MoabbData(dataset="BNCI2014_001", subjects=[1]).build()
+
+
+def test_classes_channels_and_a_window_are_kept_as_asked(tmp_path) -> None:
+    """As ``epochs[["c", "a"]].pick(["Cz", "C3"]).crop(...)``: the classes numbered in the order
+    given, the channels in theirs, and the samples of the window."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12, 3, 100))
+    y = np.array(["a", "b", "c"] * 4)
+    np.savez(tmp_path / "d.npz", X=X, y=y, ch_names=np.array(["C3", "Cz", "C4"]), sfreq=50.0)
+    path = tmp_path / "d.npz"
+    kept = NpzData(path=path, classes=["c", "a"], channels=["Cz", "C3"], window=(0.2, 1.0)).build()
+    assert kept.class_names == ["c", "a"] and kept.ch_names == ["Cz", "C3"]
+    assert kept.y.tolist() == [1, 0] * 4  # "a" is now 1, "c" 0; no "b"
+    assert np.allclose(kept.X, X[y != "b"][:, [1, 0], 10:50])
+    whole = NpzData(path=path).build()
+    assert np.allclose(kept.positions, whole.positions[[1, 0]])
+    for fields, message in [
+        ({"classes": ["a", "d"]}, r"data.classes: \['d'\] not in npz file .* \(it has a, b, c\)"),
+        ({"channels": ["Pz"]}, r"data.channels: \['Pz'\] not in npz file .* \(it has C3, Cz, C4\)"),
+        ({"window": (1.5, 2.5)}, "data.window: \\[1.5, 2.5\\] s is not within .* \\(0 to 2 s\\)"),
+    ]:
+        with pytest.raises(DataError, match=message):
+            NpzData(path=path, **fields).build()
+    with pytest.raises(ValueError, match="each name once"):
+        NpzData(path=path, classes=["a", "a"])
+    with pytest.raises(ValueError, match="at least 2 items"):
+        NpzData(path=path, classes=["a"])
+
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+@pytest.mark.skipif(
+    not (REALDATA / "eegmmidb_s001").is_dir(), reason=f"no real recordings at {REALDATA}"
+)
+def test_hands_against_feet_from_the_real_motor_imagery_files() -> None:
+    """PhysioNet S001: four event names per file; the imagery of both hands against both feet
+    is two of them, over the window 1-3 s after the cue (the files start at 0.5 s)."""
+    path = REALDATA / "eegmmidb_s001" / "sub-01_ses-01-epo.fif"
+    everything = EpochsData(paths=[path]).build()
+    assert everything.class_names == ["feet", "hands", "left_hand", "right_hand"]
+    kept = EpochsData(
+        paths=[path], classes=["hands", "feet"], channels=["C3", "Cz", "C4"], window=(1.0, 3.0)
+    ).build()
+    assert kept.class_names == ["hands", "feet"] and kept.ch_names == ["C3", "Cz", "C4"]
+    assert kept.n_times == 2 * 160 and kept.sfreq == 160.0
+    counts = np.bincount(everything.y)
+    assert np.bincount(kept.y).tolist() == [counts[1], counts[0]]
+    start = round(0.5 * 160)
+    first = np.flatnonzero(np.isin(everything.y, [0, 1]))[0]  # hands or feet, in file order
+    picks = [everything.ch_names.index(c) for c in ("C3", "Cz", "C4")]
+    assert np.allclose(kept.X[0], everything.X[first][picks, start : start + 320])
+    assert kept.class_names[kept.y[0]] == everything.class_names[everything.y[first]]
