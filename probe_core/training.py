@@ -8,6 +8,7 @@ import copy
 import math
 import os
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,7 @@ class FoldScore:
     scored: int  # epochs scored
     trained: int  # epochs trained on (after any cap)
     pool: int  # epochs the folds are cut from (the search's training and validation parts)
+    part: int  # a fingerprint of the scored epochs: two repetitions can draw the same part
 
 
 def resolve_device(name: str) -> torch.device:
@@ -369,6 +371,7 @@ class TrialRunner:
             scored=len(splits.test),
             trained=len(splits.train),
             pool=len(splits.pool),
+            part=zlib.crc32(np.sort(splits.test).astype(np.int64).tobytes()),
         )
 
     def finish(self, evaluate_test: bool = False) -> TrialResult:

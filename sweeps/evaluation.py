@@ -5,7 +5,7 @@ the share of the examples a fold scores (what the intervals need, ``sweeps/evide
 import math
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sweeps import protocol
 from sweeps.ledger import TrialRecord
@@ -29,6 +29,8 @@ class Evaluation:
     chance: float
     scored_share: float
     equivalence: float
+    parts: dict[tuple[int, int], int] = field(default_factory=dict)
+    """A fingerprint of each (fold, repetition)'s scored examples (``evidence.by_part``)."""
 
 
 def key_of(record: TrialRecord) -> tuple[int, int]:
@@ -67,7 +69,11 @@ def read_evaluation(
     """The evaluation of ``finalists`` from their evaluation trials' ``records``, for
     ``metric`` (without ``val_``) whose chance level on the whole data is ``chance`` (used when
     no fold reported its own)."""
-    by_key = {(record.strategy, key_of(record)): record for record in records}
+    by_key: dict[tuple[str, tuple[int, int]], TrialRecord] = {}
+    for record in records:  # a scored record wins over a lost or failed one of the same key
+        key = (record.strategy, key_of(record))
+        if key not in by_key or fold_score(record, metric) is not None:
+            by_key[key] = record
     scores: dict[str, Scores] = {}
     missing: dict[str, dict[str, int]] = {}
     for strategy in finalists:
@@ -85,6 +91,11 @@ def read_evaluation(
     facts = [h for h in facts if protocol.FOLD_CHANCE in h]
     chances = [h[protocol.FOLD_CHANCE] for h in facts]
     shares = [(h[protocol.FOLD_SCORED], h[protocol.FOLD_POOL]) for h in facts]
+    parts = {
+        key_of(r): int(r.history[-1][protocol.FOLD_PART])
+        for r in records
+        if r.history and protocol.FOLD_PART in r.history[-1]
+    }
     return Evaluation(
         scores,
         missing,
@@ -93,4 +104,5 @@ def read_evaluation(
         statistics.fmean(chances) if chances else chance,
         sum(s for s, _ in shares) / sum(p for _, p in shares) if shares else 1.0 / folds,
         equivalence,
+        parts,
     )

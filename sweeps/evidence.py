@@ -11,6 +11,10 @@ evaluation's examples a fold scores (n_scored / n, Nadeau & Bengio's n2/n). The 
 the evaluation trials themselves (``probe_core.training.FoldScore``), n being every example the
 folds are cut from: capping the training examples per class does not make the folds share more
 data. docs/SELECTION.md measures the coverage this gives.
+
+Repetitions that drew the same scored part (whole-subject folds with as many subjects as folds
+can be dealt only one way) are one piece of evidence, not several: their scores are averaged
+first (``by_part``), and J counts distinct parts.
 """
 
 import math
@@ -50,6 +54,16 @@ class Interval:
         return f"{shown[0]} (95% CI {shown[1]} to {shown[2]})"
 
 
+def by_part(values: dict[tuple, float], parts: dict[tuple, int]) -> list[float]:
+    """One score per distinct scored part: the mean of the (fold, repetition) ``values`` whose
+    ``parts`` (fingerprints of the scored examples) are the same; a key without one stands
+    alone."""
+    groups: dict[object, list[float]] = {}
+    for key, value in values.items():
+        groups.setdefault(parts.get(key, key), []).append(value)
+    return [statistics.fmean(group) for group in groups.values()]
+
+
 def corrected_interval(values: list[float], scored_share: float) -> Interval:
     """The mean of ``values`` (one per fold × repetition) with its corrected repeated k-fold
     t-interval, for folds that each score ``scored_share`` of the examples; fewer than
@@ -65,11 +79,15 @@ def corrected_interval(values: list[float], scored_share: float) -> Interval:
 
 
 def paired_difference(
-    first: dict[tuple, float], second: dict[tuple, float], scored_share: float
+    first: dict[tuple, float],
+    second: dict[tuple, float],
+    scored_share: float,
+    parts: dict[tuple, int] | None = None,
 ) -> Interval | None:
-    """``first - second`` over the (fold, repetition) pairs both have; None with fewer than
-    ``MIN_SCORES`` pairs (no evidence either way)."""
-    keys = sorted(set(first) & set(second))
-    if len(keys) < MIN_SCORES:
+    """``first - second`` over the (fold, repetition) pairs both have, one per distinct part;
+    None with fewer than ``MIN_SCORES`` (no evidence either way)."""
+    shared = {key: first[key] - second[key] for key in set(first) & set(second)}
+    differences = by_part(shared, parts or {})
+    if len(differences) < MIN_SCORES:
         return None
-    return corrected_interval([first[k] - second[k] for k in keys], scored_share)
+    return corrected_interval(differences, scored_share)

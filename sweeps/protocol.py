@@ -62,5 +62,6 @@ FOLD_CHANCE = "fold_chance"  # the metric's chance level on the scored part's cl
 FOLD_SCORED = "fold_scored_examples"
 FOLD_TRAINED = "fold_trained_examples"
 FOLD_POOL = "fold_pool_examples"  # the epochs the folds are cut from
+FOLD_PART = "fold_part"  # a fingerprint of the scored epochs
 LOGGED_METRICS = ("train_loss", "lr", "train_time", "epoch_time")
 """Per-epoch metrics logged besides every ``val_*`` (and ``fold_*``) metric."""

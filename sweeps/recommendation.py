@@ -29,7 +29,7 @@ from enum import StrEnum
 
 from probe_core.metrics import metric_range
 from sweeps.evaluation import Evaluation
-from sweeps.evidence import MIN_SCORES, Interval, corrected_interval, paired_difference
+from sweeps.evidence import MIN_SCORES, Interval, by_part, corrected_interval, paired_difference
 
 
 class Verdict(StrEnum):
@@ -190,10 +190,12 @@ def recommend(
     parameters, seconds per epoch), by the rules of this module's docstring."""
     sign = 1.0 if mode == "max" else -1.0
     bounds = metric_range(metric.removeprefix("val_"))  # scored on the folds
-    scores, share = evaluation.scores, evaluation.scored_share
+    scores, share, parts = evaluation.scores, evaluation.scored_share, evaluation.parts
 
     def score(values: dict) -> Interval | None:
-        return corrected_interval(list(values.values()), share).within(*bounds) if values else None
+        if not values:
+            return None
+        return corrected_interval(by_part(values, parts), share).within(*bounds)
 
     finalists = [
         Finalist(strategy, score(values), *costs[strategy], evaluation.missing.get(strategy, {}))
@@ -230,7 +232,7 @@ def recommend(
 
     def difference(first: Finalist, second: Finalist) -> Interval | None:
         """``first`` better than ``second`` (positive), paired by fold and repetition."""
-        found = paired_difference(scores[first.strategy], scores[second.strategy], share)
+        found = paired_difference(scores[first.strategy], scores[second.strategy], share, parts)
         return found if found is None or sign > 0 else found.negated()
 
     def is_tie(found: Interval | None) -> bool:

@@ -60,6 +60,7 @@ class ProbeTrainable(tune.Trainable):
             protocol.FOLD_SCORED: fold.scored,
             protocol.FOLD_TRAINED: fold.trained,
             protocol.FOLD_POOL: fold.pool,
+            protocol.FOLD_PART: fold.part,
         }
 
     def _result(self, metrics: dict) -> dict:

@@ -280,3 +280,23 @@ def test_the_summary_page_says_when_nothing_could_be_judged() -> None:
     page = summary_page(spec, Conclusion([], [], counts, 0, found, METRIC), [])
     assert "Not enough evidence: nothing is recommended." in page
     assert "<td>lora</td><td>–</td><td>– to –</td>" in page
+
+
+def test_repetitions_that_drew_the_same_part_count_once() -> None:
+    """Whole-subject folds with as many subjects as folds can be dealt one way only: the second
+    repetition scores the same subjects with another seed. Six scores are then three pieces of
+    evidence (2 degrees of freedom, not 5)."""
+    values = _scores([0.8, 0.82, 0.9, 0.88, 0.7, 0.72])  # (fold, repetition) pairs alike
+    same = {(fold, repetition): fold for fold, repetition in KEYS}
+    found = _recommend({"lora": values}, 0.25)
+    collapsed = recommend(
+        Evaluation({"lora": values}, {"lora": {}}, 3, 2, 0.25, SHARE, 0.01, same),
+        COSTS,
+        METRIC,
+        "max",
+    )
+    assert found.chosen.score.n == 6 and collapsed.chosen.score.n == 3
+    assert collapsed.chosen.score.mean == pytest.approx(found.chosen.score.mean)
+    expected = corrected_interval([0.81, 0.89, 0.71], SHARE)
+    assert collapsed.chosen.score.low == pytest.approx(expected.low)  # the high is cut at 1
+    assert paired_difference(values, {k: v - 0.1 for k, v in values.items()}, SHARE, same).n == 3

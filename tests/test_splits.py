@@ -161,3 +161,20 @@ def test_too_few_subjects_for_subject_folds_fall_back_to_stratified_parts() -> N
     assert set(three.subjects[split.test]) == {0, 1}  # 2 searched subjects < 3 folds: stratified
     with pytest.raises(ValueError, match="split: fold 3 of 3 folds"):
         SplitConfig(folds=3, fold=3)
+
+
+def test_as_many_subjects_as_folds_leaves_one_way_to_deal_them() -> None:
+    """The reason the evaluation fingerprints each scored part (``FoldScore.part``): here every
+    repetition scores the same three subjects, one per fold."""
+    five = SyntheticData(subjects=[0, 1, 2, 3, 4], trials_per_class=4).build()
+    config = SplitConfig(kind="cross_subject", val_fraction=0.2, test_fraction=0.2, folds=3)
+    parts = [
+        {
+            frozenset(
+                config.model_copy(update={"fold": f, "repetition": r}).split(five).test.tolist()
+            )
+            for f in range(3)
+        }
+        for r in (1, 2, 3)
+    ]
+    assert parts[0] == parts[1] == parts[2]
