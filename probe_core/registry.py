@@ -18,8 +18,15 @@ class Registry(Generic[T]):
     def __init__(self, what: str) -> None:
         self.what = what
         self._entries: dict[str, T] = {}
+        self._closed: str | None = None
+
+    def close(self, why: str) -> None:
+        """Refuse later entries, saying ``why`` (something was built from the entries)."""
+        self._closed = why
 
     def register(self, name: str, entry: T) -> T:
+        if self._closed is not None:
+            raise ValueError(f"{self.what} {name!r} registered too late: {self._closed}")
         if name in self._entries:
             raise ValueError(f"{self.what} {name!r} is registered twice")
         self._entries[name] = entry

@@ -319,6 +319,10 @@ else:  # the discriminated union of every registered strategy, for the trial con
         pydantic.Field(discriminator="kind"),
     ]
 
+STRATEGIES.close(
+    "the trial config's union of strategies is made when probe_core is imported; define "
+    "strategies in probe_core/strategies.py"
+)
 STRATEGY_KINDS: list[str] = STRATEGIES.names()
 
 

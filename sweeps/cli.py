@@ -51,10 +51,12 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sweeps.errors import SweepError
+    from sweeps.output import Verbosity, show
     from sweeps.sweep import dry_run, run_sweep
 
     spec = _spec_with_overrides(args)
-    if args.dry_run:
+    if args.dry_run:  # what it samples is all it does: said also with --quiet
+        show(Verbosity.VERBOSE if args.verbose else Verbosity.NORMAL)
         dry_run(spec)
         return 0
     directory = spec.sweep_dir()

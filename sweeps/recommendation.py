@@ -38,7 +38,7 @@ class Verdict(StrEnum):
     TIED = "tied"  # within noise and within a tie: the cheapest of the tied finalists
     ONLY = "only"  # a single finalist was evaluated
     CHANCE = "chance"  # no finalist beats chance: nothing recommended
-    INSUFFICIENT = "insufficient"  # missing scores leave a comparison without evidence
+    INSUFFICIENT = "insufficient"  # missing scores leave a comparison, or everything, unjudged
     UNEVALUATED = "unevaluated"  # no evaluation planned: the search's best trial, no interval
 
 
@@ -246,16 +246,20 @@ def recommend(
             chosen = finalist
     others = [f for f in finalists if f is not chosen]
     incomparable = [f for f in others if difference(chosen, f) is None]
-    runner_up = (incomparable or others or [None])[0]
+    comparable = [f for f in others if f not in incomparable]
+    runner_up = (comparable or [None])[0]
     gap = runner_up and difference(chosen, runner_up)
-    if incomparable:
+    if incomparable:  # the comparison with the others stands, and says what it lacks
+        missing = incomparable[0]
         verdict = Verdict.INSUFFICIENT
-        reason = f"not enough evidence against {runner_up.strategy}: " + (
-            _missing_text(runner_up)
-            if not runner_up.judged
-            else f"they share {len(set(scores[chosen.strategy]) & set(scores[runner_up.strategy]))}"
+        reason = f"not enough evidence against {missing.strategy}: " + (
+            _missing_text(missing)
+            if not missing.judged
+            else f"they share {len(set(scores[chosen.strategy]) & set(scores[missing.strategy]))}"
             " (fold, repetition) pairs"
         )
+        if runner_up is not None and gap is not None:
+            reason += f"; ahead of {runner_up.strategy} by {gap.mean:+.3f}"
     elif runner_up is None:
         verdict, reason = Verdict.ONLY, "the only finalist"
     elif len(tied) > 1:
@@ -292,8 +296,9 @@ def unevaluated(
     cost: tuple[int | None, float | None],
     metric: str,
     chance: float,
+    why: str = "confirmation.seeds is 0",
 ) -> Recommendation:
-    """The search's best trial, when no finalist was evaluated (``confirmation.seeds: 0``)."""
+    """The search's best trial, when no finalist was evaluated (``why``)."""
     score = Interval(best, -math.inf, math.inf, 1)
     return Recommendation(
         Verdict.UNEVALUATED,
@@ -303,6 +308,6 @@ def unevaluated(
         folds=0,
         seeds=0,
         finalists=[Finalist(strategy, score, *cost)],
-        reason="the search's best trial; not evaluated on folds (confirmation.seeds is 0), so "
-        "without an interval or a test against chance",
+        reason=f"the search's best trial; not evaluated on folds ({why}), so without an "
+        "interval or a test against chance",
     )

@@ -77,14 +77,14 @@ def conclude(
         for r in ranks
     }
     recommendation = None
-    if ranks and plan.seeds == 0:
+    if ranks and (plan.seeds == 0 or not confirmed):
         top = ranks[0]
-        recommendation = unevaluated(top.strategy, top.best, costs[top.strategy], metric, chance)
+        why = "confirmation.seeds is 0" if plan.seeds == 0 else "its evaluation did not run"
+        recommendation = unevaluated(
+            top.strategy, top.best, costs[top.strategy], metric, chance, why
+        )
     elif ranks:
-        # the finalists the evaluation ran; the search's best when it ran none at all
-        finalists = list(dict.fromkeys(r.strategy for r in confirmed)) or [
-            r.strategy for r in ranks[: plan.finalists]
-        ]
+        finalists = list(dict.fromkeys(r.strategy for r in confirmed))
         evaluation = read_evaluation(
             confirmed,
             finalists,

@@ -18,8 +18,10 @@ PROBE = "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR')"
 
 
 def cluster_address(address: str | None) -> str | None:
-    """The cluster a sweep joins (its spec's, else ``RAY_ADDRESS``); None for a local one."""
-    return address or os.environ.get("RAY_ADDRESS")
+    """The cluster a sweep joins (its spec's, else ``RAY_ADDRESS``); None for a local one
+    (also when it says ``local``, as Ray's own address does)."""
+    address = address or os.environ.get("RAY_ADDRESS")
+    return None if address == "local" else address
 
 
 def connect(address: str | None) -> None:
@@ -33,18 +35,18 @@ def connect(address: str | None) -> None:
         ray.init(address="local", include_dashboard=False, **options)
         return
     check_answers(address)
-    check_cluster(address)
+    if not address.startswith("ray://"):  # a client connection starts a server on the head
+        check_cluster(address)
     ray.init(address=address, **options)
 
 
 def check_answers(address: str) -> None:
-    """Something listens at ``address`` (``host:port`` or ``ray://host:port``; ``auto`` is
-    Ray's to find), or a one-line error naming it."""
-    if address == "auto":
-        return
+    """Something listens at ``address`` (``host:port``, ``[IPv6]:port``, ``ray://host:port``),
+    or a one-line error naming it; other forms (``auto``) are Ray's to resolve."""
     host, _, port = address.removeprefix("ray://").rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
     if not host or not port.isdigit():
-        raise SweepError(f"Ray address {address!r}: expected host:port, ray://host:port or auto")
+        return
     try:
         with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
             pass

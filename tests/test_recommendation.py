@@ -300,3 +300,21 @@ def test_repetitions_that_drew_the_same_part_count_once() -> None:
     expected = corrected_interval([0.81, 0.89, 0.71], SHARE)
     assert collapsed.chosen.score.low == pytest.approx(expected.low)  # the high is cut at 1
     assert paired_difference(values, {k: v - 0.1 for k, v in values.items()}, SHARE, same).n == 3
+
+
+def test_a_finalist_without_scores_does_not_hide_the_comparison_that_exists() -> None:
+    """Three finalists, the third failed every trial: the verdict says the evidence is short,
+    and the difference to the second, which is real, is still shown."""
+    best = _scores([0.80, 0.84, 0.82, 0.83, 0.81, 0.85])
+    second = {key: value - 0.2 for key, value in best.items()}
+    found = _recommend(
+        {"full_finetune": best, "linear_probe": second, "lora": {}},
+        0.25,
+        missing={"lora": {"failed": 6}},
+    )
+    assert found.verdict == Verdict.INSUFFICIENT and found.strategy == "full_finetune"
+    assert found.runner_up == "linear_probe" and found.difference.low > 0.1
+    assert found.reason == (
+        "not enough evidence against lora: 6 of 6 fold scores missing (6 failed); ahead of "
+        "linear_probe by +0.200"
+    )

@@ -106,6 +106,16 @@ def test_a_mistyped_address_is_one_line_within_seconds(tmp_path) -> None:
     assert f"no Ray cluster answers at 127.0.0.1:{port} (Connection refused)" in err
 
 
+def test_addresses_as_ray_writes_them() -> None:
+    from sweeps.errors import SweepError
+    from sweeps.runtime import check_answers, cluster_address
+
+    assert cluster_address("local") is None  # Ray's own word for a local runtime
+    check_answers("auto")  # Ray's to resolve
+    with pytest.raises(SweepError, match=r"no Ray cluster answers at \[::1\]:1 "):
+        check_answers("[::1]:1")  # IPv6, refused
+
+
 def test_a_sweep_runs_on_the_protected_cluster_with_the_token(token_cluster, tmp_path) -> None:
     address, env, _ = token_cluster
     spec = small_spec(tmp_path, "secured", num_samples=2)

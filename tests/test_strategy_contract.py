@@ -90,3 +90,15 @@ def test_applies_to_agrees_with_whether_it_builds(kind, backbone, patch_data) ->
 
 def test_every_strategy_but_the_users_layer_rules_is_searched() -> None:
     assert searched_kinds() == [kind for kind in STRATEGY_KINDS if kind != "layers"]
+
+
+def test_a_strategy_defined_after_the_trial_config_was_built_is_refused_at_once() -> None:
+    """It would be offered by the spaces but rejected by every trial config."""
+    from typing import Literal
+
+    from probe_core import Strategy
+
+    with pytest.raises(ValueError, match="strategy 'late' registered too late"):
+
+        class Late(Strategy):
+            kind: Literal["late"] = "late"
