@@ -26,7 +26,7 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 
 from probe_core.dataset import EEGDataset
 from probe_core.splits import SplitConfig
-from sweeps.evidence import corrected_interval
+from sweeps.evidence import by_part, corrected_interval
 
 FOLDS, REPETITIONS = 3, 2  # the default confirmation
 FEATURES = 16
@@ -105,11 +105,11 @@ SCENARIOS = [
 
 def fold_scores(
     scenario: Scenario, data: EEGDataset
-) -> tuple[dict[str, list[float]], list[tuple[int, int, int]]]:
-    """Each learner's balanced accuracy on every fold × repetition, and each fold's (scored,
-    trained, pool) counts."""
+) -> tuple[dict[str, list[float]], list[tuple[int, int, int]], list[frozenset]]:
+    """Each learner's balanced accuracy on every fold × repetition, each fold's (scored,
+    trained, pool) counts, and its scored examples (repetitions can draw the same part)."""
     scores: dict[str, list[float]] = {name: [] for name in LEARNERS}
-    counts = []
+    counts, parts = [], []
     flat = data.X[:, :, 0]
     for repetition in range(1, REPETITIONS + 1):
         for fold in range(FOLDS):
@@ -118,11 +118,12 @@ def fold_scores(
             )
             split = config.split(data)
             counts.append((len(split.test), len(split.train), len(split.pool)))
+            parts.append(frozenset(split.test.tolist()))
             for name, make in LEARNERS.items():
                 model = make().fit(flat[split.train], data.y[split.train])
                 predicted = model.predict(flat[split.test])
                 scores[name].append(balanced_accuracy_score(data.y[split.test], predicted))
-    return scores, counts
+    return scores, counts, parts
 
 
 def truth(scenario: Scenario, means: np.ndarray, rng: np.random.Generator, draws: int) -> dict:
@@ -163,14 +164,15 @@ def coverage(scenario: Scenario, draws: int, seed: int = 0) -> dict:
     widths: dict[tuple[str, str], list[float]] = {}
     counts = []
     for _ in range(draws):
-        scores, fold_counts = fold_scores(scenario, scenario.dataset(rng, means))
+        scores, fold_counts, parts = fold_scores(scenario, scenario.dataset(rng, means))
+        part_of = dict(enumerate(parts))
         counts += fold_counts
         values = dict(scores) | {
             f"{a} − {b}": list(np.subtract(scores[a], scores[b])) for a, b in COMPARED
         }
         for method, share in corrections(fold_counts).items():
             for name, series in values.items():
-                interval = corrected_interval(series, share)
+                interval = corrected_interval(by_part(dict(enumerate(series)), part_of), share)
                 hits.setdefault((method, name), []).append(interval.contains(targets[name]))
                 widths.setdefault((method, name), []).append((interval.high - interval.low) / 2)
     return {
