@@ -27,6 +27,14 @@ class _Source(SignalUnits):
     """Keep the samples from ``window[0]`` up to ``window[1]`` seconds, in the file's own
     times: relative to the event for MNE epochs and MOABB windows (their ``tmin`` included),
     from the first sample for npz."""
+    l_freq: pydantic.PositiveFloat | None = None
+    h_freq: pydantic.PositiveFloat | None = None
+    """Band-pass from ``l_freq`` to ``h_freq`` Hz (zero-phase FIR; either alone: a high- or a
+    low-pass), after the window is cut."""
+    resample: pydantic.PositiveFloat | None = None
+    """Resample to this rate (Hz), after the band-pass."""
+    standardise: bool = False
+    """Each channel of each epoch at zero mean and unit variance, last."""
 
     @pydantic.field_validator("classes", "channels")
     @classmethod
@@ -35,9 +43,12 @@ class _Source(SignalUnits):
             raise ValueError("each name once")
         return names
 
-    def kept(self, dataset: EEGDataset, first_time: float = 0.0) -> EEGDataset:
-        """``dataset`` with only the subjects, classes, channels and window this source keeps;
-        ``first_time``: the time of its first sample, in seconds."""
+    def kept(
+        self, dataset: EEGDataset, first_time: float = 0.0, filtered: bool = False
+    ) -> EEGDataset:
+        """``dataset`` with only the subjects, classes, channels and window this source keeps,
+        band-passed and resampled (unless it was ``filtered`` already), standardised when
+        asked; ``first_time``: the time of its first sample, in seconds."""
         samples = None
         if self.window is not None:
             start, stop = (round((t - first_time) * dataset.sfreq) for t in self.window)
@@ -48,8 +59,10 @@ class _Source(SignalUnits):
                     f"({first_time:g} to {end:g} s)"
                 )
             samples = (start, stop)
-        selected = dataset.select_subjects(self.subjects)
-        return selected.select(self.classes, self.channels, samples)
+        kept = dataset.select_subjects(self.subjects).select(self.classes, self.channels, samples)
+        if not filtered:
+            kept = kept.filtered(self.l_freq, self.h_freq, self.resample)
+        return kept.standardised() if self.standardise else kept
 
 
 class EpochsData(_Source):
@@ -152,17 +165,14 @@ class NpzData(_Source):
 
 class MoabbData(_Source):
     """A MOABB dataset through braindecode (downloaded on first use), windowed around its events
-    from ``tmin`` to ``tmax`` seconds, optionally resampled and band-pass filtered; read in
-    ``unit`` (µV by default) from MNE's volts."""
+    from ``tmin`` to ``tmax`` seconds, read in ``unit`` (µV by default) from MNE's volts. Its
+    band-pass and resampling apply to the continuous recordings, before they are windowed."""
 
     kind: Literal["moabb"] = "moabb"
     stored_unit: ClassVar[Unit | None] = "V"
     dataset: str
     tmin: float = 0.0
     tmax: float | None = None
-    resample: pydantic.PositiveFloat | None = None
-    l_freq: float | None = None
-    h_freq: float | None = None
 
     def build(self) -> EEGDataset:
         from braindecode.datasets import MOABBDataset
@@ -185,7 +195,7 @@ class MoabbData(_Source):
             self.l_freq,
             self.h_freq,
         )
-        return self.kept(windows, first_time=self.tmin)
+        return self.kept(windows, first_time=self.tmin, filtered=True)  # the raws were
 
 
 def windows_from_raws(

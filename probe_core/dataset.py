@@ -1,6 +1,6 @@
 """The in-memory labelled EEG dataset every data source produces and every trial consumes."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -94,6 +94,35 @@ class EEGDataset:
             class_names=class_names,
             source=self.source,
         )
+
+    def filtered(
+        self, l_freq: float | None, h_freq: float | None, sfreq: float | None
+    ) -> "EEGDataset":
+        """Each epoch band-passed from ``l_freq`` to ``h_freq`` Hz (zero-phase FIR, MNE's
+        defaults; None on a side: no filter there), then resampled to ``sfreq``."""
+        import mne
+
+        X, rate = self.X, self.sfreq
+        if l_freq is not None or h_freq is not None:
+            if h_freq is not None and h_freq >= rate / 2:
+                raise DataError(
+                    f"data.h_freq: {h_freq:g} Hz is not below the Nyquist frequency "
+                    f"({rate / 2:g} Hz) of {self.source}"
+                )
+            X = mne.filter.filter_data(X.astype(np.float64), rate, l_freq, h_freq, verbose="error")
+        if sfreq is not None and sfreq != rate:
+            X = mne.filter.resample(X.astype(np.float64), up=sfreq / rate, verbose="error")
+            rate = sfreq
+        if X is self.X:
+            return self
+        return replace(self, X=np.ascontiguousarray(X, dtype=np.float32), sfreq=rate)
+
+    def standardised(self) -> "EEGDataset":
+        """Each channel of each epoch at zero mean and unit variance over time."""
+        mean = self.X.mean(axis=2, keepdims=True)
+        spread = self.X.std(axis=2, keepdims=True)
+        X = (self.X - mean) / np.where(spread > 0, spread, 1.0)
+        return replace(self, X=X.astype(np.float32))
 
     def chs_info(self) -> list[dict]:
         """MNE channel info dicts (names and positions), as braindecode models take them."""

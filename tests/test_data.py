@@ -315,3 +315,26 @@ def test_hands_against_feet_from_the_real_motor_imagery_files() -> None:
     picks = [everything.ch_names.index(c) for c in ("C3", "Cz", "C4")]
     assert np.allclose(kept.X[0], everything.X[first][picks, start : start + 320])
     assert kept.class_names[kept.y[0]] == everything.class_names[everything.y[first]]
+
+
+def test_band_pass_resampling_and_standardising_as_data_options(tmp_path) -> None:
+    """10 Hz kept and 40 Hz removed by a 5-20 Hz band-pass; then half the rate, half the
+    samples; then each channel of each epoch standardised. A band past Nyquist is one line."""
+    t = np.arange(200) / 100.0
+    wave = 3.0 * np.sin(2 * np.pi * 10 * t) + 2.0 * np.sin(2 * np.pi * 40 * t) + 5.0
+    X = np.tile(wave, (6, 2, 1))
+    np.savez(
+        tmp_path / "w.npz", X=X, y=np.arange(6) % 2, ch_names=np.array(["C3", "C4"]), sfreq=100.0
+    )
+    path = tmp_path / "w.npz"
+    passed = NpzData(path=path, l_freq=5.0, h_freq=20.0).build()
+    freqs, power = welch(passed.X[0, 0], fs=100.0, nperseg=100)
+    assert power[freqs == 10][0] > 100 * power[freqs == 40][0]
+    assert abs(passed.X[0, 0, 50:150].mean()) < 0.2  # the offset is gone too
+    halved = NpzData(path=path, l_freq=5.0, h_freq=20.0, resample=50.0).build()
+    assert (halved.sfreq, halved.n_times) == (50.0, 100)
+    scaled = NpzData(path=path, standardise=True).build()
+    assert np.allclose(scaled.X.mean(axis=2), 0, atol=1e-5)
+    assert np.allclose(scaled.X.std(axis=2), 1, atol=1e-4)
+    with pytest.raises(DataError, match="data.h_freq: 60 Hz is not below the Nyquist frequency"):
+        NpzData(path=path, h_freq=60.0).build()
