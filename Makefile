@@ -30,11 +30,13 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The benchmark suite (docs/BENCHMARKS.md): ratios measured side by side, one script each.
 bench: $(STAMP)

@@ -5,6 +5,7 @@ Shared by the training loop and by search spaces, which inspect the backbone onc
 """
 
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,9 +18,9 @@ from probe_core.trial_config import TrialConfig
 from probe_core.wrapper import DownstreamWrapperModel, accepted_keywords
 
 
-def model_inputs(config: TrialConfig, data: EEGDataset, device: torch.device) -> dict:
+def model_inputs(config: TrialConfig, data: EEGDataset, device: torch.device) -> dict[str, Any]:
     """Keyword inputs besides the signal: what the adapter or the backbone may need."""
-    extras: dict = {}
+    extras: dict[str, Any] = {}
     if isinstance(config.wrapper.channel_adapter_config, ChannelMerger):
         positions = torch.from_numpy(data.normalised_positions()).to(device)
         extras["channel_positions"] = positions
@@ -28,7 +29,9 @@ def model_inputs(config: TrialConfig, data: EEGDataset, device: torch.device) ->
     return extras
 
 
-def batch_extras(extras: dict, subjects: torch.Tensor, index: torch.Tensor | slice) -> dict:
+def batch_extras(
+    extras: dict[str, Any], subjects: torch.Tensor, index: torch.Tensor | slice
+) -> dict[str, Any]:
     """The extra inputs for the examples at ``index``: subject ids are gathered only for the
     channel merger (on a GPU each gather is a kernel)."""
     if "channel_positions" not in extras:
@@ -38,7 +41,7 @@ def batch_extras(extras: dict, subjects: torch.Tensor, index: torch.Tensor | sli
     return {"channel_positions": positions, "subject_ids": batch_subjects}
 
 
-def example_batch(config: TrialConfig, data: EEGDataset, n: int = 8) -> dict:
+def example_batch(config: TrialConfig, data: EEGDataset, n: int = 8) -> dict[str, Any]:
     """A few examples as the wrapper is called: the signal ``x`` and the extra inputs."""
     n = min(len(data.y), n)
     extras = model_inputs(config, data, torch.device("cpu"))

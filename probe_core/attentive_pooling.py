@@ -25,5 +25,6 @@ class AttentivePooling(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         tokens = self.norm(tokens.flatten(1, -2))
         query = self.query.expand(tokens.shape[0], -1, -1)
+        pooled: torch.Tensor
         pooled, _ = self.attention(query, tokens, tokens, need_weights=False)
         return pooled[:, 0]

@@ -30,7 +30,8 @@ def model_class(name: str) -> type[nn.Module]:
     from braindecode.models.util import models_dict
 
     if name in models_dict:
-        return models_dict[name]
+        model: type[nn.Module] = models_dict[name]
+        return model
     lowered = {key.lower(): key for key in models_dict}
     close = difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(lowered[c] for c in close)}?" if close else ""
@@ -99,7 +100,9 @@ class BackboneConfig(pydantic.BaseModel):
 
     def _from_pretrained(self, checkpoint: str, n_chans: int) -> nn.Module:
         try:
-            model = model_class(self.name).from_pretrained(checkpoint, **self.kwargs)
+            # braindecode models take from_pretrained from a mixin nn.Module lacks
+            pretrained: Any = model_class(self.name)
+            model: nn.Module = pretrained.from_pretrained(checkpoint, **self.kwargs)
         except (OSError, ValueError) as error:
             raise CheckpointError(f"backbone.checkpoint {checkpoint}: {error}") from None
         expected = getattr(model, "n_chans", n_chans)

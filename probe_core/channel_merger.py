@@ -56,11 +56,13 @@ class FourierEmb(pydantic.BaseModel):
         if self.n_freqs is not None:
             return self.n_freqs
         assert self.total_dim is not None
-        return round((self.total_dim / 2) ** (1 / self.n_dims))
+        n_freqs: float = (self.total_dim / 2) ** (1 / self.n_dims)
+        return round(n_freqs)
 
     @property
     def output_size(self) -> int:
-        return 2 * self.resolved_n_freqs**self.n_dims
+        size: int = 2 * self.resolved_n_freqs**self.n_dims
+        return size
 
     def build(self) -> "FourierEmbedding":
         return FourierEmbedding(self.resolved_n_freqs, self.n_dims, self.margin)
@@ -68,6 +70,8 @@ class FourierEmb(pydantic.BaseModel):
 
 class FourierEmbedding(nn.Module):
     """``(..., n_dims) -> (..., 2 * n_freqs ** n_dims)``: cos, sin of all frequency combinations."""
+
+    frequencies: torch.Tensor  # a buffer, registered in __init__
 
     def __init__(self, n_freqs: int, n_dims: int, margin: float) -> None:
         super().__init__()
@@ -141,7 +145,8 @@ class ChannelMergerModule(nn.Module):
 
     def _embed(self, positions: torch.Tensor) -> torch.Tensor:
         if not self.config.embed_ref:
-            return self.embedding(positions)
+            embedded: torch.Tensor = self.embedding(positions)
+            return embedded
         n_dims = self.config.fourier_emb_config.n_dims
         electrode, reference = positions[..., :n_dims], positions[..., n_dims:]
         return torch.cat([self.embedding(electrode), self.embedding(reference)], dim=-1)
@@ -157,7 +162,8 @@ class ChannelMergerModule(nn.Module):
             centre = torch.rand(batch, electrode.shape[-1], device=positions.device)
         banned = (electrode - centre[:, None]).norm(dim=-1) <= self.config.dropout
         keeps_some = (valid & ~banned).any(dim=1, keepdim=True)
-        return banned & keeps_some
+        dropped: torch.Tensor = banned & keeps_some
+        return dropped
 
     def forward(
         self, x: torch.Tensor, subject_ids: torch.Tensor, positions: torch.Tensor | None

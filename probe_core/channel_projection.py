@@ -96,8 +96,8 @@ class ChannelProjection(pydantic.BaseModel):
         """``(n_target, n_in)`` one-hot rows; an input matching an already covered target adds."""
         assert self.target_channel_names is not None and input_names is not None
         target_index: dict[str, int] = {}
-        for i, name in enumerate(self.target_channel_names):
-            target_index.setdefault(name.upper(), i)
+        for position, name in enumerate(self.target_channel_names):
+            target_index.setdefault(name.upper(), position)
         pattern = torch.zeros(self.n_target_channels, len(canonical))
         covered: set[int] = set()
         for j, name in enumerate(canonical):
@@ -173,5 +173,6 @@ def raw_conv_weight(conv: nn.Conv1d) -> torch.Tensor:
     """
     parametrizations = getattr(conv, "parametrizations", None)
     if parametrizations is not None and "weight" in parametrizations:
-        return parametrizations["weight"].original
+        original: torch.Tensor = parametrizations["weight"].original
+        return original
     return conv.weight

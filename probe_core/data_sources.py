@@ -141,7 +141,7 @@ class NpzData(_Source):
         missing = [key for key in ("X", "y", "ch_names", "sfreq") if key not in arrays]
         if missing:
             raise DataError(f"npz file {self.path}: missing arrays {missing}")
-        y_raw = arrays["y"]
+        y_raw: np.ndarray = arrays["y"]
         class_names = (
             [str(c) for c in arrays["class_names"]]
             if "class_names" in arrays

@@ -1,6 +1,7 @@
 """The in-memory labelled EEG dataset every data source produces and every trial consumes."""
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -30,11 +31,13 @@ class EEGDataset:
 
     @property
     def n_chans(self) -> int:
-        return self.X.shape[1]
+        n_chans: int = self.X.shape[1]
+        return n_chans
 
     @property
     def n_times(self) -> int:
-        return self.X.shape[2]
+        n_times: int = self.X.shape[2]
+        return n_times
 
     @property
     def n_classes(self) -> int:
@@ -124,14 +127,15 @@ class EEGDataset:
         X = (self.X - mean) / np.where(spread > 0, spread, 1.0)
         return replace(self, X=X.astype(np.float32))
 
-    def chs_info(self) -> list[dict]:
+    def chs_info(self) -> list[dict[str, Any]]:
         """MNE channel info dicts (names and positions), as braindecode models take them."""
         import mne
 
         info = mne.create_info(self.ch_names, self.sfreq, "eeg")
         for ch, pos in zip(info["chs"], self.positions, strict=True):
             ch["loc"][:3] = pos
-        return info["chs"]
+        chs: list[dict[str, Any]] = info["chs"]
+        return chs
 
     def normalised_positions(self) -> np.ndarray:
         """Positions as ``(C, 2)`` in ``[0, 1]``: the ``ChannelMerger``'s input.

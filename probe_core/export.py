@@ -1,6 +1,7 @@
 """A trained model as a plain module for inference and export."""
 
 import copy
+from typing import cast
 
 from torch import nn
 from torch.nn.utils import parametrize
@@ -16,6 +17,6 @@ def inference_copy(model: nn.Module) -> nn.Module:
     plain = copy.deepcopy(model).eval()
     for module in plain.modules():
         if parametrize.is_parametrized(module):
-            for name in list(module.parametrizations):
+            for name in list(cast(nn.ModuleDict, module.parametrizations)):
                 parametrize.remove_parametrizations(module, name, leave_parametrized=True)
     return plain

@@ -1,6 +1,7 @@
 """Probe an intermediate layer: capture one submodule's output during the backbone's forward."""
 
 import contextlib
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,7 +42,9 @@ class LayerTap:
             self._captured = output
             raise _LayerReached
 
-    def __call__(self, model: nn.Module, batch_size: int, *args, **kwargs) -> torch.Tensor:
+    def __call__(
+        self, model: nn.Module, batch_size: int, *args: Any, **kwargs: Any
+    ) -> torch.Tensor:
         self._captured = None
         self._active = True
         try:

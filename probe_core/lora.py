@@ -34,7 +34,7 @@ class LowRankDelta(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        delta = self.lora_B @ self.dropout(self.lora_A)
+        delta: torch.Tensor = self.lora_B @ self.dropout(self.lora_A)
         return weight + self.scaling * delta.view_as(weight)
 
 

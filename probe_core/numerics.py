@@ -44,10 +44,13 @@ def _gradients(channels: int, onednn: bool) -> tuple[torch.Tensor, torch.Tensor]
     x = torch.randn(8, 1, 64, channels, generator=generator, requires_grad=True)
     w = torch.randn(8, 1, 5, channels, generator=generator, requires_grad=True)
     before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = onednn  # not mkldnn.flags(): it warns about TF32 on CPUs
+    # not mkldnn.flags(): it warns about TF32 on CPUs
+    # torch types the flag as its ContextProp descriptor, not as the bool it reads and takes
+    torch.backends.mkldnn.enabled = onednn  # type: ignore[assignment]
     try:
         loss = torch.nn.functional.conv2d(x * 10, w).square().mean()
-        return torch.autograd.grad(loss, (w, x))
+        weight_grad, input_grad = torch.autograd.grad(loss, (w, x))
+        return weight_grad, input_grad
     finally:
         torch.backends.mkldnn.enabled = before
 
@@ -73,12 +76,14 @@ def guard_convolutions() -> ConvolutionCheck:
     ``TrialRunner`` in a notebook): the fault is a property of the CPU, and a cluster's nodes
     may differ.
     """
-    if not (torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled):
+    # torch leaves mkldnn.is_available unannotated
+    available = torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]
+    if not (available and torch.backends.mkldnn.enabled):
         return ConvolutionCheck(relative_error=0.0, onednn_disabled=False)
     error = convolution_gradient_error()
     if error <= TOLERANCE:
         return ConvolutionCheck(relative_error=error, onednn_disabled=False)
-    torch.backends.mkldnn.enabled = False
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # as in _gradients
     LOGGER.warning(
         "torch's oneDNN convolution gradients are wrong on this CPU (relative error %.2g against "
         "the reference path): oneDNN is turned off for this process (slower, correct)",

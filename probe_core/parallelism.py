@@ -12,7 +12,9 @@ imports torch's compiler: 1.8 s).
 import copy
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -44,11 +46,11 @@ class Parallelism:
     chosen: Option
     measured: tuple[Option, ...]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Parallelism":
+    def from_dict(cls, values: dict[str, Any]) -> "Parallelism":
         measured = tuple(Option(**option) for option in values["measured"])
         return cls(Option(**values["chosen"]), measured)
 
@@ -107,13 +109,13 @@ def measure_parallelism(
 
 
 def _steps_side_by_side(
-    models: list[nn.Module], batch: dict, target: torch.Tensor, window_s: float
+    models: Sequence[nn.Module], batch: dict[str, Any], target: torch.Tensor, window_s: float
 ) -> float:
     """Training steps per second of ``models`` trained at once, each in its own thread."""
 
     def train_step(model: nn.Module) -> None:
         loss = nn.functional.cross_entropy(model(**batch).float(), target)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         model.zero_grad(set_to_none=True)
 
     counts = [0] * len(models)

@@ -3,6 +3,7 @@
 The test split is held out: a sweep selects on validation and touches test only at the end.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -99,7 +100,7 @@ class SplitConfig(pydantic.BaseModel):
             check_classes(data.y[test], data.class_names, f"{data.source} (test split)")
         return Splits(data, train, val, test if len(test) else None, pool)
 
-    def _within_subject(self, data: EEGDataset, rng: np.random.Generator):
+    def _within_subject(self, data: EEGDataset, rng: np.random.Generator) -> Iterator[np.ndarray]:
         train, val, test = [], [], []
         for group in _groups(data, np.arange(len(data.y))):
             index = rng.permutation(group)
@@ -110,7 +111,7 @@ class SplitConfig(pydantic.BaseModel):
             train.append(index[n_test + n_val :])
         return (np.sort(np.concatenate(part)) for part in (train, val, test))
 
-    def _cross_subject(self, data: EEGDataset, rng: np.random.Generator):
+    def _cross_subject(self, data: EEGDataset, rng: np.random.Generator) -> Iterator[np.ndarray]:
         subjects = np.unique(data.subjects)
         given = set(self.test_subjects or []) | set(self.val_subjects or [])
         unknown = sorted(given - set(subjects.tolist()))
@@ -135,9 +136,12 @@ class SplitConfig(pydantic.BaseModel):
             for members in (pool, val_subjects, test_subjects)
         )
 
-    def _fold_of(self, data: EEGDataset, searched: np.ndarray, validated: np.ndarray):
+    def _fold_of(
+        self, data: EEGDataset, searched: np.ndarray, validated: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(train, validation, scored) of fold ``fold``: the scored part from the search's
         training epochs ``searched``, never from its ``validated`` ones."""
+        assert self.folds is not None  # split() cuts folds only when folds is set
         rng = np.random.default_rng([self.seed, self.folds, self.repetition])
         subjects = np.unique(data.subjects[searched])
         if self.kind == "cross_subject" and len(subjects) >= self.folds:

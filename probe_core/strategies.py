@@ -48,6 +48,9 @@ class Strategy(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
+    if TYPE_CHECKING:  # for the type checker only: not a field of the base class
+        kind: str  # each subclass declares it as Literal["name"]
+
     uses_pretrained: ClassVar[bool] = True
     """False for the from-scratch baseline: the checkpoint is not loaded."""
     is_probe: ClassVar[bool] = False
@@ -147,7 +150,7 @@ class AttentiveProbe(_FrozenBackbone):
     def configure_wrapper(
         self, wrapper: DownstreamWrapper, facts: BackboneFacts
     ) -> DownstreamWrapper:
-        update: dict = {"aggregation": "attentive", "probe_config": "linear"}
+        update: dict[str, Any] = {"aggregation": "attentive", "probe_config": "linear"}
         chosen = wrapper.probe_layer is not None or wrapper.model_output_key is not None
         if not facts.has_tokens and not chosen:
             if not self.applies_to(facts):

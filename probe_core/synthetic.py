@@ -134,14 +134,16 @@ class SyntheticData(pydantic.BaseModel):
 
 
 def _centres(names: list[str], shift: np.ndarray) -> np.ndarray:
-    return montage_positions(names) + shift
+    centres: np.ndarray = montage_positions(names) + shift
+    return centres
 
 
 def _spatial_kernel(points: np.ndarray, centres: np.ndarray, width: float) -> np.ndarray:
     """Gaussian weights (n_points, n_centres) by distance, normalised per centre."""
     distance = np.linalg.norm(points[:, None, :] - centres[None, :, :], axis=-1)
     weights = np.exp(-((distance / width) ** 2))
-    return weights / weights.max(axis=0, keepdims=True)
+    normalised: np.ndarray = weights / weights.max(axis=0, keepdims=True)
+    return normalised
 
 
 def _coloured_noise(
@@ -152,7 +154,8 @@ def _coloured_noise(
     freqs = np.fft.rfftfreq(shape[-1])
     freqs[0] = freqs[1]
     noise = np.fft.irfft(spectrum / freqs ** (exponent / 2), n=shape[-1], axis=-1)
-    return noise / noise.std(axis=-1, keepdims=True)
+    unit_variance: np.ndarray = noise / noise.std(axis=-1, keepdims=True)
+    return unit_variance
 
 
 def _narrowband(
@@ -162,4 +165,5 @@ def _narrowband(
     spectrum = np.fft.rfft(rng.standard_normal((n, n_times)), axis=-1)
     freqs = np.fft.rfftfreq(n_times, d=1.0 / sfreq)
     signal = np.fft.irfft(spectrum * np.exp(-(((freqs - centre) / width) ** 2)), n=n_times)
-    return signal / (signal.std(axis=-1, keepdims=True) + 1e-12)
+    unit_variance: np.ndarray = signal / (signal.std(axis=-1, keepdims=True) + 1e-12)
+    return unit_variance

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -121,7 +122,9 @@ class _Tensors:
     def __len__(self) -> int:
         return len(self.y)
 
-    def batch(self, index: torch.Tensor | slice, extras: dict) -> tuple[torch.Tensor, dict]:
+    def batch(
+        self, index: torch.Tensor | slice, extras: dict[str, Any]
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
         """The epochs at positions ``index`` of this split, and the model's extra inputs for
         them."""
         x = self._X[index] if self._rows is None else self._X[self._rows[index]]
@@ -130,7 +133,7 @@ class _Tensors:
 
 def _param_groups(
     config: TrialConfig, model: DownstreamWrapperModel, facts: BackboneFacts
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for name, param in config.strategy.optimised_parameters(model):
         scale = config.strategy.lr_scale(model, name, facts)
@@ -171,7 +174,7 @@ def _scheduler(
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, split: _Tensors, extras: dict, batch_size: int, autocast: bool
+    model: nn.Module, split: _Tensors, extras: dict[str, Any], batch_size: int, autocast: bool
 ) -> torch.Tensor:
     model.eval()
     logits = []
@@ -184,12 +187,19 @@ def predict(
     return torch.cat(logits)
 
 
-def evaluate(model, split: _Tensors, extras, config: TrialConfig, n_classes, autocast) -> dict:
+def evaluate(
+    model: nn.Module,
+    split: _Tensors,
+    extras: dict[str, Any],
+    config: TrialConfig,
+    n_classes: int,
+    autocast: bool,
+) -> dict[str, float]:
     logits = predict(model, split, extras, config.training.eval_batch_size, autocast)
     return classification_metrics(logits, split.y.cpu(), n_classes)
 
 
-def save_atomically(state: dict, path: Path) -> None:
+def save_atomically(state: dict[str, Any], path: Path) -> None:
     """``torch.save`` that never leaves a half-written file behind (write, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -248,7 +258,7 @@ class TrialRunner:
         self.history: list[dict[str, float]] = []
         self.best_epoch = 0
         self.best_value: float | None = None
-        self.best_model: dict | None = None
+        self.best_model: dict[str, Any] | None = None
         self.stopped_by: str | None = None
 
     @property
@@ -309,14 +319,14 @@ class TrialRunner:
             logits = self.model(x, **inputs)
             loss = nn.functional.cross_entropy(logits.float(), split.y[index], self.class_weights)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         if self.config.training.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.training.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
         return loss.detach()
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -330,7 +340,7 @@ class TrialRunner:
             "stopped_by": self.stopped_by,
         }
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -364,6 +374,8 @@ class TrialRunner:
         if splits.pool is None:
             raise ConfigError("split: a fold score needs split.folds")
         metrics = self.finish(evaluate_test=True).test_metrics
+        # finish(evaluate_test=True) has required the test split and scored it
+        assert metrics is not None and splits.test is not None
         counts = np.bincount(splits.data.y[splits.test], minlength=self.n_classes)
         return FoldScore(
             metrics=metrics,

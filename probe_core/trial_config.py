@@ -74,7 +74,8 @@ class TrialConfig(_Config):
         return self
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        text: str = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        return text
 
     @classmethod
     def from_yaml(cls, text: str) -> "TrialConfig":

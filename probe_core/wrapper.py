@@ -6,7 +6,7 @@ tuple index or an intermediate layer) → aggregation → probe.
 
 import inspect
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, cast
 
 import pydantic
 import torch
@@ -219,13 +219,13 @@ class DownstreamWrapperModel(nn.Module):
         out = self.wrapped_model(x, *rest, **kwargs)
         if self.model_output_key is not None:
             out = out[self.model_output_key]
-        return out
+        return cast(torch.Tensor, out)
 
     def forward(
         self, *args: torch.Tensor, return_embedding: bool = False, **kwargs: torch.Tensor
     ) -> torch.Tensor:
-        embedding = self.aggregation(self.forward_features(*args, **kwargs))
-        return embedding if return_embedding else self.probe(embedding)
+        embedding: torch.Tensor = self.aggregation(self.forward_features(*args, **kwargs))
+        return embedding if return_embedding else cast(torch.Tensor, self.probe(embedding))
 
 
 def accepted_keywords(module: nn.Module) -> set[str] | None:

@@ -13,7 +13,7 @@ import pydantic
 from probe_core import TrialConfig
 
 
-def get_path(values: dict, path: str) -> Any:
+def get_path(values: dict[str, Any], path: str) -> Any:
     node: Any = values
     for key in path.split("."):
         if not isinstance(node, dict) or key not in node:
@@ -22,7 +22,7 @@ def get_path(values: dict, path: str) -> Any:
     return node
 
 
-def set_path(values: dict, path: str, value: Any) -> None:
+def set_path(values: dict[str, Any], path: str, value: Any) -> None:
     """Set ``path`` in a nested dict. Changing a ``kind`` (a union's discriminator) resets its
     section to the new kind's defaults: a LoRA strategy has no ``feature_norm``."""
     *parents, last = path.split(".")

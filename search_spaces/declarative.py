@@ -78,7 +78,7 @@ class Parameter(pydantic.BaseModel):
         value = self.when[path]
         return value if isinstance(value, list) else [value]
 
-    def applies(self, values: dict) -> bool:
+    def applies(self, values: dict[str, Any]) -> bool:
         return all(get_path(values, path) in self.allowed(path) for path in self.when)
 
     def suggest(self, trial: optuna.Trial) -> Any:
@@ -89,6 +89,7 @@ class Parameter(pydantic.BaseModel):
             r = self.int
             step = int(r.step) if r.step is not None else 1
             return trial.suggest_int(self.name, int(r.low), int(r.high), log=r.log, step=step)
+        assert self.categorical is not None  # the validator requires float, int or categorical
         return trial.suggest_categorical(self.name, self.categorical)
 
 

@@ -36,7 +36,7 @@ class StrategySearch(Generic[S]):
     its fields."""
 
     strategy: ClassVar[type[Strategy]]
-    _bound: ClassVar[dict[type[Strategy], "StrategySearch"]] = {}
+    _bound: ClassVar[dict[type[Strategy], "StrategySearch[Any]"]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -60,7 +60,7 @@ class StrategySearch(Generic[S]):
         return f"{self.kind}.{field}"
 
 
-def search_of(kind: str) -> StrategySearch:
+def search_of(kind: str) -> StrategySearch[Any]:
     """The search of a strategy ``kind``: its own, or its defaults."""
     cls = STRATEGIES[kind]
     return StrategySearch._bound.get(cls) or StrategySearch(cls)
@@ -182,7 +182,7 @@ def freeze_strategy_defaults(trial: optuna.Trial, context: SpaceContext) -> Tria
     return _with_strategy(context.base, {"kind": kind})
 
 
-def _with_strategy(base: TrialConfig, strategy: dict) -> TrialConfig:
+def _with_strategy(base: TrialConfig, strategy: dict[str, Any]) -> TrialConfig:
     return with_values(base, {"strategy": strategy})
 
 
@@ -193,7 +193,7 @@ def strategy_params(strategy: Strategy, context: SpaceContext) -> dict[str, Any]
     return {STRATEGY_PARAM: search.kind, **{search.name(k): v for k, v in values.items()}}
 
 
-def warm_start_params(context: SpaceContext) -> list[dict]:
+def warm_start_params(context: SpaceContext) -> list[dict[str, Any]]:
     """One enqueued trial per applicable strategy at the strategy's default settings, so the
     sampler sees every strategy before it starts to exploit (``study.enqueue_trial`` format)."""
     return [

@@ -1,5 +1,7 @@
 """The optimiser space: learning rate, weight decay, warm-up and batch size."""
 
+from typing import Any
+
 import optuna
 
 from probe_core import TrialConfig
@@ -33,7 +35,7 @@ def optimizer(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     )
 
 
-def optimizer_defaults(context: SpaceContext) -> dict:
+def optimizer_defaults(context: SpaceContext) -> dict[str, Any]:
     """This space's parameters at the base config's settings, clipped into the space."""
     base = context.base
     sizes = _batch_sizes(context)

@@ -2,6 +2,8 @@
 ``*_finetune`` trains it. Each is the seed's freezing rules plus a head, so a sweep can put our
 strategies next to the grid users ran before."""
 
+from typing import Any
+
 import optuna
 
 from probe_core import Mlp, TrialConfig
@@ -12,7 +14,7 @@ _MLP = Mlp(hidden_sizes=[256], activation_layer="gelu", dropout=0.1).model_dump(
 _FREEZE_ALL = {"kind": "layers", "layers_to_unfreeze": [""]}  # strict: no layer is named ""
 _TRAIN_ALL = {"kind": "layers", "layers_to_freeze": []}
 
-PRESETS: dict[str, dict] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "linear_freeze": {
         "strategy": _FREEZE_ALL,
         "wrapper.aggregation": "flatten",

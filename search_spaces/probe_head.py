@@ -5,6 +5,8 @@ is searched; fine-tuning strategies search both. Parameters are named per strate
 (``lora.aggregation``): each kind has its own choices, and TPE models them apart.
 """
 
+from typing import Any
+
 import optuna
 
 from probe_core import BackboneFacts, Mlp, TrialConfig
@@ -33,7 +35,7 @@ def _aggregation_value(name: str) -> str | int:
 def probe_head(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     kind = context.base.strategy.kind
     is_probe = strategy_class(kind).is_probe
-    values: dict = {}
+    values: dict[str, Any] = {}
     if kind != "attentive_probe":
         choices = valid_aggregations(context.facts)
         if is_probe:
@@ -57,7 +59,7 @@ def probe_head(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     return with_values(context.base, values) if values else context.base
 
 
-def probe_head_defaults(kind: str, context: SpaceContext) -> dict:
+def probe_head_defaults(kind: str, context: SpaceContext) -> dict[str, Any]:
     """This space's parameters at the base config's settings (for warm-start trials)."""
     choices = valid_aggregations(context.facts)
     base = context.base.wrapper.aggregation

@@ -6,6 +6,7 @@ can depend on an earlier choice (the probe head on the strategy).
 """
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import optuna
 
@@ -54,7 +55,7 @@ class compose:  # noqa: N801 (used like a function; a class so that sweeps can p
         return config
 
 
-def warm_start(context: SpaceContext) -> list[dict]:
+def warm_start(context: SpaceContext) -> list[dict[str, Any]]:
     """One enqueued trial per candidate strategy, everything else at the base config's settings,
     so the sampler sees every strategy before it starts to exploit (``enqueue_trial`` format;
     parameters a space does not suggest are ignored)."""

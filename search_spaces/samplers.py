@@ -3,6 +3,7 @@
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import optuna
 import pydantic
@@ -32,7 +33,7 @@ class SamplerConfig(pydantic.BaseModel):
     name: str = "tpe"
     seed: int = 0
     n_startup_trials: pydantic.PositiveInt = 8
-    grid: dict[str, list] | None = None
+    grid: dict[str, list[Any]] | None = None
 
     @pydantic.field_validator("name")
     @classmethod
@@ -40,7 +41,7 @@ class SamplerConfig(pydantic.BaseModel):
         SAMPLERS[name]  # noqa: B018 (an unknown name raises, listing the known ones)
         return name
 
-    def grid_space(self, context: SpaceContext) -> dict[str, list]:
+    def grid_space(self, context: SpaceContext) -> dict[str, list[Any]]:
         return self.grid or {
             STRATEGY_PARAM: candidate_strategies(context),
             "seed": [0, 1, 2],
@@ -108,11 +109,15 @@ def _nsga2(config: SamplerConfig, distributions: Distributions, context: SpaceCo
     return optuna.samplers.NSGAIISampler(seed=config.seed)
 
 
-def space_distributions(space, context: SpaceContext, n_samples: int = 64) -> dict:
+def space_distributions(
+    space: Callable[[optuna.Trial, SpaceContext], object],
+    context: SpaceContext,
+    n_samples: int = 64,
+) -> Distributions:
     """The parameters a space can suggest, found by sampling it at random in a scratch study
     (conditional parameters appear once their condition is drawn)."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    distributions: dict = {}
+    distributions: Distributions = {}
     for _ in range(n_samples):
         trial = study.ask()
         space(trial, context)

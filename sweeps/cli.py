@@ -7,13 +7,19 @@ import shutil
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily below: the command line starts fast
+    from sweeps.output import Verbosity
+    from sweeps.spec import SweepSpec
+    from sweeps.sweep_dir import SweepDir
 
 EXIT_USER_ERROR = 2
 EXIT_NOTHING_LEARNT = 3  # the sweep ran, and no strategy beats chance
 EXIT_INTERRUPTED = 130
 
 
-def _spec_with_overrides(args: argparse.Namespace):
+def _spec_with_overrides(args: argparse.Namespace) -> "SweepSpec":
     from sweeps.errors import read_yaml
     from sweeps.spec import load_spec
 
@@ -30,7 +36,7 @@ def _spec_with_overrides(args: argparse.Namespace):
     return load_spec(args.spec, overrides)
 
 
-def _verbosity(args: argparse.Namespace):
+def _verbosity(args: argparse.Namespace) -> "Verbosity":
     from sweeps.output import Verbosity
 
     if getattr(args, "quiet", False):
@@ -80,7 +86,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0 if outcome.conclusion.result else EXIT_NOTHING_LEARNT
 
 
-def _sweep_dir(path: Path):
+def _sweep_dir(path: Path) -> "tuple[SweepDir, SweepSpec]":
     """The sweep directory a command was pointed at, with its spec."""
     from sweeps.spec import load_spec
     from sweeps.sweep_dir import SweepDir

@@ -8,6 +8,8 @@ Evaluation trials report their value under another name than the searched metric
 scheduler nor the Optuna study sees them.
 """
 
+from typing import Any
+
 from ray.tune.search import Searcher
 
 from sweeps import protocol
@@ -18,7 +20,9 @@ from sweeps.spec import Confirmation
 from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
 
-def evaluation_config(config: dict, fold: int, folds: int, repetition: int) -> dict:
+def evaluation_config(
+    config: dict[str, Any], fold: int, folds: int, repetition: int
+) -> dict[str, Any]:
     """A search trial's Tune config as the evaluation trial of one fold and repetition (fresh
     folds, and the repetition as its model seed), scored on the fold at the epoch its
     validation part picks (see ``SplitConfig.folds``). Without a patience of its own it stops
@@ -49,11 +53,12 @@ class ConfirmingSearcher(WrappingSearcher):
         self.n_search = n_search
         self.confirmation = confirmation
         self.rank_mode = mode
-        self.configs: dict[str, dict] = {}  # Tune configs of the search trials
+        self.configs: dict[str, dict[str, Any]] = {}  # Tune configs of the search trials
         self.ended: dict[str, TrialRecord] = {}
-        self.queue: list[dict] | None = None
+        self.queue: list[dict[str, Any]] | None = None
 
-    def suggest(self, trial_id: str) -> dict | str | None:
+    # ray's stub omits Searcher.FINISHED, a str that suggest may return
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         if len(self.configs) < self.n_search:
             config = self.inner.suggest(trial_id)
             if isinstance(config, dict):
@@ -67,7 +72,7 @@ class ConfirmingSearcher(WrappingSearcher):
             return Searcher.FINISHED
         return self.queue.pop(0)
 
-    def _evaluation_configs(self) -> list[dict]:
+    def _evaluation_configs(self) -> list[dict[str, Any]]:
         """Per fold and repetition, every finalist: an interrupted evaluation still pairs up."""
         plan = self.confirmation
         ended = list(self.ended.values())
@@ -86,14 +91,15 @@ class ConfirmingSearcher(WrappingSearcher):
         ]
 
     def _cpus(self) -> float:
-        return next(iter(self.configs.values()))[protocol.CPUS]
+        cpus: float = next(iter(self.configs.values()))[protocol.CPUS]
+        return cpus
 
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if trial_id in self.configs:
             self.inner.on_trial_result(trial_id, result)
 
     def on_trial_complete(
-        self, trial_id: str, result: dict | None = None, error: bool = False
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
         if trial_id not in self.configs:
             return

@@ -13,6 +13,7 @@ import logging
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 import ray
 import torch
@@ -65,7 +66,7 @@ def _measurement(spec: SweepSpec, data: EEGDataset, cpus: int) -> tuple[Parallel
         "max_trials": max_trials,
     }
     key = json.dumps(case, sort_keys=True)
-    kept: dict = {}
+    kept: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):  # none yet, or unreadable: measure
         kept = json.loads(path.read_text())
     if key in kept:
@@ -83,7 +84,10 @@ def on_cluster(address: str | None) -> bool:
     """Joining a cluster (an address, or a connection made before with several nodes)."""
     if cluster_address(address):
         return True
-    return ray.is_initialized() and sum(node["Alive"] for node in ray.nodes()) > 1
+    return ray.is_initialized() and (
+        # Ray leaves ray.nodes unannotated
+        sum(node["Alive"] for node in ray.nodes()) > 1  # type: ignore[no-untyped-call]
+    )
 
 
 def local_cpus() -> int:

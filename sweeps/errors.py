@@ -6,7 +6,7 @@ where pydantic's and YAML's errors become ``SpecError``s that name the field and
 """
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pydantic
 import yaml
@@ -38,7 +38,7 @@ def describe_validation_error(error: pydantic.ValidationError, source: str) -> s
     return f"{source}: {where}{message}{shown}{more}"
 
 
-def read_yaml(path: Path) -> dict:
+def read_yaml(path: Path) -> dict[str, Any]:
     """A YAML mapping from ``path``, read with the safe loader only."""
     try:
         values = yaml.safe_load(Path(path).read_text())
@@ -54,7 +54,7 @@ def read_yaml(path: Path) -> dict:
     return values
 
 
-def validated(model: type[Model], values: dict, source: str | Path) -> Model:
+def validated(model: type[Model], values: dict[str, Any], source: str | Path) -> Model:
     """``model`` validated from ``values``; a mistake is a ``SpecError`` naming ``source``."""
     try:
         return model.model_validate(values)

@@ -71,18 +71,19 @@ def read_evaluation(
     no fold reported its own)."""
     by_key: dict[tuple[str, tuple[int, int]], TrialRecord] = {}
     for record in records:  # a scored record wins over a lost or failed one of the same key
-        key = (record.strategy, key_of(record))
-        if key not in by_key or fold_score(record, metric) is not None:
-            by_key[key] = record
+        record_key = (record.strategy, key_of(record))
+        if record_key not in by_key or fold_score(record, metric) is not None:
+            by_key[record_key] = record
     scores: dict[str, Scores] = {}
     missing: dict[str, dict[str, int]] = {}
     for strategy in finalists:
-        scores[strategy], reasons = {}, Counter()
+        scores[strategy] = {}
+        reasons: Counter[str] = Counter()
         for key in [(f, r) for f in range(folds) for r in range(1, repetitions + 1)]:
-            record = by_key.get((strategy, key))
-            value = None if record is None else fold_score(record, metric)
+            found = by_key.get((strategy, key))
+            value = None if found is None else fold_score(found, metric)
             if value is None:
-                reasons[_why_missing(record)] += 1
+                reasons[_why_missing(found)] += 1
             else:
                 scores[strategy][key] = value
         missing[strategy] = dict(reasons)

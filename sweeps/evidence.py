@@ -19,13 +19,17 @@ first (``by_part``), and J counts distinct parts.
 
 import math
 import statistics
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from scipy import stats
 
 LEVEL = 0.95
 MIN_SCORES = 2
 """Fewer scores (or pairs) than this give no interval: not enough evidence."""
+
+_Key = TypeVar("_Key", bound=Hashable)  # a score's label: a (fold, repetition), or any other
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class Interval:
         return f"{shown[0]} (95% CI {shown[1]} to {shown[2]})"
 
 
-def by_part(values: dict[tuple, float], parts: dict[tuple, int]) -> list[float]:
+def by_part(values: dict[_Key, float], parts: dict[_Key, int]) -> list[float]:
     """One score per distinct scored part: the mean of the (fold, repetition) ``values`` whose
     ``parts`` (fingerprints of the scored examples) are the same; a key without one stands
     alone."""
@@ -79,10 +83,10 @@ def corrected_interval(values: list[float], scored_share: float) -> Interval:
 
 
 def paired_difference(
-    first: dict[tuple, float],
-    second: dict[tuple, float],
+    first: dict[_Key, float],
+    second: dict[_Key, float],
     scored_share: float,
-    parts: dict[tuple, int] | None = None,
+    parts: dict[_Key, int] | None = None,
 ) -> Interval | None:
     """``first - second`` over the (fold, repetition) pairs both have, one per distinct part;
     None with fewer than ``MIN_SCORES`` (no evidence either way)."""

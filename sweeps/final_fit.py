@@ -6,6 +6,7 @@ is none on this disk: on GPUs in a Ray task with the trial's resources, else her
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ray
 import torch
@@ -34,7 +35,7 @@ class FinalFit:
 
 
 def _evaluate(
-    config: dict, data: EEGDataset, checkpoint: Path | None
+    config: dict[str, Any], data: EEGDataset, checkpoint: Path | None
 ) -> tuple[TestEvaluation, dict[str, torch.Tensor]]:
     runner = TrialRunner(TrialConfig.model_validate(config), data)
     if checkpoint is not None:
@@ -43,6 +44,7 @@ def _evaluate(
         while not runner.done:
             runner.step()
     result = runner.finish(evaluate_test=True)
+    assert result.test_metrics is not None  # evaluate_test computes them
     logits, labels = runner.test_predictions()
     evaluation = TestEvaluation(
         test_metrics=result.test_metrics,
@@ -53,7 +55,12 @@ def _evaluate(
     return evaluation, {k: v.cpu() for k, v in runner.model.state_dict().items()}
 
 
-def final_fit(spec: SweepSpec, config: dict, data_ref, checkpoint: Path | None) -> FinalFit:
+def final_fit(
+    spec: SweepSpec,
+    config: dict[str, Any],
+    data_ref: "ray.ObjectRef[EEGDataset]",
+    checkpoint: Path | None,
+) -> FinalFit:
     data = ray.get(data_ref)
     if checkpoint is not None or spec.resources.gpus == 0:
         evaluation, weights = _evaluate(config, data, checkpoint)

@@ -8,6 +8,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sweeps.protocol import Phase, TrialStatus
 
@@ -16,12 +17,12 @@ from sweeps.protocol import Phase, TrialStatus
 class TrialRecord:
     trial_id: str
     phase: Phase
-    config: dict  # the TrialConfig, as a dict
+    config: dict[str, Any]  # the TrialConfig, as a dict
     run_id: str | None = None
     status: TrialStatus = TrialStatus.RUNNING
-    history: list[dict] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
-    placement: dict = field(default_factory=dict)  # protocol.PLACEMENT of its last run
+    placement: dict[str, Any] = field(default_factory=dict)  # protocol.PLACEMENT of its last run
     logged_epochs: int = 0  # epochs already queued for MLflow (a restored trial repeats some)
     restarts: int = 0  # starts after the first: a lost node, a resumed sweep
 
@@ -30,10 +31,13 @@ class TrialRecord:
 
     @property
     def strategy(self) -> str:
-        return self.config["strategy"]["kind"]
+        kind: str = self.config["strategy"]["kind"]
+        return kind
 
     def best(self, metric: str, mode: str) -> float | None:
-        values = [h[metric] for h in self.history if metric in h and h[metric] == h[metric]]
+        values: list[float] = [
+            h[metric] for h in self.history if metric in h and h[metric] == h[metric]
+        ]
         if not values:
             return None
         return max(values) if mode == "max" else min(values)

@@ -12,8 +12,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -47,21 +48,21 @@ class Outbox:
         self.experiment_id = experiment_id
         self.client = MlflowClient(tracking_uri=uri)
         self._lock = threading.RLock()
-        self._ops: list[dict] = []
+        self._ops: list[dict[str, Any]] = []
         ops_path = directory / OPS_FILE
         if ops_path.exists():
             self._ops = [json.loads(line) for line in ops_path.read_text().splitlines() if line]
         state_path = directory / STATE_FILE
         state = json.loads(state_path.read_text()) if state_path.exists() else {}
         self.sent: int = state.get("sent", 0)
-        self.block: dict | None = state.get("block")  # a stretch of batches half sent
+        self.block: dict[str, Any] | None = state.get("block")  # a stretch of batches half sent
         self.runs: dict[str, str] = state.get("runs", {})
         self._keys = {op["key"] for op in self._ops if op["op"] == "create_run"} | set(self.runs)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
     # --- queueing -----------------------------------------------------------------------
-    def _add(self, op: dict) -> None:
+    def _add(self, op: dict[str, Any]) -> None:
         with self._lock:
             with open(self.directory / OPS_FILE, "a") as handle:
                 handle.write(json.dumps(op) + "\n")
@@ -95,7 +96,7 @@ class Outbox:
     def log_batch(
         self,
         key: str,
-        metrics: list[tuple[str, float, int, int]] = (),
+        metrics: Sequence[tuple[str, float, int, int]] = (),
         tags: dict[str, str] | None = None,
     ) -> None:
         self._add({"op": "log_batch", "key": key, "metrics": list(metrics), "tags": tags or {}})
@@ -150,9 +151,9 @@ class Outbox:
             return True
 
     @staticmethod
-    def _merge(ops: list[dict]) -> dict[str, dict]:
+    def _merge(ops: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Consecutive ``log_batch`` writes, one per run, in order (later tags win)."""
-        merged: dict[str, dict] = {}
+        merged: dict[str, dict[str, Any]] = {}
         for op in ops:
             batch = merged.setdefault(
                 op["key"], {"op": "log_batch", "key": op["key"], "metrics": [], "tags": {}}
@@ -161,7 +162,7 @@ class Outbox:
             batch["tags"].update(op["tags"])
         return merged
 
-    def _attempt(self, send, op: dict) -> bool:
+    def _attempt(self, send: Callable[[dict[str, Any]], None], op: dict[str, Any]) -> bool:
         """False when the server cannot be reached (retry later); a refused write is skipped."""
         try:
             send(op)
@@ -173,7 +174,7 @@ class Outbox:
             return False
         return True
 
-    def _send(self, op: dict) -> None:
+    def _send(self, op: dict[str, Any]) -> None:
         kind, key = op["op"], op["key"]
         if kind == "create_run":
             self.runs[key] = self._find_or_create(op)
@@ -201,13 +202,13 @@ class Outbox:
             mlflow.set_tracking_uri(self.uri)
             mlflow.register_model(f"runs:/{run_id}/{op['artifact_path']}", op["name"])
 
-    def _find_or_create(self, op: dict) -> str:
+    def _find_or_create(self, op: dict[str, Any]) -> str:
         """Idempotent: a run already created for this key (a sync that was cut short) is reused."""
         found = self.client.search_runs(
             [self.experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{self._tag(op['key'])}'"
         )
         if found:
-            return found[0].info.run_id
+            return cast(str, found[0].info.run_id)  # mlflow: run_id, a property subclass, is Any
         run = self.client.create_run(
             self.experiment_id,
             run_name=op["run_name"],
@@ -216,7 +217,7 @@ class Outbox:
         params = [Param(k, v) for k, v in op["params"].items()]
         for start in range(0, len(params), 100):
             self.client.log_batch(run.info.run_id, params=params[start : start + 100])
-        return run.info.run_id
+        return cast(str, run.info.run_id)
 
     def _tag(self, key: str) -> str:
         return f"{self.directory.name}:{key}"

@@ -6,6 +6,7 @@ library, a sweep says nothing below a warning until its caller configures loggin
 import logging
 import sys
 from enum import StrEnum
+from typing import TextIO
 
 SWEEPS = logging.getLogger("sweeps")
 
@@ -20,7 +21,7 @@ class Verbosity(StrEnum):
         return {"quiet": logging.WARNING, "normal": logging.INFO, "verbose": logging.DEBUG}[self]
 
 
-class _Stdout(logging.StreamHandler):
+class _Stdout(logging.StreamHandler[TextIO]):
     """Writes to whatever ``sys.stdout`` is when it writes (a redirect, a test's capture)."""
 
     def __init__(self) -> None:
@@ -28,11 +29,11 @@ class _Stdout(logging.StreamHandler):
         self.setFormatter(logging.Formatter("%(message)s"))
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> TextIO:
         return sys.stdout
 
     @stream.setter
-    def stream(self, value) -> None:
+    def stream(self, value: TextIO) -> None:
         pass
 
 

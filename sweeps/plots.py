@@ -1,7 +1,9 @@
 """Pictures for the parent run, drawn with Optuna's and matplotlib's own plotting."""
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -17,7 +19,7 @@ def draw_into_files() -> None:
     matplotlib.use("Agg")
 
 
-def _save(axes_or_figure, path: Path) -> Path:
+def _save(axes_or_figure: Any, path: Path) -> Path:
     figure = getattr(axes_or_figure, "figure", axes_or_figure)
     if hasattr(axes_or_figure, "flat"):  # an array of axes
         figure = axes_or_figure.flat[0].figure
@@ -31,8 +33,8 @@ def optuna_plots(study: optuna.Study, folder: Path) -> list[Path]:
     """Optimisation history, parameter importances, parallel coordinates (those that apply)."""
     from optuna.visualization import matplotlib as ovm
 
-    paths = []
-    plots = {
+    paths: list[Path] = []
+    plots: dict[str, Callable[[optuna.Study], Any]] = {
         "optimization_history": ovm.plot_optimization_history,
         "param_importances": ovm.plot_param_importances,
         "parallel_coordinate": ovm.plot_parallel_coordinate,
@@ -71,7 +73,7 @@ def learning_curves(
     """Validation metric per epoch of the best trials."""
     ranked = sorted(
         (r for r in records if r.best(metric, mode) is not None),
-        key=lambda r: r.best(metric, mode),
+        key=lambda r: cast(float, r.best(metric, mode)),  # filtered to those with one
         reverse=mode == "max",
     )[:top]
     figure, axes = plt.subplots(figsize=(6, 4))

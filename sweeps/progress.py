@@ -10,6 +10,7 @@ import time
 from typing import Any, TextIO
 
 from ray import tune
+from ray.tune.experiment import Trial
 
 from sweeps import protocol
 
@@ -32,22 +33,25 @@ class ProgressView(tune.Callback):
         self.best: tuple[float, str] | None = None
         self._last_draw = 0.0
 
-    def __getstate__(self) -> dict:  # Tune pickles callbacks; a restored view starts afresh
+    # Tune pickles callbacks; a restored view starts afresh
+    def __getstate__(self) -> dict[str, Any]:
         return {"total": self.total, "mode": self.mode}
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["total"], state["mode"])
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        type(self).__init__(self, state["total"], state["mode"])
 
     @property
     def interactive(self) -> bool:
         return hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def on_trial_start(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self.running.add(trial.trial_id)
         self.started_at.setdefault(trial.trial_id, time.monotonic())
 
     def on_trial_result(
-        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any
     ) -> None:
         value = result.get(protocol.BEST_VALUE)
         if value is None or value != value:
@@ -58,7 +62,7 @@ class ProgressView(tune.Callback):
         if better:
             self.best = (value, trial.config[protocol.TRIAL]["strategy"]["kind"])
 
-    def _ended(self, trial: Any, outcome: str) -> None:
+    def _ended(self, trial: Trial, outcome: str) -> None:
         self.running.discard(trial.trial_id)
         self.counts[outcome] += 1
         started = self.started_at.pop(trial.trial_id, None)
@@ -66,16 +70,20 @@ class ProgressView(tune.Callback):
             self.durations.append(time.monotonic() - started)
         self.draw(force=True)
 
-    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._ended(trial, "done" if trial.last_result.get(protocol.COMPLETED) else "pruned")
 
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._ended(trial, "failed")
 
-    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         self.draw()
 
-    def on_experiment_end(self, trials: list, **info: Any) -> None:
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self.draw(force=True)
         if self.interactive:
             self.stream.write("\n")

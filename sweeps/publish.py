@@ -4,6 +4,7 @@ import json
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -52,7 +53,7 @@ def draw_plots(
     return paths
 
 
-def _table(rows: list[dict]) -> dict:
+def _table(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """Rows as MLflow's table artifact format (column name -> values)."""
     return {key: [row.get(key) for row in rows] for key in rows[0]} if rows else {}
 
@@ -109,6 +110,7 @@ def _parent_metrics(recommendation: Recommendation) -> dict[str, float]:
     metrics = {"chance_level": recommendation.chance}
     chosen = recommendation.chosen
     if chosen is not None:
+        assert chosen.score is not None  # the recommended finalist has its score
         metrics.update(recommended_mean=chosen.score.mean)
         if math.isfinite(chosen.score.low):
             metrics.update(

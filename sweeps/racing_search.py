@@ -8,6 +8,7 @@ imports. Each part keeps its own Optuna study (``<name>.race``, ``<name>.search`
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from ray.tune.search import Searcher
 
@@ -31,11 +32,12 @@ class RacingSearcher(WrappingSearcher):
         the searcher with its run)."""
         super().__init__(race)  # the race first: ``inner``
         self.n_race, self.search_of, self.rank_mode = n_race, search_of, mode
-        self.configs: dict[str, dict] = {}  # the raced trials' TrialConfigs
+        self.configs: dict[str, dict[str, Any]] = {}  # the raced trials' TrialConfigs
         self.ended: dict[str, TrialRecord] = {}  # the raced trials that ended
         self.search: Searcher | None = None
 
-    def suggest(self, trial_id: str) -> dict | str | None:
+    # ray's stub omits Searcher.FINISHED, a str that suggest may return
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         if len(self.configs) < self.n_race:
             config = self.inner.suggest(trial_id)
             if isinstance(config, dict):
@@ -56,13 +58,13 @@ class RacingSearcher(WrappingSearcher):
     def _owner(self, trial_id: str) -> Searcher | None:
         return self.inner if trial_id in self.configs else self.search
 
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         owner = self._owner(trial_id)
         if owner is not None:
             owner.on_trial_result(trial_id, result)
 
     def on_trial_complete(
-        self, trial_id: str, result: dict | None = None, error: bool = False
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
         owner = self._owner(trial_id)
         if owner is None:

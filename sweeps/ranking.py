@@ -2,7 +2,9 @@
 their best trial."""
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sweeps import protocol
 from sweeps.ledger import TrialRecord
@@ -17,13 +19,13 @@ class StrategyRank:
     best_trial_id: str
 
 
-def _order(mode: str):
+def _order(mode: str) -> Callable[[float], float]:
     return (lambda v: -v) if mode == "max" else (lambda v: v)
 
 
-def leaderboard(records: list[TrialRecord], metric: str, mode: str) -> list[dict]:
+def leaderboard(records: list[TrialRecord], metric: str, mode: str) -> list[dict[str, Any]]:
     """One row per trial that reported, best first."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for record in records:
         best = record.best(metric, mode)
         if best is None:
@@ -65,7 +67,7 @@ def rank_strategies(
     return sorted(ranks, key=lambda r: (key(r.best), key(r.top_k_mean)))
 
 
-def format_leaderboard(board: list[dict], metric: str, limit: int = 10) -> str:
+def format_leaderboard(board: list[dict[str, Any]], metric: str, limit: int = 10) -> str:
     header = f"{'rank':>4}  {'trial':<10} {'strategy':<16} {metric:>22} {'epochs':>6} {'status':<9}"
     lines = [header]
     for i, row in enumerate(board[:limit], 1):

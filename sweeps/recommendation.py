@@ -26,9 +26,10 @@ Then, in this order:
 import math
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import Any, TypedDict
 
 from probe_core.metrics import metric_range
-from sweeps.evaluation import Evaluation
+from sweeps.evaluation import Evaluation, Scores
 from sweeps.evidence import MIN_SCORES, Interval, by_part, corrected_interval, paired_difference
 
 
@@ -68,7 +69,7 @@ class Recommendation:
     runner_up: str | None = None
     difference: Interval | None = None  # the recommended minus the runner-up, paired
     reason: str = ""
-    test_metrics: dict | None = field(default=None)
+    test_metrics: dict[str, float] | None = field(default=None)
     gaps: list[str] = field(default_factory=list)
     """Where a finalist's fold scores sit far below its search score: by how much, and why."""
 
@@ -84,6 +85,7 @@ class Recommendation:
         evaluated = f"{scored} on {self.folds} folds × {repetitions}, chance {self.chance:.3f}"
         if self.verdict == Verdict.CHANCE:
             best = self.finalists[0]
+            assert best.score is not None  # a CHANCE verdict judged every finalist
             lines = [
                 f"No strategy beats chance: the best, {best.strategy}, scores "
                 f"{best.score.text()} ({evaluated}).",
@@ -97,6 +99,7 @@ class Recommendation:
             lines += [f"    {_finalist_line(f)}" for f in self.finalists]
         elif self.verdict == Verdict.UNEVALUATED:
             chosen = self.chosen
+            assert chosen is not None and chosen.score is not None  # as ``unevaluated`` made it
             lines = [
                 f"Recommended freeze strategy: {self.strategy} ({self.reason})",
                 f"  {self.metric}: {chosen.score.mean:.3f} (best epoch of its best trial)",
@@ -117,11 +120,11 @@ class Recommendation:
             lines.append(f"  held-out test: {shown}")
         return "\n".join(lines)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Recommendation":
+    def from_dict(cls, values: dict[str, Any]) -> "Recommendation":
         """As ``report.json`` holds it."""
         finalists = [
             Finalist(**{**f, "score": f["score"] and Interval(**f["score"])})
@@ -153,6 +156,16 @@ def _missing_text(finalist: Finalist) -> str:
     planned = lost + (finalist.score.n if finalist.score else 0)
     reasons = ", ".join(f"{count} {why}" for why, count in finalist.missing.items())
     return f"{lost} of {planned} fold scores missing ({reasons})"
+
+
+class _Common(TypedDict):
+    """The fields every recommendation from an evaluation shares."""
+
+    metric: str
+    chance: float
+    folds: int
+    seeds: int
+    finalists: list[Finalist]
 
 
 CHEAPER_PARAMS = 1.1
@@ -192,7 +205,7 @@ def recommend(
     bounds = metric_range(metric.removeprefix("val_"))  # scored on the folds
     scores, share, parts = evaluation.scores, evaluation.scored_share, evaluation.parts
 
-    def score(values: dict) -> Interval | None:
+    def score(values: Scores) -> Interval | None:
         if not values:
             return None
         return corrected_interval(by_part(values, parts), share).within(*bounds)
@@ -202,7 +215,7 @@ def recommend(
         for strategy, values in scores.items()
     ]
     finalists.sort(key=lambda f: (not f.judged, -sign * f.score.mean if f.score else 0.0))
-    common = {
+    common: _Common = {
         "metric": metric,
         "chance": evaluation.chance,
         "folds": evaluation.folds,
@@ -211,6 +224,7 @@ def recommend(
     }
 
     def beats_chance(finalist: Finalist) -> bool:
+        assert finalist.score is not None  # only judged finalists are asked
         bound = finalist.score.low if sign > 0 else finalist.score.high
         return sign * (bound - evaluation.chance) > 0
 
@@ -247,8 +261,8 @@ def recommend(
     others = [f for f in finalists if f is not chosen]
     incomparable = [f for f in others if difference(chosen, f) is None]
     comparable = [f for f in others if f not in incomparable]
-    runner_up = (comparable or [None])[0]
-    gap = runner_up and difference(chosen, runner_up)
+    runner_up = comparable[0] if comparable else None
+    gap = None if runner_up is None else difference(chosen, runner_up)
     if incomparable:  # the comparison with the others stands, and says what it lacks
         missing = incomparable[0]
         verdict = Verdict.INSUFFICIENT
@@ -271,19 +285,21 @@ def recommend(
             if cheaper
             else f"tied within noise with {other.strategy}, as cheap: the better mean"
         )
-    elif gap.contains(0.0):
-        verdict = Verdict.UNSEPARATED
-        reason = (
-            f"ahead of {runner_up.strategy} by {gap.mean:+.3f}, more than a tie "
-            f"({equivalence:g}) but within noise: the better mean; more folds or repetitions "
-            "would separate them"
-        )
     else:
-        verdict, reason = Verdict.BETTER, f"better than {runner_up.strategy} beyond noise"
+        assert gap is not None  # the runner-up is comparable: their difference was found
+        if gap.contains(0.0):
+            verdict = Verdict.UNSEPARATED
+            reason = (
+                f"ahead of {runner_up.strategy} by {gap.mean:+.3f}, more than a tie "
+                f"({equivalence:g}) but within noise: the better mean; more folds or repetitions "
+                "would separate them"
+            )
+        else:
+            verdict, reason = Verdict.BETTER, f"better than {runner_up.strategy} beyond noise"
     return Recommendation(
         verdict,
         chosen.strategy,
-        runner_up=runner_up and runner_up.strategy,
+        runner_up=None if runner_up is None else runner_up.strategy,
         difference=gap,
         reason=reason,
         **common,

@@ -2,6 +2,7 @@
 and the recommendation (``recommendation.py``) drawn from them."""
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sweeps.evaluation import read_evaluation
 from sweeps.ledger import TrialRecord
@@ -17,7 +18,7 @@ class Conclusion:
     """What a finished sweep says: its leaderboard, its strategies ranked, how its trials
     ended, and the recommendation (``None`` when no trial reported a value)."""
 
-    board: list[dict]
+    board: list[dict[str, Any]]
     ranks: list[StrategyRank]
     counts: dict[TrialStatus, int]
     lost: int
@@ -32,6 +33,8 @@ class Conclusion:
     @property
     def best_trial_id(self) -> str:
         """The best search trial of the recommended strategy."""
+        if self.recommendation is None:  # as reading ``None.strategy`` would
+            raise AttributeError("'NoneType' object has no attribute 'strategy'")
         strategy = self.recommendation.strategy
         return next(r.best_trial_id for r in self.ranks if r.strategy == strategy)
 
@@ -44,7 +47,7 @@ class Conclusion:
     def leaderboard_text(self) -> str:
         return format_leaderboard(self.board, self.metric)
 
-    def as_report(self) -> dict:
+    def as_report(self) -> dict[str, Any]:
         """``report.json``."""
         return {
             "leaderboard": self.board,

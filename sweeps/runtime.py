@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+from typing import Any
 
 import ray
 
@@ -30,7 +31,7 @@ def connect(address: str | None) -> None:
     if ray.is_initialized():
         return
     address = cluster_address(address)
-    options = {"log_to_driver": False, "logging_level": logging.WARNING}
+    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
     if not address:
         ray.init(address="local", include_dashboard=False, **options)
         return
@@ -93,7 +94,9 @@ def _refused(address: str, said: str) -> str:
 
 def cluster_capacity() -> dict[str, float]:
     """Total resources of the connected cluster (CPU, GPU, …)."""
-    return {k: v for k, v in ray.cluster_resources().items() if not k.startswith("node:")}
+    # ray: cluster_resources is unannotated
+    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    return {k: v for k, v in resources.items() if not k.startswith("node:")}
 
 
 def concurrency(max_concurrent: int | None, cpus_per_trial: float) -> int:

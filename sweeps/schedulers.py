@@ -56,4 +56,4 @@ def _hyperband(config: SchedulerConfig, max_epochs: int) -> Any:
 def _fifo(config: SchedulerConfig, max_epochs: int) -> Any:
     from ray.tune.schedulers import FIFOScheduler
 
-    return FIFOScheduler()
+    return FIFOScheduler()  # type: ignore[no-untyped-call]  # Ray leaves it unannotated

@@ -17,6 +17,7 @@ search's best trial needed.
 
 import statistics
 from dataclasses import dataclass
+from typing import cast
 
 from sweeps import protocol
 from sweeps.evaluation import fold_score
@@ -47,7 +48,7 @@ class SearchGap:
             "the search's choice among its trials": choice,
             "picking the best epoch on a small validation part": epoch,
         }
-        likely = max(causes, key=causes.get)
+        likely = max(causes, key=lambda cause: causes[cause])
         lines = [
             f"search vs folds: {self.strategy} scored {self.search:.3f} on the search's "
             f"validation split (the best of {self.trials} trials, at epoch {self.best_epoch}) "
@@ -76,11 +77,12 @@ def search_gaps(
     metric = recommendation.metric
     rank_of = {rank.strategy: rank for rank in ranks}
     by_id = {record.trial_id: record for record in searched}
-    gaps = []
+    gaps: list[SearchGap] = []
     for finalist in recommendation.finalists:
         rank = rank_of.get(finalist.strategy)
         if rank is None or not finalist.judged:
             continue
+        assert finalist.score is not None  # judged
         bound = finalist.score.high if sign > 0 else finalist.score.low
         if sign * (rank.best - bound) <= 0:
             continue
@@ -101,7 +103,8 @@ def search_gaps(
                 search=rank.best,
                 trials=rank.n_trials,
                 best_epoch=best_epoch,
-                fold_validation=statistics.fmean(r.best(metric, mode) for r in scored),
+                # a scored evaluation trial reported its validation metric
+                fold_validation=statistics.fmean(cast(float, r.best(metric, mode)) for r in scored),
                 folds=finalist.score.mean,
                 search_trained=search_trained,
                 fold_trained=statistics.fmean(r.history[-1][protocol.FOLD_TRAINED] for r in scored),

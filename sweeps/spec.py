@@ -8,7 +8,7 @@ num_samples: 16
 """
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
@@ -39,8 +39,9 @@ class Resources(_Config):
     @pydantic.field_validator("cpus", mode="before")
     @classmethod
     def _number_or_auto(cls, value: object) -> object:
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if value == "auto" or (number and value > 0):
+        if value == "auto" or (
+            isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+        ):
             return value
         raise ValueError("CPUs per trial: a positive number, or auto")
 
@@ -135,7 +136,7 @@ class SweepSpec(_Config):
     def base_trial(self) -> TrialConfig:
         """The trial every sampled config starts from: the spec's data, and the pretrained
         checkpoint when the spec pretrains one."""
-        update: dict = {"data": self.data}
+        update: dict[str, Any] = {"data": self.data}
         if self.pretrain is not None and self.trial.backbone.checkpoint is None:
             update["backbone"] = self.trial.backbone.model_copy(
                 update={"checkpoint": str(self.pretrain.output)}
@@ -146,10 +147,11 @@ class SweepSpec(_Config):
         return SweepDir(self.storage_path / self.name, self.name)
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        text: str = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        return text
 
 
-def load_spec(path: Path, overrides: dict | None = None) -> SweepSpec:
+def load_spec(path: Path, overrides: dict[str, Any] | None = None) -> SweepSpec:
     """Read a spec (safe YAML only), with ``overrides`` of its top-level fields, and relative
     file paths made absolute from the current directory, so that trials on any node find
     them."""

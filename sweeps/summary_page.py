@@ -51,8 +51,9 @@ def _recommendation(recommendation: Recommendation | None) -> str:
     rows = [
         [
             f.strategy,
-            _number(f.score and f.score.mean),
-            f"{_number(f.score and f.score.low)} to {_number(f.score and f.score.high)}",
+            _number(None if f.score is None else f.score.mean),
+            f"{_number(None if f.score is None else f.score.low)} to "
+            f"{_number(None if f.score is None else f.score.high)}",
             "–" if f.trainable_params is None else f"{f.trainable_params:,}",
             _number(f.epoch_time, 2),
         ]

@@ -10,6 +10,8 @@ import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
 
 import numpy as np
 import optuna
@@ -29,6 +31,7 @@ from sweeps.outbox import Outbox, describe_unsent
 from sweeps.process import configure_process
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.publish import publish_report
+from sweeps.recommendation import Recommendation
 from sweeps.report import Conclusion, conclude
 from sweeps.runtime import cluster_capacity, connect
 from sweeps.spec import SweepSpec, load_spec
@@ -57,7 +60,7 @@ class SweepOutcome:
     conclusion: Conclusion
 
     @property
-    def recommendation(self):
+    def recommendation(self) -> Recommendation | None:
         return self.conclusion.recommendation
 
 
@@ -76,7 +79,8 @@ def ensure_pretrained(config: PretrainConfig | None) -> None:
 def check_resources(spec: SweepSpec) -> None:
     """Refuse a request no node can ever satisfy, instead of waiting forever."""
     capacity = cluster_capacity()
-    wanted = {"CPU": spec.resources.cpus, "GPU": spec.resources.gpus}
+    cpus = cast(float, spec.resources.cpus)  # a number once prepared (``plan_cpus``)
+    wanted = {"CPU": cpus, "GPU": spec.resources.gpus}
     for name, amount in wanted.items():
         if amount > capacity.get(name, 0.0):
             raise SweepError(
@@ -160,7 +164,7 @@ class SweepRun:
         return run
 
     @classmethod
-    def resume(cls, path) -> "SweepRun":
+    def resume(cls, path: Path) -> "SweepRun":
         """An interrupted sweep, opened from its directory (also when it was moved)."""
         configure_process()
         directory = SweepDir.open(path)
@@ -190,6 +194,7 @@ class SweepRun:
     def search(self, auto: bool = False) -> None:
         """The sweep's Tune run: the search, then the finalists' evaluation. ``auto``: first a
         race of every applicable strategy at its defaults; the search tunes the winner only."""
+        assert self.context is not None  # opened by ``start``: only ``resume`` leaves it None
         race = candidate_strategies(self.context) if auto else []
         if race:
             log.info(
@@ -232,6 +237,7 @@ class SweepRun:
             best = ledger.trials[conclusion.best_trial_id].config
             checkpoint = directory.trial_checkpoint(conclusion.best_trial_id, CHECKPOINT_FILE)
             final = final_fit(spec, best, self.data_ref, checkpoint)
+            assert conclusion.recommendation is not None  # ``conclusion.result`` says so
             conclusion.recommendation.test_metrics = final.evaluation.test_metrics
             directory.best_config.write_text(TrialConfig.model_validate(best).to_yaml())
         if conclusion.recommendation is not None:
@@ -272,7 +278,7 @@ def run_sweep(spec: SweepSpec, auto: bool = False) -> SweepOutcome:
         return run.finish()
 
 
-def resume_sweep(path) -> SweepOutcome:
+def resume_sweep(path: Path) -> SweepOutcome:
     """Finish an interrupted sweep: restore Tune's run (its trials, searcher and callbacks) and
     carry on with the same parent run, Optuna study and ledger; finished trials do not rerun."""
     run = SweepRun.resume(path)

@@ -13,8 +13,12 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sweeps.errors import read_yaml
+
+if TYPE_CHECKING:
+    import optuna
 
 SPEC_FILE = "spec.yaml"
 SEARCH = "search"
@@ -53,7 +57,7 @@ class SweepDir:
     def study_name(self, stage: str) -> str:
         return f"{self.name}.{stage}"
 
-    def load_study(self, stage: str):
+    def load_study(self, stage: str) -> "optuna.Study | None":
         """The stage's Optuna study, or ``None`` before it was created."""
         import optuna
 

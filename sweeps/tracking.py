@@ -11,6 +11,8 @@ import time
 from typing import Any
 
 from ray import tune
+from ray.tune.experiment import Trial
+from ray.tune.stopper import Stopper
 
 from sweeps import protocol
 from sweeps.ledger import Ledger, TrialRecord
@@ -40,7 +42,7 @@ def _looks_like_credential(name: str) -> bool:
     return name not in _NOT_CREDENTIALS and _CREDENTIAL.search(name) is not None
 
 
-def loggable_params(config: dict) -> dict[str, str]:
+def loggable_params(config: dict[str, Any]) -> dict[str, str]:
     """The flattened config as MLflow params, without values whose names look like secrets."""
     return {
         key: str(value)[:_MAX_PARAM_LENGTH]
@@ -70,20 +72,28 @@ class MlflowTracker(tune.Callback):
         self.ledger = Ledger(self.directory.ledger)
         self.outbox = self.session.outbox(self.directory)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return {k: self.__dict__[k] for k in ("session", "directory", "metric", "mode")}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         if "sweep_dir" in state:  # pickled by a sweep made before SweepDir existed
             state["directory"] = SweepDir.open(state.pop("sweep_dir"))
         self.__dict__.update(state)
         self._open()
 
-    def setup(self, **info: Any) -> None:
+    def setup(
+        self,
+        stop: Stopper | None = None,
+        num_samples: int | None = None,
+        total_num_samples: int | None = None,
+        **info: Any,
+    ) -> None:
         self._open()  # the ledger as it is on disk now
 
     # --- Tune hooks ---------------------------------------------------------------------
-    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def on_trial_start(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         record = self.ledger.trials.get(trial.trial_id)
         if record is None:
             phase = trial.config.get(protocol.PHASE, Phase.SEARCH)
@@ -107,7 +117,7 @@ class MlflowTracker(tune.Callback):
         self.ledger.save()
 
     def on_trial_result(
-        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any
     ) -> None:
         record = self.ledger.trials[trial.trial_id]
         if protocol.RESTORED_HISTORY in result:  # the epochs before a restore, from its checkpoint
@@ -136,13 +146,17 @@ class MlflowTracker(tune.Callback):
             )
         record.logged_epochs = max(record.logged_epochs, epoch)
 
-    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         record = self.ledger.trials[trial.trial_id]
         finished = bool(trial.last_result.get(protocol.COMPLETED))
         record.status = TrialStatus.FINISHED if finished else TrialStatus.PRUNED
         self._end(record, "FINISHED" if finished else "KILLED", {"pruned": str(not finished)})
 
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         record = self.ledger.trials[trial.trial_id]
         record.status = TrialStatus.FAILED
         record.error = _error_text(trial)
@@ -176,7 +190,7 @@ def _summary(record: TrialRecord, metric: str, mode: str) -> dict[str, float]:
     return summary
 
 
-def _logged_metrics(values: dict) -> dict[str, float]:
+def _logged_metrics(values: dict[str, Any]) -> dict[str, float]:
     return {
         k: float(v)
         for k, v in values.items()
@@ -184,7 +198,7 @@ def _logged_metrics(values: dict) -> dict[str, float]:
     }
 
 
-def _epoch_entry(epoch: int, metrics: dict, result: dict) -> dict:
+def _epoch_entry(epoch: int, metrics: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     """A ledger entry: the epoch's metrics, the trial's size, and when the epoch ended."""
     return {
         "epoch": epoch,

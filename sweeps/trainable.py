@@ -8,6 +8,7 @@ store (``tune.with_parameters``), as read-only zero-copy arrays.
 
 import os
 from pathlib import Path
+from typing import Any, cast
 
 import pyarrow.fs
 import ray
@@ -26,12 +27,12 @@ class ProbeTrainable(tune.Trainable):
     """Tune config: ``{protocol.TRIAL: <TrialConfig as a dict>, protocol.CPUS: <threads>}``,
     and ``protocol.PHASE`` for a confirmation trial."""
 
-    def setup(self, config: dict, data: EEGDataset | None = None) -> None:
+    def setup(self, config: dict[str, Any], data: EEGDataset | None = None) -> None:
         configure_process()
         self.data = data
         self._start(config)
 
-    def _start(self, config: dict) -> None:
+    def _start(self, config: dict[str, Any]) -> None:
         torch.set_num_threads(max(int(config.get(protocol.CPUS, 1)), 1))
         self.evaluating = bool(config.get(protocol.PHASE))
         self.metric_key = protocol.CONFIRMATION_VALUE if self.evaluating else protocol.BEST_VALUE
@@ -39,7 +40,7 @@ class ProbeTrainable(tune.Trainable):
         self.runner = TrialRunner(self.trial_config, self.data)
         self.restored_from: str | None = None  # said once, in the first result after a restore
 
-    def step(self) -> dict:
+    def step(self) -> dict[str, Any]:
         if self.runner.done:
             # restored from the checkpoint of its last epoch (a resumed sweep): nothing left to
             # train; report it as ended, marked so the tracker does not count an extra epoch
@@ -47,7 +48,7 @@ class ProbeTrainable(tune.Trainable):
             return {**self._result(replayed), protocol.REPLAYED: True}
         return self._result(self._with_fold_scores(self.runner.step().metrics))
 
-    def _with_fold_scores(self, metrics: dict) -> dict:
+    def _with_fold_scores(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """An evaluation trial's last result also holds its scores on its fold, at the best
         epoch its validation part picked, with the fold's chance level and counts."""
         if not (self.evaluating and self.runner.done):
@@ -63,7 +64,7 @@ class ProbeTrainable(tune.Trainable):
             protocol.FOLD_PART: fold.part,
         }
 
-    def _result(self, metrics: dict) -> dict:
+    def _result(self, metrics: dict[str, Any]) -> dict[str, Any]:
         context = ray.get_runtime_context()
         restored_from, self.restored_from = self.restored_from, None
         gpus = context.get_accelerator_ids().get("GPU", [])
@@ -95,7 +96,8 @@ class ProbeTrainable(tune.Trainable):
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         self.runner.save(Path(checkpoint_dir) / CHECKPOINT_FILE)
 
-    def restore(self, checkpoint_path) -> None:
+    # checkpoint_path: a path, a tune.Checkpoint, or Tune's result holding one
+    def restore(self, checkpoint_path: Any) -> None:
         """Continue from the newest complete checkpoint this trial wrote, or from scratch.
 
         Tune restores the checkpoint its saved state names. A driver killed after a trial
@@ -113,13 +115,14 @@ class ProbeTrainable(tune.Trainable):
         self.restored_from = newest.path.rstrip("/").rsplit("/", 1)[-1]
         super().restore(checkpoint_path if newest.path == named.path else newest)
 
-    def load_checkpoint(self, checkpoint_dir: str) -> None:
+    # ray's stub says a dict; a class trainable that saves to its directory gets the directory
+    def load_checkpoint(self, checkpoint_dir: str) -> None:  # type: ignore[override]
         self.runner.load(Path(checkpoint_dir) / CHECKPOINT_FILE)
         # Tune counts iterations from the named checkpoint's metrics; ours may be newer, and
         # ASHA's rungs count iterations: one epoch is one iteration
         self._iteration = self.runner.epoch
 
-    def reset_config(self, new_config: dict) -> bool:
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
         self._start(new_config)
         return True
 
@@ -127,7 +130,8 @@ class ProbeTrainable(tune.Trainable):
 def newest_checkpoint(named: tune.Checkpoint) -> tune.Checkpoint | None:
     """The newest complete checkpoint (one holding ``CHECKPOINT_FILE``) in the trial directory
     of ``named``, on whatever storage it is (a local or shared path, an object store)."""
-    filesystem = named.filesystem
+    # never None: a Checkpoint made without one takes it from its path
+    filesystem = cast(pyarrow.fs.FileSystem, named.filesystem)
     trial_dir = named.path.rstrip("/").rsplit("/", 1)[0]
     found = filesystem.get_file_info(pyarrow.fs.FileSelector(trial_dir, allow_not_found=True))
     complete = sorted(

@@ -5,12 +5,16 @@ Decides nothing about the sweep: whether it races first, and what it concludes, 
 """
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import optuna
 import ray
 from ray import tune
+from ray.tune.experiment import Trial
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from probe_core import EEGDataset
 from search_spaces import (
     DeclarativeSpace,
     SamplerConfig,
@@ -35,6 +39,11 @@ from sweeps.tracking_session import TrackingSession
 from sweeps.trainable import ProbeTrainable
 
 
+def _cpus(spec: SweepSpec) -> float:
+    """CPUs per trial: a number once the spec is prepared (``plan_cpus`` resolves ``auto``)."""
+    return cast(float, spec.resources.cpus)
+
+
 def build_space(spec: SweepSpec) -> Space:
     parts = [
         get_space(entry) if isinstance(entry, str) else DeclarativeSpace(parameters=entry)
@@ -50,7 +59,7 @@ class DefineByRun:
     def __init__(self, space: Space, context: SpaceContext, cpus: float) -> None:
         self.space, self.context, self.cpus = space, context, cpus
 
-    def __call__(self, trial: optuna.Trial) -> dict:
+    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
         config = self.space(trial, self.context).model_dump(mode="json")
         return {protocol.TRIAL: config, protocol.CPUS: self.cpus}
 
@@ -67,7 +76,7 @@ def _searcher(
         mode = [spec.mode, *["min"] * len(spec.objectives)]
     warm = warm_start(context) if spec.warm_start and spec.sampler.name != "grid" else None
     return OptunaSearch(
-        space=DefineByRun(space, context, spec.resources.cpus),
+        space=DefineByRun(space, context, _cpus(spec)),
         metric=metric,
         mode=mode,
         sampler=sampler,
@@ -77,13 +86,15 @@ def _searcher(
     )
 
 
-def trainable(spec: SweepSpec, data_ref: ray.ObjectRef):
+def trainable(spec: SweepSpec, data_ref: ray.ObjectRef[EEGDataset]) -> type[tune.Trainable]:
     """The trainable with the dataset (an object-store reference) and the trial's resources."""
     with_data = tune.with_parameters(ProbeTrainable, data=data_ref)
-    return tune.with_resources(with_data, {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus})
+    resources = {"cpu": _cpus(spec), "gpu": spec.resources.gpus}
+    # ray: with_resources is unannotated; given a Trainable class, it returns a subclass
+    return cast(type[tune.Trainable], tune.with_resources(with_data, resources))
 
 
-def _trial_dirname(trial) -> str:
+def _trial_dirname(trial: Trial) -> str:
     return trial.trial_id
 
 
@@ -119,7 +130,7 @@ class TuneRunInputs:
     store, the search spaces' context, the MLflow session and the sweep directory."""
 
     spec: SweepSpec
-    data_ref: ray.ObjectRef
+    data_ref: ray.ObjectRef[EEGDataset]
     context: SpaceContext
     session: TrackingSession
     directory: SweepDir
@@ -134,7 +145,7 @@ def start_run(inputs: TuneRunInputs, *, race: list[str] | None = None) -> None:
     if race:  # the race ran every strategy at its defaults: no warm start after it
         no_warm_start = spec.model_copy(update={"warm_start": False})
         raced = _searcher(race_spec(spec, race), context, directory, RACE)
-        searcher = RacingSearcher(
+        searcher: Searcher = RacingSearcher(
             raced, len(race), SearchOf(no_warm_start, context, directory), spec.mode
         )
     else:
@@ -148,7 +159,7 @@ def start_run(inputs: TuneRunInputs, *, race: list[str] | None = None) -> None:
     shown = verbosity()
     if shown != Verbosity.QUIET:
         callbacks.append(ProgressView(total, spec.mode))
-    allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
+    allow_pending_trials(concurrency(spec.max_concurrent, _cpus(spec)))
     tune.Tuner(
         trainable(spec, inputs.data_ref),
         tune_config=tune.TuneConfig(
@@ -173,12 +184,12 @@ def start_run(inputs: TuneRunInputs, *, race: list[str] | None = None) -> None:
     ).fit()
 
 
-def restore_run(spec: SweepSpec, data_ref: ray.ObjectRef, directory: SweepDir) -> bool:
+def restore_run(spec: SweepSpec, data_ref: ray.ObjectRef[EEGDataset], directory: SweepDir) -> bool:
     """Continue the sweep's Tune run where its driver stopped (its trials, searcher and
     callbacks come back from its saved state); False when there is none to continue."""
     path = str(directory.tune_run)
     if not tune.Tuner.can_restore(path):
         return False
-    allow_pending_trials(concurrency(spec.max_concurrent, spec.resources.cpus))
+    allow_pending_trials(concurrency(spec.max_concurrent, _cpus(spec)))
     tune.Tuner.restore(path, trainable(spec, data_ref), resume_errored=True).fit()
     return True

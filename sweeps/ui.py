@@ -24,7 +24,7 @@ HOST = "127.0.0.1"
 class Server:
     name: str
     url: str  # the page to open
-    process: subprocess.Popen | None  # None: a server this command did not start
+    process: subprocess.Popen[bytes] | None  # None: a server this command did not start
 
 
 def experiment_page(uri: str, experiment_id: str) -> str:
@@ -36,10 +36,11 @@ def experiment_page(uri: str, experiment_id: str) -> str:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, timeout_s: float = 120.0) -> None:
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:

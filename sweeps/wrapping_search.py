@@ -20,7 +20,7 @@ class WrappingSearcher(Searcher):
         self.inner = inner
 
     def set_search_properties(
-        self, metric: str | None, mode: str | None, config: dict, **spec: Any
+        self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
     ) -> bool:
         return self.inner.set_search_properties(metric, mode, config, **spec)
 
@@ -33,7 +33,9 @@ class WrappingSearcher(Searcher):
             self.__dict__.update(pickle.load(handle))
 
 
-def ended_trial(trial_id: str, trial: dict, result: dict | None, error: bool) -> TrialRecord:
+def ended_trial(
+    trial_id: str, trial: dict[str, Any], result: dict[str, Any] | None, error: bool
+) -> TrialRecord:
     """An ended search trial as a ranking sees it: its best value, or none when it failed."""
     value = (result or {}).get(protocol.BEST_VALUE)
     history = [] if error or value is None else [{protocol.BEST_VALUE: value}]
