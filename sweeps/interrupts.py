@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from ray import tune
-from ray.tune.stopper import Stopper
 
 _INTERRUPTED = threading.Event()
 
@@ -29,13 +28,7 @@ class InterruptWatcher(tune.Callback):
     The flag is process-wide: a restored Tune run brings its own (unpickled) copy of this
     callback."""
 
-    def setup(
-        self,
-        stop: Stopper | None = None,
-        num_samples: int | None = None,
-        total_num_samples: int | None = None,
-        **info: Any,
-    ) -> None:
+    def setup(self, *args: Any, **info: Any) -> None:  # Tune's arguments are not used
         _INTERRUPTED.clear()
         tune_handler = signal.getsignal(signal.SIGINT)
 

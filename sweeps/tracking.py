@@ -12,7 +12,6 @@ from typing import Any
 
 from ray import tune
 from ray.tune.experiment import Trial
-from ray.tune.stopper import Stopper
 
 from sweeps import protocol
 from sweeps.ledger import Ledger, TrialRecord
@@ -81,13 +80,7 @@ class MlflowTracker(tune.Callback):
         self.__dict__.update(state)
         self._open()
 
-    def setup(
-        self,
-        stop: Stopper | None = None,
-        num_samples: int | None = None,
-        total_num_samples: int | None = None,
-        **info: Any,
-    ) -> None:
+    def setup(self, *args: Any, **info: Any) -> None:  # Tune's arguments are not used
         self._open()  # the ledger as it is on disk now
 
     # --- Tune hooks ---------------------------------------------------------------------
