@@ -326,9 +326,3 @@ STRATEGIES.close(
     "the trial config's union of strategies is made when probe_core is imported; define "
     "strategies in probe_core/strategies.py"
 )
-STRATEGY_KINDS: list[str] = STRATEGIES.names()
-
-
-def strategy_class(kind: str) -> type[Strategy]:
-    """The strategy class of a ``kind``."""
-    return STRATEGIES[kind]

@@ -10,7 +10,7 @@ from typing import Any
 import optuna
 
 from probe_core import BackboneFacts, Mlp, TrialConfig
-from probe_core.strategies import strategy_class
+from probe_core.strategies import STRATEGIES
 from search_spaces.config_paths import with_values
 from search_spaces.context import SpaceContext
 
@@ -34,7 +34,7 @@ def _aggregation_value(name: str) -> str | int:
 
 def probe_head(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     kind = context.base.strategy.kind
-    is_probe = strategy_class(kind).is_probe
+    is_probe = STRATEGIES[kind].is_probe
     values: dict[str, Any] = {}
     if kind != "attentive_probe":
         choices = valid_aggregations(context.facts)
@@ -65,6 +65,6 @@ def probe_head_defaults(kind: str, context: SpaceContext) -> dict[str, Any]:
     base = context.base.wrapper.aggregation
     name = f"grouped_{base}" if isinstance(base, int) else base
     values = {f"{kind}.aggregation": name if name in choices else choices[0]}
-    if not strategy_class(kind).is_probe:
+    if not STRATEGIES[kind].is_probe:
         values[f"{kind}.probe"] = "linear"
     return values

@@ -77,7 +77,7 @@ def test_inapplicable_strategies_are_never_offered(contexts) -> None:
 def test_every_searched_strategy_round_trips_through_its_parameters(contexts) -> None:
     """Each kind's ``suggest`` and ``params_of`` are inverses: a warm start (a strategy turned
     into trial parameters) samples exactly that strategy again."""
-    from probe_core.strategies import STRATEGY_KINDS
+    from probe_core.strategies import STRATEGIES
     from search_spaces.config_paths import with_values
     from search_spaces.freeze_strategy import (
         freeze_strategy,
@@ -88,7 +88,7 @@ def test_every_searched_strategy_round_trips_through_its_parameters(contexts) ->
 
     context = contexts["Labram"]  # a transformer with blocks: every searched kind applies
     assert searched_kinds() == applicable_strategies(context.facts)
-    assert set(searched_kinds()) == set(STRATEGY_KINDS) - {"layers"}  # names come from a user
+    assert set(searched_kinds()) == set(STRATEGIES) - {"layers"}  # names come from a user
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     for kind in searched_kinds():
         search = search_of(kind)

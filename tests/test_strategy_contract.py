@@ -7,7 +7,7 @@ import torch
 
 from probe_core.assembly import backbone_with_facts, build_model
 from probe_core.errors import StrategyError
-from probe_core.strategies import STRATEGY_KINDS
+from probe_core.strategies import STRATEGIES
 from probe_core.training import TrialRunner, seed_everything
 from probe_core.trial_config import TrialConfig
 from search_spaces.freeze_strategy import searched_kinds
@@ -35,7 +35,7 @@ def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in model.named_parameters()}
 
 
-@pytest.mark.parametrize("kind", STRATEGY_KINDS)
+@pytest.mark.parametrize("kind", STRATEGIES.names())
 def test_only_what_the_strategy_declares_trainable_changes(kind, patch_data) -> None:
     """Each epoch, the parameters the strategy leaves trainable (after ``on_epoch_start``) are
     the only ones that may move; something does."""
@@ -53,7 +53,7 @@ def test_only_what_the_strategy_declares_trainable_changes(kind, patch_data) -> 
     assert changed <= declared, sorted(changed - declared)
 
 
-@pytest.mark.parametrize("kind", STRATEGY_KINDS)
+@pytest.mark.parametrize("kind", STRATEGIES.names())
 def test_a_resumed_trial_ends_where_an_uninterrupted_one_does(kind, patch_data) -> None:
     config = _config(kind)
     seed_everything(config.seed)
@@ -74,7 +74,7 @@ def test_a_resumed_trial_ends_where_an_uninterrupted_one_does(kind, patch_data) 
 
 
 @pytest.mark.parametrize("backbone", [{"name": "EEGNet"}, {"name": "ShallowFBCSPNet"}, LABRAM])
-@pytest.mark.parametrize("kind", STRATEGY_KINDS)
+@pytest.mark.parametrize("kind", STRATEGIES.names())
 def test_applies_to_agrees_with_whether_it_builds(kind, backbone, patch_data) -> None:
     """A strategy the spaces would not offer (``applies_to`` false) fails to build with a
     StrategyError, and one they offer builds."""
@@ -89,7 +89,7 @@ def test_applies_to_agrees_with_whether_it_builds(kind, backbone, patch_data) ->
 
 
 def test_every_strategy_but_the_users_layer_rules_is_searched() -> None:
-    assert searched_kinds() == [kind for kind in STRATEGY_KINDS if kind != "layers"]
+    assert searched_kinds() == [kind for kind in STRATEGIES if kind != "layers"]
 
 
 def test_a_strategy_defined_after_the_trial_config_was_built_is_refused_at_once() -> None:
