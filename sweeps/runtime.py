@@ -16,6 +16,7 @@ CONNECT_TIMEOUT_S = 5
 PROBE_TIMEOUT_S = 12
 """How long joining the cluster may take in the probe (``check_cluster``)."""
 PROBE = "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR')"
+CHECK_ADDRESS = "check --address or RAY_ADDRESS (`ray status` on the head node prints its address)"
 
 
 def cluster_address(address: str | None) -> str | None:
@@ -52,10 +53,9 @@ def check_answers(address: str) -> None:
         with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
             pass
     except OSError as error:
-        raise SweepError(
-            f"no Ray cluster answers at {address} ({error.strerror or error}): check --address "
-            "or RAY_ADDRESS (`ray status` on the head node prints its address)"
-        ) from None
+        reason = error.strerror or error
+        message = f"no Ray cluster answers at {address} ({reason}): {CHECK_ADDRESS}"
+        raise SweepError(message) from None
 
 
 def check_cluster(address: str) -> None:
@@ -73,8 +73,8 @@ def check_cluster(address: str) -> None:
         )
     except subprocess.TimeoutExpired:
         raise SweepError(
-            f"the Ray cluster at {address} did not answer within {PROBE_TIMEOUT_S} s: check "
-            "--address or RAY_ADDRESS (`ray status` on the head node prints its address)"
+            f"the Ray cluster at {address} did not answer within {PROBE_TIMEOUT_S} s: "
+            f"{CHECK_ADDRESS}"
         ) from None
     if probe.returncode != 0:
         raise SweepError(_refused(address, probe.stderr))
