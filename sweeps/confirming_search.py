@@ -16,6 +16,7 @@ from sweeps import protocol
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase
 from sweeps.ranking import rank_strategies
+from sweeps.saved_state import SavedAsData, State, records_of, records_state
 from sweeps.spec import Confirmation
 from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
@@ -38,13 +39,14 @@ def evaluation_config(
         "split": split,
         "training": {**training, "patience": patience},
     }
-    return {**config, protocol.TRIAL: evaluated, protocol.PHASE: Phase.CONFIRMATION}
+    # the phase as a plain string: Tune saves trial configs pickled, and pickles name classes
+    return {**config, protocol.TRIAL: evaluated, protocol.PHASE: Phase.CONFIRMATION.value}
 
 
 class ConfirmingSearcher(WrappingSearcher):
     def __init__(
         self,
-        inner: Searcher,
+        inner: SavedAsData,
         n_search: int,
         confirmation: Confirmation,
         mode: str,
@@ -56,6 +58,19 @@ class ConfirmingSearcher(WrappingSearcher):
         self.configs: dict[str, dict[str, Any]] = {}  # Tune configs of the search trials
         self.ended: dict[str, TrialRecord] = {}
         self.queue: list[dict[str, Any]] | None = None
+
+    def state(self) -> State:
+        return {
+            "configs": self.configs,
+            "ended": records_state(self.ended),
+            "queue": self.queue,
+            "inner": self.inner.state(),
+        }
+
+    def load(self, state: State) -> None:
+        self.configs, self.queue = state["configs"], state["queue"]
+        self.ended = records_of(state["ended"])
+        self.inner.load(state["inner"])
 
     # ray's stub omits Searcher.FINISHED, a str that suggest may return
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]

@@ -25,8 +25,8 @@ class InterruptWatcher(tune.Callback):
     """Notices the SIGINT that Tune turns into a graceful stop (``fit()`` then returns as if the
     sweep had ended). Tune installs its handler before callbacks are set up; we chain to it.
 
-    The flag is process-wide: a restored Tune run brings its own (unpickled) copy of this
-    callback."""
+    The flag is process-wide, not the callback's: with a Ray client (``ray://``) Tune runs a
+    pickled copy of it."""
 
     def setup(self, *args: Any, **info: Any) -> None:  # Tune's arguments are not used
         _INTERRUPTED.clear()

@@ -33,7 +33,7 @@ class ProgressView(tune.Callback):
         self.best: tuple[float, str] | None = None
         self._last_draw = 0.0
 
-    # Tune pickles callbacks; a restored view starts afresh
+    # with a Ray client (``ray://``) Tune's run is pickled: the view starts afresh there
     def __getstate__(self) -> dict[str, Any]:
         return {"total": self.total, "mode": self.mode}
 

@@ -15,6 +15,7 @@ from ray.tune.search import Searcher
 from sweeps import protocol
 from sweeps.ledger import TrialRecord
 from sweeps.ranking import rank_strategies
+from sweeps.saved_state import SavedAsData, State, records_of, records_state
 from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
 log = logging.getLogger(__name__)
@@ -23,18 +24,35 @@ log = logging.getLogger(__name__)
 class RacingSearcher(WrappingSearcher):
     def __init__(
         self,
-        race: Searcher,
+        race: SavedAsData,
         n_race: int,
-        search_of: Callable[[str], Searcher],
+        search_of: Callable[[str], SavedAsData],
         mode: str,
     ) -> None:
-        """``search_of(winner)``: the search of the winning strategy (picklable: Tune saves
-        the searcher with its run)."""
+        """``search_of(winner)``: the search of the winning strategy."""
         super().__init__(race)  # the race first: ``inner``
         self.n_race, self.search_of, self.rank_mode = n_race, search_of, mode
         self.configs: dict[str, dict[str, Any]] = {}  # the raced trials' TrialConfigs
         self.ended: dict[str, TrialRecord] = {}  # the raced trials that ended
-        self.search: Searcher | None = None
+        self.winner: str | None = None
+        self.search: SavedAsData | None = None
+
+    def state(self) -> State:
+        return {
+            "configs": self.configs,
+            "ended": records_state(self.ended),
+            "inner": self.inner.state(),
+            "winner": self.winner,
+            "search": self.search.state() if self.search else None,
+        }
+
+    def load(self, state: State) -> None:
+        self.configs, self.ended = state["configs"], records_of(state["ended"])
+        self.inner.load(state["inner"])
+        self.winner, self.search = state["winner"], None
+        if self.winner is not None:
+            self.search = self.search_of(self.winner)
+            self.search.load(state["search"])
 
     # ray's stub omits Searcher.FINISHED, a str that suggest may return
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
@@ -51,8 +69,9 @@ class RacingSearcher(WrappingSearcher):
             )
             if not ranks:  # every raced trial failed: nothing to tune
                 return Searcher.FINISHED
-            self.search = self.search_of(ranks[0].strategy)
-            log.info("the race is won by %s: tuning it", ranks[0].strategy)
+            self.winner = ranks[0].strategy
+            self.search = self.search_of(self.winner)
+            log.info("the race is won by %s: tuning it", self.winner)
         return self.search.suggest(trial_id)
 
     def _owner(self, trial_id: str) -> Searcher | None:

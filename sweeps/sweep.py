@@ -34,6 +34,7 @@ from sweeps.publish import publish_report
 from sweeps.recommendation import Recommendation
 from sweeps.report import Conclusion, conclude
 from sweeps.runtime import cluster_capacity, connect
+from sweeps.saved_state import check_restorable, upgrade_saved_state
 from sweeps.spec import SweepSpec, load_spec
 from sweeps.sweep_dir import RACE, SEARCH, SweepDir
 from sweeps.tracking_session import (
@@ -45,12 +46,11 @@ from sweeps.tracking_session import (
     resolve_uri,
 )
 from sweeps.trainable import CHECKPOINT_FILE
-from sweeps.tune_run import DefineByRun, TuneRunInputs, build_space, restore_run, start_run
+from sweeps.tune_run import TuneRunInputs, build_space, run_search
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DefineByRun", "SweepOutcome", "SweepRun", "dry_run", "resume_sweep", "run_sweep"]
-# DefineByRun is pickled inside the searcher of sweeps made when it lived here: they still resume
+__all__ = ["SweepOutcome", "SweepRun", "dry_run", "resume_sweep", "run_sweep"]
 
 
 @dataclass
@@ -130,7 +130,7 @@ class SweepRun:
         spec: SweepSpec,
         directory: SweepDir,
         data: EEGDataset,
-        context: SpaceContext | None,
+        context: SpaceContext,
     ) -> None:
         uri = resolve_uri(spec.tracking.uri)
         check_reachable(uri)
@@ -171,7 +171,8 @@ class SweepRun:
         spec = load_spec(directory.spec)
         if spec.sweep_dir() != directory:
             spec = spec.model_copy(update={"storage_path": directory.path.parent})
-        return cls(spec, directory, spec.data.build(), None)
+        data = spec.data.build()
+        return cls(spec, directory, data, make_context(spec.base_trial(), data))
 
     @contextlib.contextmanager
     def tracking(self) -> Iterator[Outbox]:
@@ -191,26 +192,35 @@ class SweepRun:
                 record.run_id = outbox.runs.get(record.trial_id, record.run_id)
             ledger.save()
 
+    @property
+    def inputs(self) -> TuneRunInputs:
+        return TuneRunInputs(self.spec, self.data_ref, self.context, self.session, self.directory)
+
     def search(self, auto: bool = False) -> None:
         """The sweep's Tune run: the search, then the finalists' evaluation. ``auto``: first a
         race of every applicable strategy at its defaults; the search tunes the winner only."""
-        assert self.context is not None  # opened by ``start``: only ``resume`` leaves it None
         race = candidate_strategies(self.context) if auto else []
         if race:
             log.info(
                 "racing %d strategies at their default settings, then tuning the winner", len(race)
             )
-        start_run(
-            TuneRunInputs(self.spec, self.data_ref, self.context, self.session, self.directory),
-            race=race,
-        )
+        run_search(self.inputs, race=race)
         raise_if_interrupted(self.directory.path)
 
     def restore(self) -> None:
-        """Continue the Tune run where an interrupted driver left it."""
-        if restore_run(self.spec, self.data_ref, self.directory):
-            log.info("resumed %s from %s", self.spec.name, self.directory.tune_run)
-            raise_if_interrupted(self.directory.path)
+        """Continue the Tune run where an interrupted driver left it (a sweep that raced has a
+        race study)."""
+        directory = self.directory
+        if not directory.holds_tune_state():
+            return
+        if upgrade_saved_state(directory.tune_run):
+            log.info("converted the saved state of %s from the previous layout", directory.path)
+        check_restorable(directory.tune_run)
+        raced = directory.load_study(RACE) is not None
+        race = candidate_strategies(self.context) if raced else []
+        run_search(self.inputs, race=race, resume=True)
+        log.info("resumed %s from %s", self.spec.name, directory.tune_run)
+        raise_if_interrupted(directory.path)
 
     def finish(self) -> SweepOutcome:
         """Rank, recommend from the finalists' evaluation, test the winner once, and publish

@@ -107,6 +107,10 @@ class SweepDir:
     def holds_sweep(self) -> bool:
         return self.ledger.exists()
 
+    def holds_tune_state(self) -> bool:
+        """Whether Tune saved its run's state here (an interrupted sweep can then continue)."""
+        return any(self.tune_run.glob("experiment_state-*.json"))
+
     def trial_checkpoint(self, trial_id: str, file_name: str) -> Path | None:
         """The newest checkpoint file a trial of this sweep wrote, if on this disk (also in the
         separate race run of sweeps made before the race joined the search's run)."""

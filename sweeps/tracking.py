@@ -53,9 +53,9 @@ def loggable_params(config: dict[str, Any]) -> dict[str, str]:
 class MlflowTracker(tune.Callback):
     """Tune callback queueing child runs under the sweep's parent run and keeping the ledger.
 
-    It holds only paths and ids, and reopens the ledger and outbox in ``setup``: Tune pickles
-    callbacks with its experiment state, and a restored sweep must continue from what is on
-    disk, not from a stale copy.
+    It holds only paths and ids, and reopens the ledger and outbox in ``setup``: with a Ray
+    client (``ray://``) Tune's run is pickled to the cluster, and must continue from what is
+    on disk, not from a stale copy.
     """
 
     def __init__(
@@ -75,8 +75,6 @@ class MlflowTracker(tune.Callback):
         return {k: self.__dict__[k] for k in ("session", "directory", "metric", "mode")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        if "sweep_dir" in state:  # pickled by a sweep made before SweepDir existed
-            state["directory"] = SweepDir.open(state.pop("sweep_dir"))
         self.__dict__.update(state)
         self._open()
 

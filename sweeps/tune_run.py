@@ -1,18 +1,18 @@
 """Ray Tune wiring: a sweep as one Tune run (its trainable with resources, the Optuna searchers,
-the scheduler, checkpointing, callbacks), started fresh or restored.
+the scheduler, checkpointing, callbacks), started fresh or resumed; both build every object
+from the spec, so Tune's saved state holds data, not our classes.
 
 Decides nothing about the sweep: whether it races first, and what it concludes, is ``SweepRun``'s.
 """
 
 from dataclasses import dataclass
-from typing import Any, cast
+from operator import attrgetter
+from typing import cast
 
 import optuna
 import ray
 from ray import tune
-from ray.tune.experiment import Trial
-from ray.tune.search import Searcher
-from ray.tune.search.optuna import OptunaSearch
+from ray.tune import ResumeConfig
 
 from probe_core import EEGDataset
 from search_spaces import (
@@ -32,7 +32,9 @@ from sweeps.output import Verbosity, verbosity
 from sweeps.progress import ProgressView
 from sweeps.racing_search import RacingSearcher
 from sweeps.runtime import allow_pending_trials, concurrency
+from sweeps.saved_state import SavedAsData
 from sweeps.spec import SweepSpec
+from sweeps.study_search import StudySearcher
 from sweeps.sweep_dir import RACE, SEARCH, SweepDir
 from sweeps.tracking import MlflowTracker
 from sweeps.tracking_session import TrackingSession
@@ -52,38 +54,33 @@ def build_space(spec: SweepSpec) -> Space:
     return compose(parts)
 
 
-class DefineByRun:
-    """OptunaSearch's space: a sampled TrialConfig as the Tune config (picklable, as Tune saves
-    its searcher with the experiment)."""
-
-    def __init__(self, space: Space, context: SpaceContext, cpus: float) -> None:
-        self.space, self.context, self.cpus = space, context, cpus
-
-    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
-        config = self.space(trial, self.context).model_dump(mode="json")
-        return {protocol.TRIAL: config, protocol.CPUS: self.cpus}
-
-
-def _searcher(
+def study_searcher(
     spec: SweepSpec, context: SpaceContext, directory: SweepDir, stage: str
-) -> OptunaSearch:
+) -> StudySearcher:
+    """The search of one stage, on its study in the sweep's Optuna storage. A study that holds
+    trials already (a resumed sweep) goes on with its sampler seeded past them, and is not
+    warm-started again."""
     space = build_space(spec)
-    sampler = spec.sampler.build(space_distributions(space, context), context)
+    held = directory.load_study(stage)
+    n_held = len(held.trials) if held is not None else 0
+    sampler = spec.sampler.model_copy(update={"seed": spec.sampler.seed + n_held})
     metric: str | list[str] = protocol.BEST_VALUE
     mode: str | list[str] = spec.mode
     if spec.objectives:
         metric = [protocol.BEST_VALUE, *spec.objectives]
         mode = [spec.mode, *["min"] * len(spec.objectives)]
-    warm = warm_start(context) if spec.warm_start and spec.sampler.name != "grid" else None
-    return OptunaSearch(
-        space=DefineByRun(space, context, _cpus(spec)),
-        metric=metric,
-        mode=mode,
-        sampler=sampler,
-        points_to_evaluate=warm[: spec.num_samples] if warm else None,
+    modes = mode if isinstance(mode, list) else [mode]
+    study = optuna.create_study(
         storage=optuna.storages.RDBStorage(directory.study_storage),
         study_name=directory.study_name(stage),
+        sampler=sampler.build(space_distributions(space, context), context),
+        directions=["maximize" if m == "max" else "minimize" for m in modes],
+        load_if_exists=True,
     )
+    if not n_held and spec.warm_start and spec.sampler.name != "grid":
+        for params in warm_start(context)[: spec.num_samples]:
+            study.enqueue_trial(params)
+    return StudySearcher(study, space, context, cpus=_cpus(spec), metric=metric, mode=mode)
 
 
 def trainable(spec: SweepSpec, data_ref: ray.ObjectRef[EEGDataset]) -> type[tune.Trainable]:
@@ -92,10 +89,6 @@ def trainable(spec: SweepSpec, data_ref: ray.ObjectRef[EEGDataset]) -> type[tune
     resources = {"cpu": _cpus(spec), "gpu": spec.resources.gpus}
     # ray: with_resources is unannotated; given a Trainable class, it returns a subclass
     return cast(type[tune.Trainable], tune.with_resources(with_data, resources))
-
-
-def _trial_dirname(trial: Trial) -> str:
-    return trial.trial_id
 
 
 def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
@@ -114,14 +107,15 @@ def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
 
 
 class SearchOf:
-    """The search of one strategy, the ``--auto`` race's winner (picklable, as Tune saves its
-    searcher with the run)."""
+    """The search of one strategy, the ``--auto`` race's winner."""
 
     def __init__(self, spec: SweepSpec, context: SpaceContext, directory: SweepDir) -> None:
         self.spec, self.context, self.directory = spec, context, directory
 
-    def __call__(self, winner: str) -> OptunaSearch:
-        return _searcher(self.spec, self.context.restricted_to([winner]), self.directory, SEARCH)
+    def __call__(self, winner: str) -> StudySearcher:
+        return study_searcher(
+            self.spec, self.context.restricted_to([winner]), self.directory, SEARCH
+        )
 
 
 @dataclass(frozen=True)
@@ -136,21 +130,24 @@ class TuneRunInputs:
     directory: SweepDir
 
 
-def start_run(inputs: TuneRunInputs, *, race: list[str] | None = None) -> None:
+def run_search(inputs: TuneRunInputs, *, race: list[str], resume: bool = False) -> None:
     """The sweep's Tune run: the spec's search (of the winner of a ``race`` of these strategies
-    at their defaults, when given), then the evaluation of its finalists. Progress shows as
-    ``sweeps.output`` says: none when quiet, one updating line, or also Ray Tune's output."""
+    at their defaults, when given), then the evaluation of its finalists. ``resume``: continue
+    the run an interrupted driver saved; its searchers are built afresh, as here, and load what
+    they saved (``sweeps.saved_state``). Progress shows as ``sweeps.output`` says: none when
+    quiet, one updating line, or also Ray Tune's output."""
     spec, context, directory = inputs.spec, inputs.context, inputs.directory
     single_objective = not spec.objectives
+    searcher: SavedAsData
     if race:  # the race ran every strategy at its defaults: no warm start after it
         no_warm_start = spec.model_copy(update={"warm_start": False})
-        raced = _searcher(race_spec(spec, race), context, directory, RACE)
-        searcher: Searcher = RacingSearcher(
+        raced = study_searcher(race_spec(spec, race), context, directory, RACE)
+        searcher = RacingSearcher(
             raced, len(race), SearchOf(no_warm_start, context, directory), spec.mode
         )
     else:
-        searcher = _searcher(spec, context, directory, SEARCH)
-    n_search = len(race or []) + spec.num_samples
+        searcher = study_searcher(spec, context, directory, SEARCH)
+    n_search = len(race) + spec.num_samples
     if spec.confirmation.trials:
         searcher = ConfirmingSearcher(searcher, n_search, spec.confirmation, spec.mode)
     total = n_search + spec.confirmation.trials
@@ -160,36 +157,25 @@ def start_run(inputs: TuneRunInputs, *, race: list[str] | None = None) -> None:
     if shown != Verbosity.QUIET:
         callbacks.append(ProgressView(total, spec.mode))
     allow_pending_trials(concurrency(spec.max_concurrent, _cpus(spec)))
-    tune.Tuner(
+    tune.run(
         trainable(spec, inputs.data_ref),
-        tune_config=tune.TuneConfig(
-            metric=protocol.BEST_VALUE if single_objective else None,
-            mode=spec.mode if single_objective else None,
-            search_alg=searcher,
-            scheduler=spec.scheduler.build(spec.trial.training.max_epochs),
-            num_samples=total,
-            max_concurrent_trials=spec.max_concurrent,
-            time_budget_s=spec.time_budget_s,
-            reuse_actors=spec.reuse_actors,
-            trial_dirname_creator=_trial_dirname,
+        name=SEARCH,
+        storage_path=str(directory.path),
+        metric=protocol.BEST_VALUE if single_objective else None,
+        mode=spec.mode if single_objective else None,
+        search_alg=searcher,
+        scheduler=spec.scheduler.build(spec.trial.training.max_epochs),
+        num_samples=total,
+        max_concurrent_trials=spec.max_concurrent,
+        time_budget_s=spec.time_budget_s,
+        reuse_actors=spec.reuse_actors,
+        trial_dirname_creator=attrgetter("trial_id"),  # no function of ours in Tune's state
+        callbacks=callbacks,
+        checkpoint_config=tune.CheckpointConfig(
+            checkpoint_frequency=1, num_to_keep=2, checkpoint_at_end=True
         ),
-        run_config=tune.RunConfig(
-            name=SEARCH,
-            storage_path=str(directory.path),
-            callbacks=callbacks,
-            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, num_to_keep=2),
-            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            verbose=1 if shown == Verbosity.VERBOSE else 0,  # Ray's own tables only when asked
-        ),
-    ).fit()
-
-
-def restore_run(spec: SweepSpec, data_ref: ray.ObjectRef[EEGDataset], directory: SweepDir) -> bool:
-    """Continue the sweep's Tune run where its driver stopped (its trials, searcher and
-    callbacks come back from its saved state); False when there is none to continue."""
-    path = str(directory.tune_run)
-    if not tune.Tuner.can_restore(path):
-        return False
-    allow_pending_trials(concurrency(spec.max_concurrent, _cpus(spec)))
-    tune.Tuner.restore(path, trainable(spec, data_ref), resume_errored=True).fit()
-    return True
+        max_failures=spec.max_failures,
+        raise_on_failed_trial=False,  # failed trials are the sweep's to report
+        verbose=1 if shown == Verbosity.VERBOSE else 0,  # Ray's own tables only when asked
+        resume_config=ResumeConfig(errored="resume") if resume else None,
+    )

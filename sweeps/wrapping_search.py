@@ -1,21 +1,20 @@
-"""What the sweep's own searchers share: each sits in front of another searcher (Optuna's, or
-another of ours) and is saved with Tune's run, so that a resumed sweep continues it."""
+"""What the sweep's own searchers share: each sits in front of another searcher (an Optuna
+study's, or another of ours) and is saved with Tune's run, as data, so that a resumed sweep
+continues it."""
 
-import pickle
 from typing import Any
-
-from ray.tune.search import Searcher
 
 from sweeps import protocol
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase
+from sweeps.saved_state import SavedAsData
 
 
-class WrappingSearcher(Searcher):
-    """In front of ``inner``: Tune's search properties go to it; the whole searcher (``inner``
-    included) is pickled into Tune's saved state."""
+class WrappingSearcher(SavedAsData):
+    """In front of ``inner``: Tune's search properties go to it; its saved state holds
+    ``inner``'s."""
 
-    def __init__(self, inner: Searcher) -> None:
+    def __init__(self, inner: SavedAsData) -> None:
         super().__init__(metric=inner.metric, mode=inner.mode)
         self.inner = inner
 
@@ -23,14 +22,6 @@ class WrappingSearcher(Searcher):
         self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
     ) -> bool:
         return self.inner.set_search_properties(metric, mode, config, **spec)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as handle:
-            pickle.dump(self.__getstate__(), handle)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as handle:
-            self.__dict__.update(pickle.load(handle))
 
 
 def ended_trial(

@@ -3,6 +3,7 @@
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -106,6 +107,15 @@ def wait_for(condition, timeout_s: float = 180.0, every_s: float = 0.5) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         time.sleep(every_s)
+
+
+OUR_MODULES = re.compile(rb"(sweeps|search_spaces|probe_core)\.[a-z_]+")
+"""A name of ours inside a pickle (a path like ``sweeps/name`` does not match)."""
+
+
+def saved_states_naming_us(tune_run: Path) -> list[str]:
+    """The files of Tune's saved state that name a module of ours (renaming it would break them)."""
+    return [p.name for p in tune_run.glob("*state-*") if OUR_MODULES.search(p.read_bytes())]
 
 
 def checkpointed_trials(sweep_dir: Path) -> int:

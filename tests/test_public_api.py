@@ -20,8 +20,8 @@ def test_every_public_name_resolves(package) -> None:
 
 def test_internals_are_not_exported() -> None:
     assert {"INVALID_POS_VALUE", "FourierEmb", "parameter_summary"}.isdisjoint(probe_core.__all__)
-    with pytest.raises(AttributeError, match="module 'sweeps' has no attribute 'DefineByRun'"):
-        sweeps.DefineByRun  # noqa: B018
+    with pytest.raises(AttributeError, match="module 'sweeps' has no attribute 'SweepRun'"):
+        sweeps.SweepRun  # noqa: B018
 
 
 def test_importing_sweeps_loads_neither_ray_nor_mlflow() -> None:

@@ -1,6 +1,6 @@
 """Ranking trials and strategies, and the searcher that queues confirmation trials, without Ray."""
 
-import pickle
+import json
 
 from ray.tune.search import Searcher
 from sweep_helpers import said
@@ -11,6 +11,7 @@ from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.racing_search import RacingSearcher
 from sweeps.ranking import leaderboard, rank_strategies
+from sweeps.saved_state import SavedAsData
 from sweeps.spec import Confirmation
 
 METRIC = "val_balanced_accuracy"
@@ -57,13 +58,20 @@ def test_strategies_rank_by_their_best_trial_then_their_top_k_mean() -> None:
     assert lora.best_trial_id == "b1" and lora.n_trials == 2
 
 
-class Scripted(Searcher):
-    """An inner searcher that proposes fixed configs and records what it is told."""
+class Scripted(SavedAsData):
+    """An inner searcher that proposes fixed configs and records what it is told (the study's
+    searcher's stand-in)."""
 
     def __init__(self, configs: list[dict]) -> None:
         super().__init__(metric=protocol.BEST_VALUE, mode="max")
         self.configs = list(configs)
         self.completed: list[str] = []
+
+    def state(self) -> dict:
+        return {"configs": self.configs, "completed": self.completed}
+
+    def load(self, state: dict) -> None:
+        self.configs, self.completed = state["configs"], state["completed"]
 
     def suggest(self, trial_id: str) -> dict | None:
         return self.configs.pop(0) if self.configs else None
@@ -104,6 +112,7 @@ def test_the_finalists_are_evaluated_on_every_fold_and_repetition_after_the_sear
 
     saved = tmp_path / "searcher.pkl"
     searcher.save(str(saved))  # Tune saves it with the experiment; a resumed sweep restores it
+    assert json.loads(saved.read_text())["inner"]["completed"] == ["r1", "s1", "s2", "s3"]
     restored = ConfirmingSearcher(Scripted([]), 4, plan, "max")
     restored.restore(str(saved))
     evaluations = [restored.suggest(f"e{i}") for i in range(12)]
@@ -125,14 +134,13 @@ def test_the_finalists_are_evaluated_on_every_fold_and_repetition_after_the_sear
     )
     for config in evaluations:
         trial = config[protocol.TRIAL]
-        assert config[protocol.PHASE] == Phase.CONFIRMATION
+        assert type(config[protocol.PHASE]) is str and config[protocol.PHASE] == "confirmation"
         assert trial["split"]["folds"] == 3 and trial["training"] == {
             "max_epochs": 20,
             "patience": 5,
         }
     restored.on_trial_complete("e0", {protocol.CONFIRMATION_VALUE: 0.9})
     assert restored.inner.completed == ["r1", "s1", "s2", "s3"]  # the study never sees "e0"
-    assert pickle.loads(pickle.dumps(restored.ended))  # picklable state
 
 
 def test_an_evaluation_without_patience_of_its_own_stops_after_a_quarter_of_its_epochs() -> None:
@@ -146,7 +154,7 @@ def test_an_evaluation_without_patience_of_its_own_stops_after_a_quarter_of_its_
 
 
 class SearchOfScripted:
-    """The winner's search (picklable, as ``SearchOf`` is): two configs of that strategy."""
+    """The winner's search: two configs of that strategy."""
 
     def __call__(self, winner: str) -> Scripted:
         return Scripted([_config(winner, 1), _config(winner, 2)])
@@ -177,7 +185,8 @@ def test_the_race_ends_before_the_winner_is_searched_in_the_same_run(tmp_path) -
     # Tune saves the searcher every second, inside the finalists' one
     confirming = ConfirmingSearcher(searcher, 5, Confirmation(), "max")
     confirming.save(str(tmp_path / "confirming.pkl"))
-    resumed = ConfirmingSearcher(Scripted([]), 5, Confirmation(), "max")
+    rebuilt = RacingSearcher(Scripted([]), 3, SearchOfScripted(), "max")  # as from the spec
+    resumed = ConfirmingSearcher(rebuilt, 5, Confirmation(), "max")
     resumed.restore(str(tmp_path / "confirming.pkl"))
     assert resumed.inner.search is not None
     assert resumed.suggest("s2")[protocol.TRIAL]["seed"] == 2  # the winner's search goes on

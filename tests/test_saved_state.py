@@ -1,0 +1,101 @@
+"""What a sweep saves for its resume is data, not our classes: a sweep directory written by the
+previous layout resumes, and the searchers' state round-trips through JSON."""
+
+import json
+import tarfile
+from pathlib import Path
+
+import optuna
+import yaml
+from sweep_helpers import saved_states_naming_us, small_spec
+
+from probe_core import EEGDataset
+from search_spaces import make_context
+from sweeps.cli import EXIT_NOTHING_LEARNT, main
+from sweeps.ledger import Ledger
+from sweeps.protocol import Phase
+from sweeps.sweep_dir import SEARCH
+from sweeps.tune_run import study_searcher
+
+PREVIOUS_LAYOUT = Path(__file__).parent / "data" / "previous_layout_sweep.tar.xz"
+"""``probe-sweep run --auto`` of EEGNet on synthetic data (6 strategies raced, then 3 trials of
+the winner's search, then 2 folds x 2 finalists), stopped with Ctrl-C after the race and one
+search trial, by commit ded0f95: searchers pickled whole into Tune's state, ``tuner.pkl``, and
+a function of ours in Tune's trial states. Its MLflow store (``mlflow.db``) lies beside it."""
+
+
+def _unpack_previous_layout(tmp_path: Path, ray_address: str) -> Path:
+    with tarfile.open(PREVIOUS_LAYOUT) as archive:
+        archive.extractall(tmp_path, filter="data")
+    sweep_dir = tmp_path / "sweeps" / "legacy"
+    spec = yaml.safe_load((sweep_dir / "spec.yaml").read_text())
+    spec["tracking"]["uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"  # where it lies now
+    spec["ray_address"] = ray_address
+    (sweep_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
+    return sweep_dir
+
+
+def test_a_sweep_interrupted_under_the_previous_layout_resumes(ray_cluster, tmp_path) -> None:
+    sweep_dir = _unpack_previous_layout(tmp_path, ray_cluster.address)
+    before = Ledger(sweep_dir / "trials.json").trials
+    finished_before = {tid for tid, r in before.items() if r.status == "FINISHED"}
+    assert len(finished_before) == 7 and len(before) == 8  # the race, one search trial, one running
+
+    assert main(["resume", str(sweep_dir)]) in (0, EXIT_NOTHING_LEARNT)
+
+    trials = Ledger(sweep_dir / "trials.json").trials
+    searched = [r for r in trials.values() if r.phase == Phase.SEARCH]
+    assert len(searched) == 6 + 3 and all(r.status == "FINISHED" for r in searched)
+    assert all(trials[tid].restarts == 0 for tid in finished_before)  # none trained again
+    after_race = [r for r in searched if r.trial_id not in finished_before]
+    assert len(after_race) == 2  # the one interrupted (continued) and the last one
+    assert {r.strategy for r in after_race} == {"from_scratch"}  # the race's winner, still
+    evaluated = [r for r in trials.values() if r.phase == Phase.CONFIRMATION]
+    assert len(evaluated) == 2 * 2 and {r.strategy for r in evaluated} == {
+        "from_scratch",
+        "mlp_probe",
+    }
+    assert json.loads((sweep_dir / "report.json").read_text())["recommendation"]["verdict"]
+    assert saved_states_naming_us(sweep_dir / "search") == []  # converted, and saved after
+
+
+def _two_subjects(tmp_path: Path) -> tuple:
+    spec = small_spec(tmp_path, "study", num_samples=6)
+    spec = spec.model_copy(update={"sampler": spec.sampler.model_copy(update={"name": "random"})})
+    data: EEGDataset = spec.data.build()
+    return spec, make_context(spec.base_trial(), data)
+
+
+def test_the_study_searcher_saves_data_and_a_resumed_one_goes_on_without_repeating(
+    tmp_path,
+) -> None:
+    """Asked and told trials survive a save as JSON; the rebuilt searcher's study holds them, is
+    not warm-started again, and samples afresh instead of repeating the first trials."""
+    spec, context = _two_subjects(tmp_path)
+    directory = spec.sweep_dir()
+    directory.path.mkdir(parents=True)
+    searcher = study_searcher(spec, context, directory, SEARCH)
+    warm = len(searcher.study.trials)
+    assert warm >= 2  # one enqueued trial per applicable strategy
+    first = [searcher.suggest(f"t{i}") for i in range(warm + 2)]
+    searcher.on_trial_complete("t0", {"best_value": 0.75})
+    searcher.on_trial_complete("t1", error=True)
+    searcher.save(str(tmp_path / "searcher-state.pkl"))
+    saved = json.loads((tmp_path / "searcher-state.pkl").read_text())
+    assert sorted(saved["told"]) == ["t0", "t1"] and len(saved["asked"]) == warm + 2
+
+    resumed = study_searcher(spec, context, directory, SEARCH)
+    resumed.restore(str(tmp_path / "searcher-state.pkl"))
+    assert len(resumed.study.trials) == warm + 2  # nothing enqueued again
+    resumed.on_trial_complete("t2", {"best_value": 0.5})  # a trial running at the interruption
+    states = [t.state for t in resumed.study.trials[:3]]
+    assert states == [
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.FAIL,
+        optuna.trial.TrialState.COMPLETE,
+    ]
+    resumed.on_trial_complete("t0", {"best_value": 0.1})  # told twice: the first value stays
+    assert resumed.study.trials[0].value == 0.75
+    later = resumed.suggest("t9")
+    sampled_after_warm = first[warm:]
+    assert all(later["trial"] != config["trial"] for config in sampled_after_warm)
