@@ -2,18 +2,24 @@
 previous layout resumes, and the searchers' state round-trips through JSON."""
 
 import json
+import pickle
+import sys
 import tarfile
+import types
 from pathlib import Path
 
 import optuna
+import pytest
 import yaml
 from sweep_helpers import saved_states_naming_us, small_spec
 
 from probe_core import EEGDataset
 from search_spaces import make_context
 from sweeps.cli import EXIT_NOTHING_LEARNT, main
+from sweeps.errors import SweepError
 from sweeps.ledger import Ledger
 from sweeps.protocol import Phase
+from sweeps.saved_state import check_restorable
 from sweeps.sweep_dir import SEARCH
 from sweeps.tune_run import study_searcher
 
@@ -99,3 +105,22 @@ def test_the_study_searcher_saves_data_and_a_resumed_one_goes_on_without_repeati
     later = resumed.suggest("t9")
     sampled_after_warm = first[warm:]
     assert all(later["trial"] != config["trial"] for config in sampled_after_warm)
+
+
+def test_a_saved_state_tune_could_not_read_back_stops_the_resume_in_one_line(tmp_path) -> None:
+    """Tune would start the whole run again (its trials rerun, the ledger doubled): a trial
+    state that names a function no longer importable is refused first, naming the file."""
+    vanishing = types.ModuleType("vanishing_module")
+    exec("def name_trial(trial): return trial.trial_id", vanishing.__dict__)
+    sys.modules["vanishing_module"] = vanishing
+    try:
+        pickled = pickle.dumps(vanishing.name_trial)
+    finally:
+        del sys.modules["vanishing_module"]
+    fallback = {"_type": "CLOUDPICKLE_FALLBACK", "value": pickled.hex()}
+    state = tmp_path / "experiment_state-2026-12-02_00-00-00.json"
+    state.write_text(json.dumps({"trial_data": [[json.dumps({"creator": fallback}), "{}"]]}))
+    with pytest.raises(SweepError, match=r"experiment_state-.*cannot read the sweep's saved run"):
+        check_restorable(tmp_path)
+    state.write_text(json.dumps({"trial_data": [[json.dumps({"trial_id": "a"}), "{}"]]}))
+    check_restorable(tmp_path)  # readable: nothing said
