@@ -85,6 +85,21 @@ class FoldScore:
     pool: int  # epochs the folds are cut from (the search's training and validation parts)
     part: int  # a fingerprint of the scored epochs: two repetitions can draw the same part
 
+    @classmethod
+    def of(cls, splits: Splits, metrics: dict[str, float], metric: str) -> "FoldScore":
+        """The evidence of ``metrics`` scored on the scored part of ``splits`` (with folds)."""
+        if splits.pool is None or splits.test is None:
+            raise ConfigError("split: a fold score needs split.folds")
+        counts = np.bincount(splits.data.y[splits.test], minlength=splits.data.n_classes)
+        return cls(
+            metrics=metrics,
+            chance=chance_level(metric, counts),
+            scored=len(splits.test),
+            trained=len(splits.train),
+            pool=len(splits.pool),
+            part=zlib.crc32(np.sort(splits.test).astype(np.int64).tobytes()),
+        )
+
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
@@ -370,21 +385,11 @@ class TrialRunner:
 
     def fold_score(self) -> FoldScore:
         """The fold's evidence, with the best epoch's weights (``finish``)."""
-        splits = self.splits
-        if splits.pool is None:
+        if self.splits.pool is None:
             raise ConfigError("split: a fold score needs split.folds")
         metrics = self.finish(evaluate_test=True).test_metrics
-        # finish(evaluate_test=True) has required the test split and scored it
-        assert metrics is not None and splits.test is not None
-        counts = np.bincount(splits.data.y[splits.test], minlength=self.n_classes)
-        return FoldScore(
-            metrics=metrics,
-            chance=chance_level(self.config.training.metric, counts),
-            scored=len(splits.test),
-            trained=len(splits.train),
-            pool=len(splits.pool),
-            part=zlib.crc32(np.sort(splits.test).astype(np.int64).tobytes()),
-        )
+        assert metrics is not None  # finish(evaluate_test=True) has scored the test split
+        return FoldScore.of(self.splits, metrics, self.config.training.metric)
 
     def finish(self, evaluate_test: bool = False) -> TrialResult:
         """Restore the best epoch's weights and summarise (with the test split when asked)."""

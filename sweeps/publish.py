@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from sweeps.evidence import Interval
 from sweeps.final_fit import FinalFit
 from sweeps.ledger import Ledger
 from sweeps.outbox import Outbox, as_metrics
@@ -96,6 +97,9 @@ def publish_report(
                 "verdict": recommendation.verdict,
                 "recommended_strategy": str(recommendation.strategy),
                 "runner_up": str(recommendation.runner_up),
+                "reference_verdict": str(
+                    recommendation.reference and recommendation.reference.verdict
+                ),
             },
         )
     if final is not None:
@@ -124,6 +128,20 @@ def _parent_metrics(recommendation: Recommendation) -> dict[str, float]:
     for key, value in (recommendation.test_metrics or {}).items():
         if value == value:  # NaN (an AUROC without both classes) is not a metric
             metrics[f"test_{key}"] = value
+    reference = recommendation.reference
+    if reference is not None:
+        if reference.score is not None:
+            metrics.update(_interval_metrics("reference", reference.score))
+        if reference.difference is not None:
+            metrics.update(_interval_metrics("reference_minus_deep", reference.difference))
+    return metrics
+
+
+def _interval_metrics(name: str, interval: Interval) -> dict[str, float]:
+    """``name_mean`` and, when finite, ``name_ci_low`` and ``name_ci_high``."""
+    metrics = {f"{name}_mean": interval.mean}
+    if math.isfinite(interval.low):
+        metrics.update({f"{name}_ci_low": interval.low, f"{name}_ci_high": interval.high})
     return metrics
 
 

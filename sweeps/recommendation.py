@@ -21,6 +21,11 @@ Then, in this order:
    evidence of equality): the better mean stands, and the text says the data could not
    separate them. Two finalists sharing fewer than two (fold, repetition) pairs cannot be
    compared: ``INSUFFICIENT``.
+
+The classical reference (``probe_core.classical``) is scored on the same (fold, repetition)
+pairs and held against the deep finalists with the same paired intervals (``judge_reference``):
+only when it beats every one of them beyond noise is it the answer, said first; the best deep
+strategy is still named, and its config written, for whoever wants it.
 """
 
 import math
@@ -28,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, TypedDict
 
-from probe_core.metrics import metric_range
+from probe_core.metrics import LOWER_IS_BETTER, metric_range
 from sweeps.evaluation import Evaluation, Scores
 from sweeps.evidence import MIN_SCORES, Interval, by_part, corrected_interval, paired_difference
 
@@ -41,6 +46,69 @@ class Verdict(StrEnum):
     CHANCE = "chance"  # no finalist beats chance: nothing recommended
     INSUFFICIENT = "insufficient"  # missing scores leave a comparison, or everything, unjudged
     UNEVALUATED = "unevaluated"  # no evaluation planned: the search's best trial, no interval
+
+
+class ReferenceVerdict(StrEnum):
+    BETTER = "better"  # beats every deep finalist beyond noise: the answer is the reference
+    UNSEPARATED = "unseparated"  # the evidence cannot separate it from the best deep finalist
+    WORSE = "worse"  # the best deep finalist beats it beyond noise
+    UNJUDGED = "unjudged"  # fewer than two fold scores, or no deep finalist to pair it with
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The classical reference beside the deep finalists: its score on the folds, its verdict,
+    the deep finalist it is held against (the recommended one, else the best) and their paired
+    difference (the reference minus it, positive when the reference is better)."""
+
+    kind: str
+    score: Interval | None
+    verdict: ReferenceVerdict
+    against: str | None = None
+    difference: Interval | None = None
+    test_metrics: dict[str, float] | None = None
+    seconds: float = 0.0
+
+    def headline(self) -> str:
+        """The first line of a recommendation the reference answers."""
+        assert self.difference is not None  # BETTER is judged on the differences
+        return (
+            f"Use the classical reference ({self.kind}): better than every deep finalist beyond "
+            f"noise, by {self.difference.text(signed=True)} over {self.against}; the "
+            "pretrained backbone adds nothing on this data."
+        )
+
+    def lines(self) -> list[str]:
+        """Its score, how it compares, its held-out test score, its cost."""
+        score = self.score.text() if self.score else "no fold score"
+        lines = [f"classical reference ({self.kind}): {score}; {self.seconds:.1f} s in all"]
+        if self.difference is not None:
+            relation = {
+                ReferenceVerdict.BETTER: "better beyond noise",
+                ReferenceVerdict.WORSE: "worse beyond noise",
+                ReferenceVerdict.UNSEPARATED: "not separated by the evidence",
+            }.get(self.verdict, "")
+            difference = self.difference.text(signed=True)
+            lines.append(f"  reference minus {self.against}: {difference}, {relation}")
+        if self.test_metrics:
+            lines.append(f"  reference on the held-out test: {_test_text(self.test_metrics)}")
+        return lines
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Reference":
+        return cls(
+            **{
+                **values,
+                "verdict": ReferenceVerdict(values["verdict"]),
+                "score": values["score"] and Interval(**values["score"]),
+                "difference": values["difference"] and Interval(**values["difference"]),
+            }
+        )
+
+
+def _test_text(metrics: dict[str, float]) -> str:
+    shown = ("balanced_accuracy", "accuracy", "f1_macro", "auroc")
+    return ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k in shown)
 
 
 @dataclass(frozen=True)
@@ -72,6 +140,21 @@ class Recommendation:
     test_metrics: dict[str, float] | None = field(default=None)
     gaps: list[str] = field(default_factory=list)
     """Where a finalist's fold scores sit far below its search score: by how much, and why."""
+    reference: Reference | None = None
+
+    def _reference_learns(self) -> bool:
+        """Whether the classical reference's interval clears the chance level."""
+        score = self.reference.score if self.reference else None
+        if score is None:
+            return False
+        if self.metric.removeprefix("val_") in LOWER_IS_BETTER:
+            return score.high < self.chance
+        return score.low > self.chance
+
+    @property
+    def answered_by_reference(self) -> bool:
+        """Whether the classical reference, not a deep strategy, is the answer."""
+        return self.reference is not None and self.reference.verdict == ReferenceVerdict.BETTER
 
     @property
     def chosen(self) -> Finalist | None:
@@ -86,13 +169,18 @@ class Recommendation:
         if self.verdict == Verdict.CHANCE:
             best = self.finalists[0]
             assert best.score is not None  # a CHANCE verdict judged every finalist
+            causes = (
+                "The classical reference beats chance: the data holds what the deep strategies "
+                "did not learn (their backbone, its inputs, or their training)."
+                if self._reference_learns()
+                else "Likely causes: the signal's scale (data.unit: MNE data is volts), labels "
+                "that do not match the epochs, too few epochs (training.max_epochs) or a "
+                "learning rate too low (optimizer.lr)."
+            )
             lines = [
                 f"No strategy beats chance: the best, {best.strategy}, scores "
                 f"{best.score.text()} ({evaluated}).",
-                "  Nothing is recommended and no best config was written. Likely causes: the "
-                "signal's scale (data.unit: MNE data is volts), labels that do not match the "
-                "epochs, too few epochs (training.max_epochs) or a learning rate too low "
-                "(optimizer.lr).",
+                f"  Nothing is recommended and no best config was written. {causes}",
             ]
         elif self.strategy is None:  # not enough evidence for anything
             lines = [f"Nothing is recommended: {self.reason}", f"  {evaluated}:"]
@@ -105,19 +193,19 @@ class Recommendation:
                 f"  {self.metric}: {chosen.score.mean:.3f} (best epoch of its best trial)",
             ]
         else:
-            lines = [f"Recommended freeze strategy: {self.strategy} ({self.reason})"]
+            named = "Best deep" if self.answered_by_reference else "Recommended"
+            lines = [f"{named} freeze strategy: {self.strategy} ({self.reason})"]
             lines.append(f"  {evaluated}:")
             lines += [f"    {_finalist_line(f)}" for f in self.finalists]
         if self.difference is not None:
             lines.append(f"  difference to {self.runner_up}: {self.difference.text(signed=True)}")
         lines += [f"  {gap}" for gap in self.gaps]
         if self.test_metrics:
-            shown = ", ".join(
-                f"{k} {v:.3f}"
-                for k, v in self.test_metrics.items()
-                if k in ("balanced_accuracy", "accuracy", "f1_macro", "auroc")
-            )
-            lines.append(f"  held-out test: {shown}")
+            lines.append(f"  held-out test: {_test_text(self.test_metrics)}")
+        if self.reference is not None:
+            lines += [f"  {line}" for line in self.reference.lines()]
+            if self.answered_by_reference:
+                lines.insert(0, self.reference.headline())
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -132,8 +220,15 @@ class Recommendation:
         ]
         difference = values["difference"] and Interval(**values["difference"])
         verdict = Verdict(values["verdict"])
+        reference = values.get("reference") and Reference.from_dict(values["reference"])
         return cls(
-            **{**values, "verdict": verdict, "finalists": finalists, "difference": difference}
+            **{
+                **values,
+                "verdict": verdict,
+                "finalists": finalists,
+                "difference": difference,
+                "reference": reference,
+            }
         )
 
 
@@ -327,3 +422,44 @@ def unevaluated(
         reason=f"the search's best trial; not evaluated on folds ({why}), so without an "
         "interval or a test against chance",
     )
+
+
+def judge_reference(
+    recommendation: Recommendation,
+    evaluation: Evaluation | None,
+    scores: Scores,
+    *,
+    kind: str,
+    mode: str,
+    test_metrics: dict[str, float] | None,
+    seconds: float,
+) -> Reference:
+    """The classical reference's ``scores`` by (fold, repetition), held against every deep
+    finalist of the ``evaluation`` with paired intervals: ``BETTER`` only when it beats each
+    one beyond noise, ``WORSE`` when the recommended deep finalist (else the best) beats it."""
+    if evaluation is None or len(scores) < MIN_SCORES:
+        return Reference(
+            kind, None, ReferenceVerdict.UNJUDGED, test_metrics=test_metrics, seconds=seconds
+        )
+    sign = 1.0 if mode == "max" else -1.0
+    share, parts = evaluation.scored_share, evaluation.parts
+    bounds = metric_range(recommendation.metric.removeprefix("val_"))
+    score = corrected_interval(by_part(scores, parts), share).within(*bounds)
+
+    def difference(strategy: str) -> Interval | None:
+        found = paired_difference(scores, evaluation.scores[strategy], share, parts)
+        return found if found is None or sign > 0 else found.negated()
+
+    differences = {f.strategy: difference(f.strategy) for f in recommendation.finalists}
+    judged = [f.strategy for f in recommendation.finalists if f.judged]
+    against = recommendation.strategy or (judged[0] if judged else None)
+    gap = differences.get(against) if against is not None else None
+    if gap is None:
+        verdict = ReferenceVerdict.UNJUDGED
+    elif all(d is not None and d.low > 0 for d in differences.values()):
+        verdict = ReferenceVerdict.BETTER
+    elif gap.high < 0:
+        verdict = ReferenceVerdict.WORSE
+    else:
+        verdict = ReferenceVerdict.UNSEPARATED
+    return Reference(kind, score, verdict, against, gap, test_metrics, seconds)

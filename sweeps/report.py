@@ -1,14 +1,16 @@
 """What a finished sweep says: its leaderboard, its strategies ranked, how its trials ended,
 and the recommendation (``recommendation.py``) drawn from them."""
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sweeps.evaluation import read_evaluation
+from probe_core.classical import ReferenceScores
+from sweeps.evaluation import Evaluation, read_evaluation
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import ENDED, TrialStatus
 from sweeps.ranking import StrategyRank, format_leaderboard, leaderboard, rank_strategies
-from sweeps.recommendation import Recommendation, recommend, unevaluated
+from sweeps.recommendation import Recommendation, judge_reference, recommend, unevaluated
 from sweeps.search_gap import search_gaps
 from sweeps.spec import Confirmation
 
@@ -66,10 +68,12 @@ def conclude(
     mode: str,
     chance: float,
     search_trained: int,
+    reference: ReferenceScores | None = None,
 ) -> Conclusion:
     """Rank the ``searched`` trials and recommend a strategy from the ``confirmed`` ones (the
-    finalists' evaluation trials), none when no trial reported. ``chance``: the metric's
-    chance level on the whole data; ``search_trained``: a search trial's training examples."""
+    finalists' evaluation trials), none when no trial reported; hold the classical
+    ``reference`` against them. ``chance``: the metric's chance level on the whole data;
+    ``search_trained``: a search trial's training examples."""
     board = leaderboard(searched, metric, mode)
     ranks = rank_strategies(searched, metric, mode, plan.top_k)
     counts = {status: sum(r.status == status for r in searched) for status in ENDED}
@@ -80,6 +84,7 @@ def conclude(
         for r in ranks
     }
     recommendation = None
+    evaluation: Evaluation | None = None
     if ranks and (plan.seeds == 0 or not confirmed):
         top = ranks[0]
         why = "confirmation.seeds is 0" if plan.seeds == 0 else "its evaluation did not run"
@@ -102,4 +107,20 @@ def conclude(
             recommendation, ranks, searched, confirmed, mode=mode, search_trained=search_trained
         )
         recommendation.gaps = [gap.text() for gap in gaps]
+    if recommendation is not None and reference is not None:
+        scored = metric.removeprefix("val_")
+        scores = {
+            key: fold.metrics[scored]
+            for key, fold in reference.folds.items()
+            if math.isfinite(fold.metrics[scored])
+        }
+        recommendation.reference = judge_reference(
+            recommendation,
+            evaluation,
+            scores,
+            kind=reference.kind,
+            mode=mode,
+            test_metrics=reference.test_metrics,
+            seconds=reference.seconds,
+        )
     return Conclusion(board, ranks, counts, lost, recommendation, metric)

@@ -14,6 +14,7 @@ import pydantic
 import yaml
 
 from probe_core import DataConfig, PretrainConfig, TrialConfig
+from probe_core.classical import ReferenceConfig
 from probe_core.metrics import LOWER_IS_BETTER
 from search_spaces import DeclarativeSpace, SamplerConfig
 from search_spaces.declarative import Parameter
@@ -106,6 +107,9 @@ class SweepSpec(_Config):
     objectives: list[Objective] = []
     """Extra objectives to minimise next to the metric (multi-objective; use sampler nsga2)."""
     confirmation: Confirmation = Confirmation()
+    reference: ReferenceConfig | None = ReferenceConfig()
+    """The classical reference, scored on the finalists' folds and the test split (``null``:
+    none)."""
     tracking: Tracking = Tracking()
     storage_path: Path = Path("probe_sweeps")
     ray_address: str | None = None

@@ -6,6 +6,7 @@ import html
 import math
 from pathlib import Path
 
+from sweeps.evidence import Interval
 from sweeps.recommendation import Recommendation, Verdict
 from sweeps.report import Conclusion
 from sweeps.spec import SweepSpec
@@ -39,10 +40,22 @@ def _number(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _interval_cells(score: Interval | None) -> list[str]:
+    return [
+        _number(None if score is None else score.mean),
+        f"{_number(None if score is None else score.low)} to "
+        f"{_number(None if score is None else score.high)}",
+    ]
+
+
 def _recommendation(recommendation: Recommendation | None) -> str:
     if recommendation is None:
         return "<p class=verdict>No trial reported a value: nothing to recommend.</p>"
-    if recommendation.strategy is not None:
+    reference = recommendation.reference
+    if recommendation.answered_by_reference:
+        assert reference is not None  # answered by it
+        headline = reference.headline()
+    elif recommendation.strategy is not None:
         headline = f"Recommended freeze strategy: {recommendation.strategy}"
     elif recommendation.verdict == Verdict.CHANCE:
         headline = "No strategy beats chance: nothing is recommended."
@@ -51,16 +64,20 @@ def _recommendation(recommendation: Recommendation | None) -> str:
     rows = [
         [
             f.strategy,
-            _number(None if f.score is None else f.score.mean),
-            f"{_number(None if f.score is None else f.score.low)} to "
-            f"{_number(None if f.score is None else f.score.high)}",
+            *_interval_cells(f.score),
             "–" if f.trainable_params is None else f"{f.trainable_params:,}",
             _number(f.epoch_time, 2),
         ]
         for f in recommendation.finalists
     ]
+    if reference is not None:
+        rows.append(
+            [f"classical reference ({reference.kind})", *_interval_cells(reference.score), "–", "–"]
+        )
     names = [f.strategy for f in recommendation.finalists]
     chosen = names.index(recommendation.strategy) if recommendation.strategy in names else None
+    if recommendation.answered_by_reference:
+        chosen = len(rows) - 1
     header = ["finalist", recommendation.metric, "95% CI", "trainable parameters", "s / epoch"]
     return (
         f"<p class=verdict>{html.escape(headline)}</p>"

@@ -32,6 +32,7 @@ from sweeps.process import configure_process
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.publish import publish_report
 from sweeps.recommendation import Recommendation
+from sweeps.reference import run_reference
 from sweeps.report import Conclusion, conclude
 from sweeps.runtime import cluster_capacity, connect
 from sweeps.saved_state import check_restorable, upgrade_saved_state
@@ -230,6 +231,7 @@ class SweepRun:
         ledger = Ledger(directory.ledger)
         studies = [directory.load_study(stage) for stage in (RACE, SEARCH)]
         settle_lost_trials(ledger, outbox, [study for study in studies if study is not None])
+        reference = run_reference(spec, ray.get(self.data_ref), outbox, self.session)
         conclusion = conclude(
             ledger.of_phase(Phase.SEARCH),
             ledger.of_phase(Phase.CONFIRMATION),
@@ -238,6 +240,7 @@ class SweepRun:
             mode=spec.mode,
             chance=chance_level(spec.trial.training.metric, self.class_counts),
             search_trained=self.search_trained,
+            reference=reference,
         )
         log.info(conclusion.counts_line())
         if conclusion.board:

@@ -17,6 +17,9 @@ from mlflow.tracking import MlflowClient
 
 from sweeps.spec import SweepSpec
 
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+"""Real recordings (../shared/realdata, never committed): tests that need them skip without."""
+
 
 @contextlib.contextmanager
 def said(logger: str) -> Iterator[list[str]]:

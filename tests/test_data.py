@@ -1,10 +1,10 @@
 import re
-from pathlib import Path
 
 import mne
 import numpy as np
 import pytest
 from scipy.signal import welch
+from sweep_helpers import REALDATA
 
 from probe_core.data_sources import EpochsData, MoabbData, NpzData, windows_from_raws
 from probe_core.dataset import DataError, EEGDataset
@@ -289,9 +289,6 @@ def test_classes_channels_and_a_window_are_kept_as_asked(tmp_path) -> None:
         NpzData(path=path, classes=["a", "a"])
     with pytest.raises(ValueError, match="at least 2 items"):
         NpzData(path=path, classes=["a"])
-
-
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
 @pytest.mark.skipif(

@@ -11,7 +11,14 @@ from sweeps.evaluation import Evaluation, read_evaluation
 from sweeps.evidence import corrected_interval, paired_difference
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase, TrialStatus
-from sweeps.recommendation import Recommendation, Verdict, recommend, unevaluated
+from sweeps.recommendation import (
+    Recommendation,
+    ReferenceVerdict,
+    Verdict,
+    judge_reference,
+    recommend,
+    unevaluated,
+)
 
 METRIC = "val_balanced_accuracy"
 KEYS = [(fold, repetition) for fold in range(3) for repetition in (1, 2)]
@@ -318,3 +325,65 @@ def test_a_finalist_without_scores_does_not_hide_the_comparison_that_exists() ->
         "not enough evidence against lora: 6 of 6 fold scores missing (6 failed); ahead of "
         "linear_probe by +0.200"
     )
+
+
+def _with_reference(scores: dict, reference: dict, chance: float = 0.5) -> Recommendation:
+    lacking = {strategy: {} for strategy in scores}
+    evaluation = Evaluation(scores, lacking, 3, 2, chance, SHARE, equivalence=0.01)
+    found = recommend(evaluation, COSTS, METRIC, "max")
+    found.reference = judge_reference(
+        found,
+        evaluation,
+        reference,
+        kind="tangent_space",
+        mode="max",
+        test_metrics={"balanced_accuracy": 0.81},
+        seconds=2.0,
+    )
+    return found
+
+
+def test_a_reference_better_than_every_deep_finalist_is_the_answer_said_first() -> None:
+    tuned = _scores([0.70, 0.72, 0.68, 0.71, 0.69, 0.70])
+    probe = _scores([0.60, 0.63, 0.61, 0.60, 0.62, 0.61])
+    classical = {key: value + 0.15 + 0.01 * (i % 2) for i, (key, value) in enumerate(tuned.items())}
+    found = _with_reference({"full_finetune": tuned, "linear_probe": probe}, classical)
+    assert found.reference.verdict == ReferenceVerdict.BETTER and found.answered_by_reference
+    assert found.strategy == "full_finetune"  # best_config still names the best deep one
+    lines = found.text().splitlines()
+    assert lines[0].startswith("Use the classical reference (tangent_space): better than every")
+    assert "by +0.155 (95% CI" in lines[0] and "over full_finetune" in lines[0]
+    assert lines[1].startswith("Best deep freeze strategy: full_finetune (")
+    assert not any(line.startswith("Recommended") for line in lines)
+    assert "    reference on the held-out test: balanced_accuracy 0.810" in lines
+    assert Recommendation.from_dict(found.as_dict()).text() == found.text()
+
+
+def test_a_reference_the_evidence_cannot_separate_is_never_claimed() -> None:
+    """Ahead of the best deep finalist on average but within noise (or ahead of only one
+    finalist beyond noise): the deep recommendation stands and the text says why."""
+    tuned = _scores([0.70, 0.80, 0.62, 0.75, 0.66, 0.71])
+    probe = _scores([0.50, 0.52, 0.49, 0.51, 0.50, 0.50])
+    classical = _scores([0.78, 0.70, 0.80, 0.69, 0.77, 0.74])
+    found = _with_reference({"full_finetune": tuned, "linear_probe": probe}, classical)
+    assert found.reference.verdict == ReferenceVerdict.UNSEPARATED
+    assert found.reference.difference.mean > 0 and found.reference.difference.low < 0
+    assert not found.answered_by_reference
+    text = found.text()
+    assert text.startswith("Recommended freeze strategy: full_finetune")
+    assert "reference minus full_finetune: +0.040" in text and "not separated" in text
+    worse = _with_reference({"full_finetune": tuned}, {k: v - 0.2 for k, v in tuned.items()})
+    assert worse.reference.verdict == ReferenceVerdict.WORSE
+    one = _with_reference({"full_finetune": tuned}, {(0, 1): 0.99})  # one score: no interval
+    assert one.reference.verdict == ReferenceVerdict.UNJUDGED and one.reference.score is None
+
+
+def test_deep_strategies_at_chance_beside_a_reference_that_learns_say_where_the_fault_is() -> None:
+    flat = _scores([0.50, 0.52, 0.48, 0.51, 0.49, 0.50])
+    classical = _scores([0.80, 0.82, 0.78, 0.81, 0.79, 0.80])
+    found = _with_reference({"linear_probe": flat}, classical)
+    assert found.verdict == Verdict.CHANCE and found.strategy is None
+    text = found.text()
+    assert text.startswith("Use the classical reference (tangent_space)")
+    assert "the data holds what the deep strategies did not learn" in text
+    assert "Likely causes: the signal's scale" not in text

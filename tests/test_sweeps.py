@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 from sweep_helpers import MlflowServer, runs_by_kind, small_spec, write_spec
 
 from probe_core import TrialConfig, run_trial
@@ -52,12 +53,17 @@ def test_every_trial_is_one_child_run_under_one_parent(finished_sweep) -> None:
     search = [c for c in children if c.data.tags["phase"] == "search"]
     confirmation = [c for c in children if c.data.tags["phase"] == "confirmation"]
     assert len(search) == 8 and len(confirmation) == 2 * 3  # two finalists × 3 folds × 1 seed
+    (reference,) = [c for c in children if c.data.tags["phase"] == "classical_reference"]
+    assert len(children) == 8 + 6 + 1
+    folds = MlflowClient(spec.tracking.uri).get_metric_history(
+        reference.info.run_id, "fold_balanced_accuracy"
+    )
+    assert sorted(m.step for m in folds) == [0, 1, 2]  # the finalists' 3 folds × 1 repetition
     ledger = Ledger(sweep_dir / "trials.json")
     assert {r.run_id for r in ledger.of_phase("search")} == {c.info.run_id for c in search}
 
 
 def test_child_runs_carry_params_epoch_metrics_tags_and_status(finished_sweep) -> None:
-    from mlflow.tracking import MlflowClient
 
     spec, sweep_dir = finished_sweep
     client = MlflowClient(spec.tracking.uri)
@@ -108,7 +114,13 @@ def test_report_recommendation_and_best_config(finished_sweep) -> None:
     assert math.isclose(parent.data.metrics["recommended_ci_low"], chosen["score"]["low"])
     text = (sweep_dir / "recommendation.txt").read_text()
     assert f"{chosen['score']['mean']:.3f} (95% CI {chosen['score']['low']:.3f}" in text
-    from mlflow.tracking import MlflowClient
+    reference = recommendation["reference"]  # on the same folds, held against the finalists
+    assert reference["kind"] == "tangent_space" and reference["score"]["n"] == 3
+    assert reference["against"] == recommendation["strategy"]
+    assert reference["verdict"] in ("better", "unseparated", "worse")
+    assert math.isclose(parent.data.metrics["reference_mean"], reference["score"]["mean"])
+    assert parent.data.tags["reference_verdict"] == reference["verdict"]
+    assert f"classical reference (tangent_space): {reference['score']['mean']:.3f}" in text
 
     artifacts = {a.path for a in MlflowClient(spec.tracking.uri).list_artifacts(parent.info.run_id)}
     assert {"spec.yaml", "best_config.yaml", "leaderboard.json", "recommendation.txt"} <= artifacts
@@ -133,7 +145,6 @@ def test_report_recommendation_and_best_config(finished_sweep) -> None:
 def test_a_task_with_nothing_to_learn_recommends_nothing(ray_cluster, tmp_path, capsys) -> None:
     """Every epoch the same signal: no strategy can beat chance, and the sweep says so, exits
     3 and writes no best config or model."""
-    from mlflow.tracking import MlflowClient
 
     from probe_core.data_sources import NpzData
     from probe_core.synthetic import SyntheticData
@@ -268,9 +279,15 @@ def test_sweep_logs_to_a_tracking_server_from_trials_on_both_nodes(
     )
     outcome = run_sweep(spec)
     assert "View run" not in capsys.readouterr().out  # MLflow's two lines per run, silenced
-    parents, children = runs_by_kind(mlflow_server, "served")
+    parents, runs = runs_by_kind(mlflow_server, "served")
+    children = [c for c in runs if c.data.tags["phase"] != "classical_reference"]
+    (reference,) = [c for c in runs if c.data.tags["phase"] == "classical_reference"]
     assert len(parents) == 1 and len(children) == 3
-    assert all(c.info.status == "FINISHED" for c in children)
+    assert all(c.info.status == "FINISHED" for c in runs)
+    # no evaluation planned (confirmation.seeds 0): the reference is scored on the test split
+    assert reference.info.run_name == "classical reference (tangent_space)"
+    assert reference.data.metrics["test_balanced_accuracy"] >= 0.5
+    assert reference.data.params["banks"].startswith("[[[8.0, 30.0]]")
     assert outcome.recommendation is not None
     assert parents[0].data.tags["recommended_strategy"] == outcome.recommendation.strategy
     # a 2-CPU trial fills a node, and without actor reuse a trial cannot wait for the warm

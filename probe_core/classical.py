@@ -1,0 +1,246 @@
+"""The classical reference: the field's simplest strong pipeline, scored on the same data, folds
+and held-out test split as the deep strategies, so that a sweep can say when a pretrained
+backbone adds nothing (every BCI paper reports one beside its deep models).
+
+``tangent_space`` (Barachant et al. 2012): per frequency band, the covariance of each epoch
+(OAS shrinkage), mapped to the tangent space at its subject's mean covariance (all the subject's
+epochs, labels unused, as Euclidean alignment and Riemannian re-centring use them: subjects'
+different baselines then do not look like classes); the features of a bank's bands side by
+side, standardised, into a logistic regression. Two banks by default, the broad 8-30 Hz band
+(motor imagery's rhythms) and six 4 Hz bands (the peaks of evoked rhythms such as SSVEP's),
+chosen on each training part by a 3-fold cross-validation inside it. Within subject (the
+split's ``within_subject``) each subject has a model of its own, trained on its own epochs, as
+BCIs are calibrated; across subjects one pooled model.
+
+Each kind is registered once in ``REFERENCES``; an unknown one fails with the known ones.
+"""
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pydantic
+import torch
+
+from probe_core.dataset import EEGDataset
+from probe_core.errors import ConfigError
+from probe_core.metrics import classification_metrics
+from probe_core.registry import Registry
+from probe_core.splits import SplitConfig
+from probe_core.training import FoldScore
+
+Band = tuple[pydantic.PositiveFloat, pydantic.PositiveFloat]
+
+
+class Classifier(Protocol):
+    """A classical pipeline fitted on some epochs of a dataset and asked about others: the
+    dataset's features are computed once (``prepare``), each fold only fits."""
+
+    def prepare(self, data: EEGDataset) -> None: ...
+
+    def fit(self, train: np.ndarray) -> None: ...
+
+    def probabilities(self, index: np.ndarray) -> np.ndarray:
+        """(epochs, the dataset's classes)."""
+        ...
+
+
+REFERENCES: Registry[Callable[["ReferenceConfig", bool], Classifier]] = Registry(
+    "classical reference"
+)
+"""Each kind's classifier, built from the config and whether it is one model per subject."""
+
+
+def _default_banks() -> list[list[Band]]:
+    return [[(8.0, 30.0)], [(low, low + 4.0) for low in (8.0, 12.0, 16.0, 20.0, 24.0, 28.0)]]
+
+
+class ReferenceConfig(pydantic.BaseModel):
+    """The classical reference of a sweep (``reference:`` in the spec; ``null`` for none)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    kind: str = "tangent_space"
+    banks: list[list[Band]] = pydantic.Field(default_factory=_default_banks, min_length=1)
+    """Filter banks (Hz) to choose from on each training part; bands reaching the data's
+    Nyquist frequency are left out."""
+    regularisation: pydantic.PositiveFloat = 1.0
+    """The logistic regression's inverse regularisation strength (scikit-learn's ``C``)."""
+
+    @pydantic.field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        REFERENCES[kind]  # noqa: B018 (an unknown name raises, listing the known ones)
+        return kind
+
+    @pydantic.field_validator("banks")
+    @classmethod
+    def _ordered(cls, banks: list[list[Band]]) -> list[list[Band]]:
+        for low, high in (band for bank in banks for band in bank):
+            if low >= high:
+                raise ValueError(f"reference.banks: ({low:g}, {high:g}) Hz is not low < high")
+        if not all(banks):
+            raise ValueError("reference.banks: a bank without a band")
+        return banks
+
+    def build(self, within_subject: bool) -> Classifier:
+        """``within_subject``: one model per subject (else one pooled model)."""
+        return REFERENCES[self.kind](self, within_subject)
+
+
+@dataclass(frozen=True)
+class ReferenceScores:
+    """The reference (of ``kind``) on every (fold, repetition) of an evaluation and on the
+    held-out test split, and the seconds it took."""
+
+    kind: str
+    folds: dict[tuple[int, int], FoldScore]
+    test_metrics: dict[str, float] | None
+    seconds: float
+
+
+def _metrics(classifier: Classifier, data: EEGDataset, index: np.ndarray) -> dict[str, float]:
+    probabilities = classifier.probabilities(index)
+    logits = torch.from_numpy(np.log(np.clip(probabilities, 1e-12, 1.0)))
+    return classification_metrics(logits, torch.from_numpy(data.y[index]), data.n_classes)
+
+
+def score_reference(
+    config: ReferenceConfig,
+    data: EEGDataset,
+    split: SplitConfig,
+    *,
+    folds: int,
+    repetitions: int,
+    metric: str,
+) -> ReferenceScores:
+    """The reference trained on each fold's training part (the validation part is left out:
+    it only picks a deep model's epoch) and scored on the fold, for repetitions
+    1…``repetitions`` as the finalists' evaluation; then trained on the search's training
+    split and scored once on the held-out test split (if there is one)."""
+    start = time.perf_counter()
+    classifier = config.build(within_subject=split.kind == "within_subject")
+    classifier.prepare(data)
+    scores = {}
+    for fold in range(folds):
+        for repetition in range(1, repetitions + 1):
+            update = {"folds": folds, "fold": fold, "repetition": repetition}
+            splits = split.model_copy(update=update).split(data)
+            assert splits.test is not None  # a fold always scores its part
+            classifier.fit(splits.train)
+            metrics = _metrics(classifier, data, splits.test)
+            scores[(fold, repetition)] = FoldScore.of(splits, metrics, metric)
+    searched = split.split(data)
+    test_metrics = None
+    if searched.test is not None:
+        classifier.fit(searched.train)
+        test_metrics = _metrics(classifier, data, searched.test)
+    return ReferenceScores(config.kind, scores, test_metrics, time.perf_counter() - start)
+
+
+INNER_FOLDS = 3
+"""The cross-validation inside a training part that chooses its filter bank."""
+
+
+class TangentSpace:
+    """Filter bank covariances → tangent space → logistic regression (see the module). The
+    tangent vectors are computed once per dataset; a fit chooses a bank and trains the
+    regression."""
+
+    def __init__(self, config: ReferenceConfig, within_subject: bool) -> None:
+        self.config, self.within_subject = config, within_subject
+        self.features: dict[Band, np.ndarray] = {}  # per band: (epochs, tangent dimensions)
+        self.banks: list[list[Band]] = []
+        self.models: dict[int | None, tuple[list[Band], Any]] = {}  # by subject (None: all)
+
+    def prepare(self, data: EEGDataset) -> None:
+        from pyriemann.estimation import Covariances
+        from pyriemann.tangentspace import TangentSpace as Tangent
+        from scipy.signal import butter, sosfiltfilt
+
+        nyquist = data.sfreq / 2
+        self.banks = [[b for b in bank if b[1] < nyquist] for bank in self.config.banks]
+        self.banks = [bank for bank in self.banks if bank]
+        if not self.banks:
+            raise ConfigError(
+                f"reference.banks: every band reaches {nyquist:g} Hz, the Nyquist frequency "
+                f"of {data.source} ({data.sfreq:g} Hz sampling)"
+            )
+        self.data = data
+        for low, high in {band for bank in self.banks for band in bank}:
+            sos = butter(4, [low, high], btype="bandpass", fs=data.sfreq, output="sos")
+            filtered = sosfiltfilt(sos, data.X.astype(np.float64), axis=-1)
+            covariances = Covariances("oas").fit_transform(filtered)
+            features = np.empty(
+                (len(data.y), covariances.shape[1] * (covariances.shape[1] + 1) // 2)
+            )
+            for subject in np.unique(data.subjects):  # at the subject's own mean
+                members = data.subjects == subject
+                features[members] = Tangent(metric="riemann").fit_transform(covariances[members])
+            self.features[(low, high)] = features
+
+    def _groups(self, index: np.ndarray) -> dict[int | None, np.ndarray]:
+        """Which of ``index`` each model takes (a mask): per subject, or all for one model."""
+        if not self.within_subject:
+            return {None: np.ones(len(index), dtype=bool)}
+        subjects = self.data.subjects[index]
+        return {int(s): subjects == s for s in np.unique(subjects)}
+
+    def _of(self, bank: list[Band], index: np.ndarray) -> np.ndarray:
+        return np.hstack([self.features[band][index] for band in bank])
+
+    def _trained(self, bank: list[Band], index: np.ndarray) -> Any:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        classifier = make_pipeline(
+            StandardScaler(), LogisticRegression(C=self.config.regularisation, max_iter=1000)
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence notes on few epochs
+            return classifier.fit(self._of(bank, index), self.data.y[index])
+
+    def _chosen_bank(self, index: np.ndarray) -> list[Band]:
+        """The bank with the best balanced accuracy in a cross-validation inside ``index``
+        (the first when there is one, or too few epochs of a class to cross-validate)."""
+        from sklearn.metrics import balanced_accuracy_score
+        from sklearn.model_selection import StratifiedKFold
+
+        labels = self.data.y[index]
+        if len(self.banks) == 1 or np.bincount(labels)[np.unique(labels)].min() < INNER_FOLDS:
+            return self.banks[0]
+        inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=0)
+        scores = []
+        for bank in self.banks:
+            found = []
+            for fit, held in inner.split(index, labels):
+                predicted = self._trained(bank, index[fit]).predict(self._of(bank, index[held]))
+                found.append(balanced_accuracy_score(labels[held], predicted))
+            scores.append(np.mean(found))
+        return self.banks[int(np.argmax(scores))]
+
+    def fit(self, train: np.ndarray) -> None:
+        self.models = {}
+        for group, members in self._groups(train).items():
+            index = train[members]
+            bank = self._chosen_bank(index)
+            self.models[group] = (bank, self._trained(bank, index))
+
+    def probabilities(self, index: np.ndarray) -> np.ndarray:
+        out = np.full((len(index), self.data.n_classes), 1.0 / self.data.n_classes)
+        for group, members in self._groups(index).items():
+            if group not in self.models:  # a subject without training epochs: no guess
+                continue
+            bank, classifier = self.models[group]
+            rows = np.flatnonzero(members)
+            out[rows] = 0.0
+            found = classifier.predict_proba(self._of(bank, index[members]))
+            out[np.ix_(rows, classifier.classes_)] = found
+        return out
+
+
+REFERENCES.register("tangent_space", TangentSpace)

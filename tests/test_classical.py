@@ -1,0 +1,93 @@
+"""The classical reference learns what the field's simplest strong pipeline learns: on the
+simulator, on real SSVEP and motor-imagery recordings (when ../shared/realdata is here), and
+nothing from shuffled labels; its bank follows the data's rate; names are checked."""
+
+import numpy as np
+import pytest
+from sweep_helpers import REALDATA
+
+from probe_core import ConfigError, SyntheticData
+from probe_core.classical import REFERENCES, ReferenceConfig, score_reference
+from probe_core.data_sources import EpochsData
+from probe_core.splits import SplitConfig
+
+
+def _fold_mean(scores, metric: str = "balanced_accuracy") -> float:
+    return float(np.mean([fold.metrics[metric] for fold in scores.folds.values()]))
+
+
+def test_on_the_simulator_it_learns_the_rhythm_and_nothing_from_shuffled_labels() -> None:
+    split = SplitConfig(seed=0)
+    found = {}
+    for shuffled in (False, True):
+        data = SyntheticData(subjects=[0, 1], trials_per_class=24, shuffle_labels=shuffled).build()
+        scores = score_reference(
+            ReferenceConfig(), data, split, folds=4, repetitions=2, metric="balanced_accuracy"
+        )
+        assert len(scores.folds) == 8 and scores.test_metrics is not None
+        found[shuffled] = _fold_mean(scores)
+    assert found[False] >= 0.68  # 0.747 on this machine
+    assert abs(found[True] - 0.5) <= 0.08  # 0.482: chance
+
+
+def test_each_fold_is_scored_on_the_deep_evaluations_part_with_its_evidence() -> None:
+    data = SyntheticData(subjects=[0, 1], trials_per_class=16).build()
+    split = SplitConfig(seed=3, val_fraction=0.25)
+    scores = score_reference(
+        ReferenceConfig(), data, split, folds=3, repetitions=1, metric="balanced_accuracy"
+    )
+    same = split.model_copy(update={"folds": 3, "fold": 1, "repetition": 1}).split(data)
+    evidence = scores.folds[(1, 1)]
+    assert evidence.scored == len(same.test) and evidence.trained == len(same.train)
+    assert evidence.pool == len(same.pool) and evidence.chance == 0.5
+
+
+def test_bands_past_the_nyquist_frequency_are_left_out_and_none_left_is_one_line() -> None:
+    data = SyntheticData(subjects=[0], trials_per_class=8, sfreq=64.0).build()  # Nyquist 32 Hz
+    classifier = ReferenceConfig(banks=[[(8.0, 30.0)], [(28.0, 40.0)]]).build(True)
+    classifier.prepare(data)
+    assert list(classifier.features) == [(8.0, 30.0)]
+    with pytest.raises(ConfigError, match=r"^reference.banks: every band reaches 32 Hz"):
+        ReferenceConfig(banks=[[(30.0, 40.0)]]).build(True).prepare(data)
+    with pytest.raises(ValueError, match="unknown classical reference 'csp'; known: tangent_"):
+        ReferenceConfig(kind="csp")
+    with pytest.raises(ValueError, match=r"\(30, 8\) Hz is not low < high"):
+        ReferenceConfig(banks=[[(30.0, 8.0)]])
+    assert "tangent_space" in REFERENCES
+
+
+needs_ssvep = pytest.mark.skipif(
+    not (REALDATA / "ssvep_exo").is_dir(), reason=f"no real recordings at {REALDATA}"
+)
+needs_motor_imagery = pytest.mark.skipif(
+    not (REALDATA / "eegmmidb_s001").is_dir(), reason=f"no real recordings at {REALDATA}"
+)
+
+
+@needs_ssvep
+def test_real_ssvep_with_eight_labelled_trials_per_class() -> None:
+    """Subjects 7-12, within subject, 8 training trials per class and subject (the few-shot
+    split of issue 21); 4 classes, chance 0.25."""
+    paths = [REALDATA / "ssvep_exo" / f"sub-{i:02d}-epo.fif" for i in range(7, 13)]
+    data = EpochsData(paths=paths).build()
+    split = SplitConfig(seed=0, train_per_class=8, test_fraction=0.25)
+    scores = score_reference(
+        ReferenceConfig(), data, split, folds=4, repetitions=1, metric="balanced_accuracy"
+    )
+    assert _fold_mean(scores) >= 0.6  # 0.680 on this machine
+    assert scores.test_metrics["balanced_accuracy"] >= 0.6  # 0.717
+
+
+@needs_motor_imagery
+def test_real_motor_imagery_hands_against_feet() -> None:
+    paths = [REALDATA / "eegmmidb_s001" / f"sub-01_ses-0{i}-epo.fif" for i in (1, 2, 3)]
+    data = EpochsData(paths=paths, classes=["hands", "feet"]).build()
+    scores = score_reference(
+        ReferenceConfig(),
+        data,
+        SplitConfig(seed=0, test_fraction=0.25),
+        folds=4,
+        repetitions=1,
+        metric="balanced_accuracy",
+    )
+    assert _fold_mean(scores) >= 0.85  # 0.917 on this machine
