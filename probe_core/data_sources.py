@@ -33,6 +33,9 @@ class _Source(SignalUnits):
     low-pass), after the window is cut."""
     resample: pydantic.PositiveFloat | None = None
     """Resample to this rate (Hz), after the band-pass."""
+    align: bool = False
+    """Euclidean alignment per subject (He & Wu 2019), after resampling: every subject's mean
+    spatial covariance made the identity, for transfer across subjects (labels unused)."""
     standardise: bool = False
     """Each channel of each epoch at zero mean and unit variance, last."""
 
@@ -47,8 +50,8 @@ class _Source(SignalUnits):
         self, dataset: EEGDataset, first_time: float = 0.0, filtered: bool = False
     ) -> EEGDataset:
         """``dataset`` with only the subjects, classes, channels and window this source keeps,
-        band-passed and resampled (unless it was ``filtered`` already), standardised when
-        asked; ``first_time``: the time of its first sample, in seconds."""
+        band-passed and resampled (unless it was ``filtered`` already), aligned and
+        standardised when asked; ``first_time``: the time of its first sample, in seconds."""
         samples = None
         if self.window is not None:
             start, stop = (round((t - first_time) * dataset.sfreq) for t in self.window)
@@ -62,6 +65,8 @@ class _Source(SignalUnits):
         kept = dataset.select_subjects(self.subjects).select(self.classes, self.channels, samples)
         if not filtered:
             kept = kept.filtered(self.l_freq, self.h_freq, self.resample)
+        if self.align:
+            kept = kept.aligned()
         return kept.standardised() if self.standardise else kept
 
 

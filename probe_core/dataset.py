@@ -120,6 +120,22 @@ class EEGDataset:
             return self
         return replace(self, X=np.ascontiguousarray(X, dtype=np.float32), sfreq=rate)
 
+    def aligned(self) -> "EEGDataset":
+        """Euclidean alignment (He & Wu 2019): each subject's epochs multiplied by the inverse
+        square root of that subject's mean spatial covariance, so that every subject's mean
+        covariance is the identity. Labels are not used: a new subject's unlabelled epochs
+        are enough."""
+        X = np.empty_like(self.X, dtype=np.float32)
+        for subject in np.unique(self.subjects):
+            members = self.subjects == subject
+            epochs = self.X[members].astype(np.float64)
+            mean = np.einsum("ect,edt->cd", epochs, epochs) / (epochs.shape[0] * epochs.shape[2])
+            values, vectors = np.linalg.eigh(mean)
+            floor = values.max() * 1e-10  # a flat or duplicated channel: no division by zero
+            whitening = (vectors / np.sqrt(np.maximum(values, floor))) @ vectors.T
+            X[members] = np.einsum("cd,edt->ect", whitening, epochs)
+        return replace(self, X=X)
+
     def standardised(self) -> "EEGDataset":
         """Each channel of each epoch at zero mean and unit variance over time."""
         mean = self.X.mean(axis=2, keepdims=True)

@@ -335,3 +335,28 @@ def test_band_pass_resampling_and_standardising_as_data_options(tmp_path) -> Non
     assert np.allclose(scaled.X.std(axis=2), 1, atol=1e-4)
     with pytest.raises(DataError, match="data.h_freq: 60 Hz is not below the Nyquist frequency"):
         NpzData(path=path, h_freq=60.0).build()
+
+
+def test_euclidean_alignment_makes_each_subjects_mean_covariance_the_identity(tmp_path) -> None:
+    """Two subjects recorded with different gains and mixing: after alignment each one's mean
+    spatial covariance is the identity, and the labels are untouched."""
+    rng = np.random.default_rng(0)
+    mixing = [np.array([[2.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.1, 0.0, 0.5]]), np.eye(3) * 30.0]
+    X = np.concatenate(
+        [np.einsum("cd,edt->ect", m, rng.standard_normal((8, 3, 200))) for m in mixing]
+    )
+    np.savez(
+        tmp_path / "two.npz",
+        X=X,
+        y=np.arange(16) % 2,
+        subjects=np.repeat([1, 2], 8),
+        ch_names=np.array(["C3", "Cz", "C4"]),
+        sfreq=100.0,
+    )
+    aligned = NpzData(path=tmp_path / "two.npz", align=True).build()
+    for subject in (1, 2):
+        epochs = aligned.X[aligned.subjects == subject].astype(np.float64)
+        mean = np.einsum("ect,edt->cd", epochs, epochs) / (epochs.shape[0] * epochs.shape[2])
+        assert np.allclose(mean, np.eye(3), atol=1e-4)
+    raw = NpzData(path=tmp_path / "two.npz").build()
+    assert np.array_equal(aligned.y, raw.y) and not np.allclose(aligned.X, raw.X)
