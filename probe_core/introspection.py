@@ -136,6 +136,9 @@ class BackboneFacts:
     attention: list[str]
     token_layer: str | None
     output_shape: tuple[int, ...]  # of the backbone's own output, without the batch axis
+    temporal_kernel: int | None = None
+    """The samples the first convolution the input meets spans (its longest kernel axis: a
+    first convolution runs along time), None without one."""
 
     @property
     def has_attention(self) -> bool:
@@ -159,7 +162,22 @@ def inspect_backbone(model: nn.Module, *args: object, **kwargs: object) -> Backb
         attention=attention_projections(model, used),
         token_layer=token_layer(model, blocks),
         output_shape=shape,
+        temporal_kernel=first_kernel(model, used),
     )
+
+
+def first_kernel(model: nn.Module, used: set[str]) -> int | None:
+    """The longest kernel axis of the first convolution that runs (``inspect_backbone``), else
+    of the first one declared: ShallowFBCSPNet merges its temporal and spatial convolutions'
+    weights and convolves with them, never calling either module."""
+    convolutions = [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv1d | nn.Conv2d | nn.Conv3d)
+    ]
+    ran = [module for name, module in convolutions if name in used]
+    candidates = ran or [module for _, module in convolutions]
+    return max(candidates[0].kernel_size) if candidates else None
 
 
 @dataclass(frozen=True)

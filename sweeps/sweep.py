@@ -20,6 +20,7 @@ import ray
 from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain
 from probe_core.metrics import chance_level
 from probe_core.numerics import guard_convolutions
+from probe_core.temporal_resolution import check_resolution
 from search_spaces import SpaceContext, candidate_strategies, make_context
 from sweeps import protocol
 from sweeps.cpu_plan import plan_cpus
@@ -77,6 +78,15 @@ def ensure_pretrained(config: PretrainConfig | None) -> None:
     log.info("  pretrained: validation balanced accuracy %.3f", accuracy)
 
 
+def warn_of_resolution(backbone: str, kernel: int | None, data: EEGDataset) -> None:
+    """Say when the backbone's first temporal filters are too short, at the data's rate, to
+    tell apart the rhythms its classes differ by (``probe_core.temporal_resolution``)."""
+    resolution = check_resolution(kernel, data)
+    if resolution is not None and not resolution.sufficient:
+        assert kernel is not None  # a resolution was found from it
+        log.warning(resolution.advice(backbone, kernel, data.sfreq))
+
+
 def check_resources(spec: SweepSpec) -> None:
     """Refuse a request no node can ever satisfy, instead of waiting forever."""
     capacity = cluster_capacity()
@@ -108,6 +118,7 @@ def prepare(spec: SweepSpec) -> Prepared:
     build_space(spec)  # so does an unknown space name
     ensure_pretrained(spec.pretrain)
     context = make_context(spec.base_trial(), data)
+    warn_of_resolution(spec.trial.backbone.name, context.facts.temporal_kernel, data)
     if spec.sampler.name == "grid":  # a grid runs once: more trials would only repeat points
         size = math.prod(len(values) for values in spec.sampler.grid_space(context).values())
         spec = spec.model_copy(update={"num_samples": min(spec.num_samples, size)})
