@@ -66,7 +66,7 @@ class _Saved:
     arguments (an enum's value) and its attributes."""
 
     args: tuple[Any, ...] = ()
-    fields: State = {}  # noqa: RUF012 (replaced, never mutated)
+    fields: State = {}  # replaced by ``__setstate__``, never mutated
 
     def __init__(self, *args: Any) -> None:
         self.args = args
@@ -132,8 +132,9 @@ def _renamed(pickled: bytes) -> bytes:
     return dumped
 
 
-_HEX_PICKLE = re.compile(r"80[0-9a-f]{38,}")
-"""A pickle inside Tune's JSON state (its cloudpickle fallback writes them as hex)."""
+_HEX_PICKLE = re.compile(r"(?<![0-9a-f])80[0-9a-f]{38,}(?![0-9a-f])")
+"""A pickle inside Tune's JSON state: its cloudpickle fallback writes them as hex strings (a
+pickle starts with 0x80, its protocol opcode)."""
 
 
 def _renamed_hex(found: re.Match[str]) -> str:
