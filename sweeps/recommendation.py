@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, TypedDict
 
-from probe_core.metrics import LOWER_IS_BETTER, metric_range
+from probe_core.metrics import metric_range
 from sweeps.evaluation import Evaluation, Scores
 from sweeps.evidence import MIN_SCORES, Interval, by_part, corrected_interval, paired_difference
 
@@ -49,7 +49,8 @@ class Verdict(StrEnum):
 
 
 class ReferenceVerdict(StrEnum):
-    BETTER = "better"  # beats every deep finalist beyond noise: the answer is the reference
+    BETTER = "better"  # beats chance and every deep finalist beyond noise: it is the answer
+    CHANCE = "chance"  # its interval does not clear the chance level: never the answer
     UNSEPARATED = "unseparated"  # the evidence cannot separate it from the best deep finalist
     WORSE = "worse"  # the best deep finalist beats it beyond noise
     UNJUDGED = "unjudged"  # fewer than two fold scores, or no deep finalist to pair it with
@@ -68,6 +69,7 @@ class Reference:
     difference: Interval | None = None
     test_metrics: dict[str, float] | None = None
     seconds: float = 0.0
+    beats_chance: bool = False  # its interval clears the chance level
 
     def headline(self) -> str:
         """The first line of a recommendation the reference answers."""
@@ -85,6 +87,7 @@ class Reference:
         if self.difference is not None:
             relation = {
                 ReferenceVerdict.BETTER: "better beyond noise",
+                ReferenceVerdict.CHANCE: "but the reference does not beat chance",
                 ReferenceVerdict.WORSE: "worse beyond noise",
                 ReferenceVerdict.UNSEPARATED: "not separated by the evidence",
             }.get(self.verdict, "")
@@ -142,15 +145,6 @@ class Recommendation:
     """Where a finalist's fold scores sit far below its search score: by how much, and why."""
     reference: Reference | None = None
 
-    def _reference_learns(self) -> bool:
-        """Whether the classical reference's interval clears the chance level."""
-        score = self.reference.score if self.reference else None
-        if score is None:
-            return False
-        if self.metric.removeprefix("val_") in LOWER_IS_BETTER:
-            return score.high < self.chance
-        return score.low > self.chance
-
     @property
     def answered_by_reference(self) -> bool:
         """Whether the classical reference, not a deep strategy, is the answer."""
@@ -172,7 +166,7 @@ class Recommendation:
             causes = (
                 "The classical reference beats chance: the data holds what the deep strategies "
                 "did not learn (their backbone, its inputs, or their training)."
-                if self._reference_learns()
+                if self.reference is not None and self.reference.beats_chance
                 else "Likely causes: the signal's scale (data.unit: MNE data is volts), labels "
                 "that do not match the epochs, too few epochs (training.max_epochs) or a "
                 "learning rate too low (optimizer.lr)."
@@ -435,8 +429,9 @@ def judge_reference(
     seconds: float,
 ) -> Reference:
     """The classical reference's ``scores`` by (fold, repetition), held against every deep
-    finalist of the ``evaluation`` with paired intervals: ``BETTER`` only when it beats each
-    one beyond noise, ``WORSE`` when the recommended deep finalist (else the best) beats it."""
+    finalist of the ``evaluation`` with paired intervals: ``CHANCE`` when its own interval does
+    not clear the chance level, else ``BETTER`` when it beats each one beyond noise, ``WORSE``
+    when the recommended deep finalist (else the best) beats it beyond noise."""
     if evaluation is None or len(scores) < MIN_SCORES:
         return Reference(
             kind, None, ReferenceVerdict.UNJUDGED, test_metrics=test_metrics, seconds=seconds
@@ -454,12 +449,15 @@ def judge_reference(
     judged = [f.strategy for f in recommendation.finalists if f.judged]
     against = recommendation.strategy or (judged[0] if judged else None)
     gap = differences.get(against) if against is not None else None
+    learnt = score.low > evaluation.chance if sign > 0 else score.high < evaluation.chance
     if gap is None:
         verdict = ReferenceVerdict.UNJUDGED
+    elif not learnt:
+        verdict = ReferenceVerdict.CHANCE
     elif all(d is not None and d.low > 0 for d in differences.values()):
         verdict = ReferenceVerdict.BETTER
     elif gap.high < 0:
         verdict = ReferenceVerdict.WORSE
     else:
         verdict = ReferenceVerdict.UNSEPARATED
-    return Reference(kind, score, verdict, against, gap, test_metrics, seconds)
+    return Reference(kind, score, verdict, against, gap, test_metrics, seconds, learnt)

@@ -372,7 +372,7 @@ def test_a_reference_the_evidence_cannot_separate_is_never_claimed() -> None:
     text = found.text()
     assert text.startswith("Recommended freeze strategy: full_finetune")
     assert "reference minus full_finetune: +0.040" in text and "not separated" in text
-    worse = _with_reference({"full_finetune": tuned}, {k: v - 0.2 for k, v in tuned.items()})
+    worse = _with_reference({"full_finetune": tuned}, {k: v - 0.2 for k, v in tuned.items()}, 0.25)
     assert worse.reference.verdict == ReferenceVerdict.WORSE
     one = _with_reference({"full_finetune": tuned}, {(0, 1): 0.99})  # one score: no interval
     assert one.reference.verdict == ReferenceVerdict.UNJUDGED and one.reference.score is None
@@ -387,3 +387,15 @@ def test_deep_strategies_at_chance_beside_a_reference_that_learns_say_where_the_
     assert text.startswith("Use the classical reference (tangent_space)")
     assert "the data holds what the deep strategies did not learn" in text
     assert "Likely causes: the signal's scale" not in text
+
+
+def test_a_reference_ahead_of_the_deep_finalists_but_not_of_chance_is_never_the_answer() -> None:
+    flat = _scores([0.30, 0.25, 0.20, 0.28, 0.22, 0.26])
+    wide = _scores([0.60, 0.20, 0.55, 0.15, 0.58, 0.25])  # ahead on average, chance inside
+    found = _with_reference({"linear_probe": flat}, {k: v + 0.1 for k, v in flat.items()}, 0.25)
+    assert found.reference.verdict == ReferenceVerdict.BETTER  # ahead and above chance
+    found = _with_reference({"linear_probe": flat}, wide, chance=0.25)
+    assert found.reference.score.low < 0.25 and not found.reference.beats_chance
+    assert found.reference.verdict == ReferenceVerdict.CHANCE
+    assert not found.answered_by_reference
+    assert not found.text().startswith("Use the classical reference")
