@@ -34,15 +34,19 @@ from braindecode.models import ShallowFBCSPNet
 from common import machine
 from sklearn.metrics import balanced_accuracy_score
 
-from probe_core import DataConfig
+from probe_core.data_sources import EpochsData
 from probe_core.dataset import EEGDataset
+from sweeps.output import Verbosity, show
 from sweeps.spec import SweepSpec
 from sweeps.sweep import run_sweep
 
 warnings.filterwarnings("ignore")
 DEFAULT_REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-SSVEP_OPTIONS = {"resample": 64.0, "standardise": True}
-"""ShallowFBCSPNet's 25-sample filters span 0.39 s at 64 Hz: enough to tell 13 from 17 Hz."""
+SSVEP_OPTIONS = {"resample": 64.0, "align": True, "standardise": True}
+"""ShallowFBCSPNet's 25-sample filters span 0.39 s at 64 Hz: enough to tell 13 from 17 Hz;
+Euclidean alignment makes the pretraining subjects' signals comparable to the new ones'."""
+MI_OPTIONS = {"align": True, "standardise": True}
+"""One subject: each file set (pretraining sessions, the adapted session) aligned on its own."""
 
 
 @dataclass
@@ -63,7 +67,7 @@ def _sessions(realdata: Path, sessions: tuple[int, ...]) -> list[str]:
 
 def cases(realdata: Path) -> dict[str, Case]:
     few_shot = {"val_fraction": 0.25, "test_fraction": 0.25, "train_per_class": 8}
-    hands_feet = {"classes": ["hands", "feet"], "standardise": True}
+    hands_feet = {"classes": ["hands", "feet"], **MI_OPTIONS}
     return {
         "ssvep_few_shot": Case(
             _ssvep(realdata, range(1, 7)), _ssvep(realdata, range(7, 13)), few_shot, SSVEP_OPTIONS
@@ -72,7 +76,7 @@ def cases(realdata: Path) -> dict[str, Case]:
             _ssvep(realdata, range(1, 7)),
             _ssvep(realdata, range(7, 13)),
             {"kind": "cross_subject", "test_subjects": [11, 12], "val_subjects": [10]},
-            {**SSVEP_OPTIONS, "align": True},
+            SSVEP_OPTIONS,
         ),
         "mi_hands_feet": Case(
             _sessions(realdata, (1, 2)),
@@ -84,7 +88,7 @@ def cases(realdata: Path) -> dict[str, Case]:
             _sessions(realdata, (1, 2)),
             _sessions(realdata, (3,)),
             {"val_fraction": 0.25, "test_fraction": 0.25},
-            {"standardise": True},
+            MI_OPTIONS,
         ),
     }
 
@@ -206,9 +210,7 @@ def ablation(realdata: Path) -> list[tuple[str, float]]:
     }
     rows = []
     for label, chosen in options.items():
-        data = DataConfig.model_validate(
-            {"kind": "epochs", "paths": few_shot.adapt, **chosen}
-        ).build()
+        data = EpochsData(paths=few_shot.adapt, **chosen).build()
         rows.append(
             (label, statistics.fmean(plain_loop(data, few_shot.split, s) for s in (0, 1, 2)))
         )
@@ -267,6 +269,7 @@ def main() -> None:
     if not args.realdata.is_dir():
         raise SystemExit(f"no real recordings at {args.realdata}: nothing to run")
     print(f"machine: {machine()}", flush=True)
+    show(Verbosity.NORMAL)  # the pretraining's validation score, the warnings, the progress
     known = cases(args.realdata)
     results = []
     for name in args.cases.split(","):

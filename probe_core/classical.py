@@ -198,7 +198,10 @@ class TangentSpace:
         from sklearn.preprocessing import StandardScaler
 
         classifier = make_pipeline(
-            StandardScaler(), LogisticRegression(C=self.config.regularisation, max_iter=1000)
+            StandardScaler(),
+            # tol 1e-3: five times faster than the default on thousands of features; the same
+            # fold scores on the real recordings (docs/REAL_DATA.md)
+            LogisticRegression(C=self.config.regularisation, tol=1e-3, max_iter=1000),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes on few epochs
