@@ -45,6 +45,8 @@ DEFAULT_REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 SSVEP_OPTIONS = {"resample": 64.0, "align": True, "standardise": True}
 """ShallowFBCSPNet's 25-sample filters span 0.39 s at 64 Hz: enough to tell 13 from 17 Hz;
 Euclidean alignment makes the pretraining subjects' signals comparable to the new ones'."""
+SSVEP_REFERENCE = {"kind": "canonical_correlation", "frequencies": [13.0, 17.0, 21.0]}
+"""SSVEP's own classical pipeline: the stimulus frequencies are known."""
 MI_OPTIONS = {"align": True, "standardise": True}
 """One subject: each file set (pretraining sessions, the adapted session) aligned on its own."""
 
@@ -55,6 +57,7 @@ class Case:
     adapt: list[str]
     split: dict[str, Any]
     data: dict[str, Any] = field(default_factory=dict)  # options of both data configs
+    reference: dict[str, Any] = field(default_factory=dict)  # the sweep's classical reference
 
 
 def _ssvep(realdata: Path, subjects: range) -> list[str]:
@@ -70,13 +73,18 @@ def cases(realdata: Path) -> dict[str, Case]:
     hands_feet = {"classes": ["hands", "feet"], **MI_OPTIONS}
     return {
         "ssvep_few_shot": Case(
-            _ssvep(realdata, range(1, 7)), _ssvep(realdata, range(7, 13)), few_shot, SSVEP_OPTIONS
+            _ssvep(realdata, range(1, 7)),
+            _ssvep(realdata, range(7, 13)),
+            few_shot,
+            SSVEP_OPTIONS,
+            SSVEP_REFERENCE,
         ),
         "ssvep_held_out": Case(
             _ssvep(realdata, range(1, 7)),
             _ssvep(realdata, range(7, 13)),
             {"kind": "cross_subject", "test_subjects": [11, 12], "val_subjects": [10]},
             SSVEP_OPTIONS,
+            SSVEP_REFERENCE,
         ),
         "mi_hands_feet": Case(
             _sessions(realdata, (1, 2)),
@@ -111,6 +119,7 @@ def sweep_spec(name: str, case: Case, folder: Path, samples: int) -> SweepSpec:
                 "split": case.split,
                 "training": {"max_epochs": 40, "batch_size": 16},
             },
+            "reference": case.reference,
             "num_samples": samples,
             "sampler": {"name": "tpe", "seed": 0},
             "tracking": {"uri": f"sqlite:///{folder / 'mlflow.db'}"},
@@ -218,6 +227,9 @@ def ablation(realdata: Path) -> list[tuple[str, float]]:
     return rows
 
 
+FINDINGS = "<!-- below: what the figures show, written by hand; kept when the bench runs -->"
+
+
 def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
@@ -255,7 +267,8 @@ def write(
             "| --- | --- |",
             *[f"| {label} | {value:.3f} |" for label, value in rows],
         ]
-    out.write_text("\n".join(lines) + "\n")
+    kept = (out.read_text().partition(FINDINGS)[2] if out.exists() else "") or "\n"
+    out.write_text("\n".join(lines) + "\n\n" + FINDINGS + kept)
 
 
 def main() -> None:

@@ -8,9 +8,14 @@ epochs, labels unused, as Euclidean alignment and Riemannian re-centring use the
 different baselines then do not look like classes); the features of a bank's bands side by
 side, standardised, into a logistic regression. Two banks by default, the broad 8-30 Hz band
 (motor imagery's rhythms) and six 4 Hz bands (the peaks of evoked rhythms such as SSVEP's),
-chosen on each training part by a 3-fold cross-validation inside it. Within subject (the
-split's ``within_subject``) each subject has a model of its own, trained on its own epochs, as
-BCIs are calibrated; across subjects one pooled model.
+chosen on each training part by a 3-fold cross-validation inside it.
+
+``canonical_correlation`` (Lin et al. 2006), for SSVEP with known stimulus ``frequencies``: per
+frequency, the largest canonical correlation between an epoch's channels and sines and cosines
+at the frequency and its harmonics, into the same logistic regression.
+
+Within subject (the split's ``within_subject``) each subject has a model of its own, trained on
+its own epochs, as BCIs are calibrated; across subjects one pooled model.
 
 Each kind is registered once in ``REFERENCES``; an unknown one fails with the known ones.
 """
@@ -67,6 +72,10 @@ class ReferenceConfig(pydantic.BaseModel):
     banks: list[list[Band]] = pydantic.Field(default_factory=_default_banks, min_length=1)
     """Filter banks (Hz) to choose from on each training part; bands reaching the data's
     Nyquist frequency are left out."""
+    frequencies: list[pydantic.PositiveFloat] = []
+    """``canonical_correlation``: the stimulus frequencies (Hz), one class's each."""
+    harmonics: pydantic.PositiveInt = 2
+    """``canonical_correlation``: the harmonics of each frequency compared (below Nyquist)."""
     regularisation: pydantic.PositiveFloat = 1.0
     """The logistic regression's inverse regularisation strength (scikit-learn's ``C``)."""
 
@@ -75,6 +84,12 @@ class ReferenceConfig(pydantic.BaseModel):
     def _registered(cls, kind: str) -> str:
         REFERENCES[kind]  # noqa: B018 (an unknown name raises, listing the known ones)
         return kind
+
+    @pydantic.model_validator(mode="after")
+    def _frequencies_given(self) -> "ReferenceConfig":
+        if self.kind == "canonical_correlation" and not self.frequencies:
+            raise ValueError("reference.frequencies: kind 'canonical_correlation' needs them")
+        return self
 
     @pydantic.field_validator("banks")
     @classmethod
@@ -142,45 +157,25 @@ def score_reference(
 
 
 INNER_FOLDS = 3
-"""The cross-validation inside a training part that chooses its filter bank."""
+"""The cross-validation inside a training part that chooses among candidate features."""
 
 
-class TangentSpace:
-    """Filter bank covariances → tangent space → logistic regression (see the module). The
-    tangent vectors are computed once per dataset; a fit chooses a bank and trains the
-    regression."""
+class FeatureClassifier:
+    """Features computed once per dataset (``features``: one or more candidate sets, e.g. one
+    per filter bank), then per fit: the candidate a cross-validation inside the training part
+    prefers, standardised, into a logistic regression; one model per subject or one for all."""
 
     def __init__(self, config: ReferenceConfig, within_subject: bool) -> None:
         self.config, self.within_subject = config, within_subject
-        self.features: dict[Band, np.ndarray] = {}  # per band: (epochs, tangent dimensions)
-        self.banks: list[list[Band]] = []
-        self.models: dict[int | None, tuple[list[Band], Any]] = {}  # by subject (None: all)
+        self.candidates: list[np.ndarray] = []  # each (epochs, features)
+        self.models: dict[int | None, tuple[int, Any]] = {}  # by subject (None: all)
+
+    def features(self, data: EEGDataset) -> list[np.ndarray]:
+        raise NotImplementedError
 
     def prepare(self, data: EEGDataset) -> None:
-        from pyriemann.estimation import Covariances
-        from pyriemann.tangentspace import TangentSpace as Tangent
-        from scipy.signal import butter, sosfiltfilt
-
-        nyquist = data.sfreq / 2
-        self.banks = [[b for b in bank if b[1] < nyquist] for bank in self.config.banks]
-        self.banks = [bank for bank in self.banks if bank]
-        if not self.banks:
-            raise ConfigError(
-                f"reference.banks: every band reaches {nyquist:g} Hz, the Nyquist frequency "
-                f"of {data.source} ({data.sfreq:g} Hz sampling)"
-            )
         self.data = data
-        for low, high in {band for bank in self.banks for band in bank}:
-            sos = butter(4, [low, high], btype="bandpass", fs=data.sfreq, output="sos")
-            filtered = sosfiltfilt(sos, data.X.astype(np.float64), axis=-1)
-            covariances = Covariances("oas").fit_transform(filtered)
-            features = np.empty(
-                (len(data.y), covariances.shape[1] * (covariances.shape[1] + 1) // 2)
-            )
-            for subject in np.unique(data.subjects):  # at the subject's own mean
-                members = data.subjects == subject
-                features[members] = Tangent(metric="riemann").fit_transform(covariances[members])
-            self.features[(low, high)] = features
+        self.candidates = self.features(data)
 
     def _groups(self, index: np.ndarray) -> dict[int | None, np.ndarray]:
         """Which of ``index`` each model takes (a mask): per subject, or all for one model."""
@@ -189,10 +184,7 @@ class TangentSpace:
         subjects = self.data.subjects[index]
         return {int(s): subjects == s for s in np.unique(subjects)}
 
-    def _of(self, bank: list[Band], index: np.ndarray) -> np.ndarray:
-        return np.hstack([self.features[band][index] for band in bank])
-
-    def _trained(self, bank: list[Band], index: np.ndarray) -> Any:
+    def _trained(self, candidate: int, index: np.ndarray) -> Any:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
@@ -205,45 +197,104 @@ class TangentSpace:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes on few epochs
-            return classifier.fit(self._of(bank, index), self.data.y[index])
+            return classifier.fit(self.candidates[candidate][index], self.data.y[index])
 
-    def _chosen_bank(self, index: np.ndarray) -> list[Band]:
-        """The bank with the best balanced accuracy in a cross-validation inside ``index``
-        (the first when there is one, or too few epochs of a class to cross-validate)."""
+    def _chosen(self, index: np.ndarray) -> int:
+        """The candidate with the best balanced accuracy in a cross-validation inside
+        ``index`` (the first when there is one, or too few epochs of a class to cross-validate)."""
         from sklearn.metrics import balanced_accuracy_score
         from sklearn.model_selection import StratifiedKFold
 
         labels = self.data.y[index]
-        if len(self.banks) == 1 or np.bincount(labels)[np.unique(labels)].min() < INNER_FOLDS:
-            return self.banks[0]
+        if len(self.candidates) == 1 or np.bincount(labels)[np.unique(labels)].min() < INNER_FOLDS:
+            return 0
         inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=0)
         scores = []
-        for bank in self.banks:
+        for candidate, features in enumerate(self.candidates):
             found = []
             for fit, held in inner.split(index, labels):
-                predicted = self._trained(bank, index[fit]).predict(self._of(bank, index[held]))
+                predicted = self._trained(candidate, index[fit]).predict(features[index[held]])
                 found.append(balanced_accuracy_score(labels[held], predicted))
             scores.append(np.mean(found))
-        return self.banks[int(np.argmax(scores))]
+        return int(np.argmax(scores))
 
     def fit(self, train: np.ndarray) -> None:
         self.models = {}
         for group, members in self._groups(train).items():
             index = train[members]
-            bank = self._chosen_bank(index)
-            self.models[group] = (bank, self._trained(bank, index))
+            candidate = self._chosen(index)
+            self.models[group] = (candidate, self._trained(candidate, index))
 
     def probabilities(self, index: np.ndarray) -> np.ndarray:
         out = np.full((len(index), self.data.n_classes), 1.0 / self.data.n_classes)
         for group, members in self._groups(index).items():
             if group not in self.models:  # a subject without training epochs: no guess
                 continue
-            bank, classifier = self.models[group]
+            candidate, classifier = self.models[group]
             rows = np.flatnonzero(members)
             out[rows] = 0.0
-            found = classifier.predict_proba(self._of(bank, index[members]))
+            found = classifier.predict_proba(self.candidates[candidate][index[members]])
             out[np.ix_(rows, classifier.classes_)] = found
         return out
 
 
+class TangentSpace(FeatureClassifier):
+    """Filter bank covariances → tangent space (see the module): one candidate per bank."""
+
+    banks: list[list[Band]]  # the config's, without the bands past the data's Nyquist frequency
+
+    def features(self, data: EEGDataset) -> list[np.ndarray]:
+        from pyriemann.estimation import Covariances
+        from pyriemann.tangentspace import TangentSpace as Tangent
+        from scipy.signal import butter, sosfiltfilt
+
+        nyquist = data.sfreq / 2
+        banks = [[b for b in bank if b[1] < nyquist] for bank in self.config.banks]
+        banks = [bank for bank in banks if bank]
+        if not banks:
+            raise ConfigError(
+                f"reference.banks: every band reaches {nyquist:g} Hz, the Nyquist frequency "
+                f"of {data.source} ({data.sfreq:g} Hz sampling)"
+            )
+        tangent: dict[Band, np.ndarray] = {}
+        for low, high in {band for bank in banks for band in bank}:
+            sos = butter(4, [low, high], btype="bandpass", fs=data.sfreq, output="sos")
+            filtered = sosfiltfilt(sos, data.X.astype(np.float64), axis=-1)
+            covariances = Covariances("oas").fit_transform(filtered)
+            n = covariances.shape[1]
+            vectors = np.empty((len(data.y), n * (n + 1) // 2))
+            for subject in np.unique(data.subjects):  # at the subject's own mean
+                members = data.subjects == subject
+                vectors[members] = Tangent(metric="riemann").fit_transform(covariances[members])
+            tangent[(low, high)] = vectors
+        self.banks = banks
+        return [np.hstack([tangent[band] for band in bank]) for bank in banks]
+
+
+class CanonicalCorrelation(FeatureClassifier):
+    """SSVEP's classical pipeline (Lin et al. 2006; with a classifier, as in the SSVEP set's
+    reference): per stimulus frequency, the canonical correlation between an epoch's channels
+    and sines and cosines at the frequency and its harmonics."""
+
+    def features(self, data: EEGDataset) -> list[np.ndarray]:
+        frequencies = self.config.frequencies
+        t = np.arange(data.n_times) / data.sfreq
+        epochs = data.X.astype(np.float64) - data.X.mean(axis=2, keepdims=True)
+        bases = np.linalg.qr(epochs.transpose(0, 2, 1))[0]  # (epochs, times, channels)
+        features = np.empty((len(data.y), len(frequencies)))
+        for column, frequency in enumerate(frequencies):
+            harmonics = [
+                h * frequency
+                for h in range(1, self.config.harmonics + 1)
+                if h * frequency < data.sfreq / 2
+            ]
+            waves = [np.sin(2 * np.pi * f * t) for f in harmonics]
+            waves += [np.cos(2 * np.pi * f * t) for f in harmonics]
+            reference = np.linalg.qr(np.stack(waves, axis=1))[0]  # (times, 2 × harmonics)
+            overlap = np.einsum("etc,tr->ecr", bases, reference)
+            features[:, column] = np.linalg.svd(overlap, compute_uv=False)[:, 0]
+        return [features]
+
+
 REFERENCES.register("tangent_space", TangentSpace)
+REFERENCES.register("canonical_correlation", CanonicalCorrelation)

@@ -8,7 +8,7 @@ from sweep_helpers import REALDATA
 
 from probe_core import ConfigError, SyntheticData
 from probe_core.classical import REFERENCES, ReferenceConfig, score_reference
-from probe_core.data_sources import EpochsData
+from probe_core.data_sources import EpochsData, NpzData
 from probe_core.splits import SplitConfig
 
 
@@ -46,7 +46,7 @@ def test_bands_past_the_nyquist_frequency_are_left_out_and_none_left_is_one_line
     data = SyntheticData(subjects=[0], trials_per_class=8, sfreq=64.0).build()  # Nyquist 32 Hz
     classifier = ReferenceConfig(banks=[[(8.0, 30.0)], [(28.0, 40.0)]]).build(True)
     classifier.prepare(data)
-    assert list(classifier.features) == [(8.0, 30.0)]
+    assert classifier.banks == [[(8.0, 30.0)]] and len(classifier.candidates) == 1
     with pytest.raises(ConfigError, match=r"^reference.banks: every band reaches 32 Hz"):
         ReferenceConfig(banks=[[(30.0, 40.0)]]).build(True).prepare(data)
     with pytest.raises(ValueError, match="unknown classical reference 'csp'; known: tangent_"):
@@ -54,6 +54,25 @@ def test_bands_past_the_nyquist_frequency_are_left_out_and_none_left_is_one_line
     with pytest.raises(ValueError, match=r"\(30, 8\) Hz is not low < high"):
         ReferenceConfig(banks=[[(30.0, 8.0)]])
     assert "tangent_space" in REFERENCES
+
+
+def test_canonical_correlation_tells_two_stimulus_frequencies_apart(tmp_path) -> None:
+    """Class 0 flickers at 13 Hz, class 1 at 17 Hz, in noise four times their amplitude."""
+    rng = np.random.default_rng(1)
+    t = np.arange(512) / 256.0
+    y = np.arange(48) % 2
+    waves = np.sin(2 * np.pi * np.where(y == 1, 17.0, 13.0)[:, None, None] * t)
+    X = waves + 4.0 * rng.standard_normal((48, 4, 512))
+    path = tmp_path / "flicker.npz"
+    np.savez(path, X=X, y=y, ch_names=np.array(["O1", "Oz", "O2", "POz"]), sfreq=256.0)
+    data = NpzData(path=path).build()
+    config = ReferenceConfig(kind="canonical_correlation", frequencies=[13.0, 17.0])
+    scores = score_reference(
+        config, data, SplitConfig(seed=0), folds=3, repetitions=1, metric="balanced_accuracy"
+    )
+    assert _fold_mean(scores) >= 0.9  # 1.0 on this machine
+    with pytest.raises(ValueError, match="kind 'canonical_correlation' needs them"):
+        ReferenceConfig(kind="canonical_correlation")
 
 
 needs_ssvep = pytest.mark.skipif(
@@ -76,6 +95,9 @@ def test_real_ssvep_with_eight_labelled_trials_per_class() -> None:
     )
     assert _fold_mean(scores) >= 0.6  # 0.680 on this machine
     assert scores.test_metrics["balanced_accuracy"] >= 0.6  # 0.717
+    cca = ReferenceConfig(kind="canonical_correlation", frequencies=[13.0, 17.0, 21.0])
+    scores = score_reference(cca, data, split, folds=4, repetitions=1, metric="balanced_accuracy")
+    assert _fold_mean(scores) >= 0.75  # SSVEP's own pipeline
 
 
 @needs_motor_imagery
