@@ -101,6 +101,24 @@ class ReferenceConfig(pydantic.BaseModel):
             raise ValueError("reference.banks: a bank without a band")
         return banks
 
+    def usable_banks(self, data: EEGDataset) -> list[list[Band]]:
+        """The banks without their bands at or past ``data``'s Nyquist frequency (those left
+        without a band dropped); ``ConfigError`` when nothing is left to use."""
+        nyquist = data.sfreq / 2
+        banks = [[b for b in bank if b[1] < nyquist] for bank in self.banks]
+        banks = [bank for bank in banks if bank]
+        if self.kind == "tangent_space" and not banks:
+            raise ConfigError(
+                f"reference.banks: every band reaches {nyquist:g} Hz, the Nyquist frequency "
+                f"of {data.source} ({data.sfreq:g} Hz sampling)"
+            )
+        if self.kind == "canonical_correlation" and min(self.frequencies) >= nyquist:
+            raise ConfigError(
+                f"reference.frequencies: every one reaches {nyquist:g} Hz, the Nyquist "
+                f"frequency of {data.source} ({data.sfreq:g} Hz sampling)"
+            )
+        return banks
+
     def build(self, within_subject: bool) -> Classifier:
         """``within_subject``: one model per subject (else one pooled model)."""
         return REFERENCES[self.kind](self, within_subject)
@@ -248,14 +266,7 @@ class TangentSpace(FeatureClassifier):
         from pyriemann.tangentspace import TangentSpace as Tangent
         from scipy.signal import butter, sosfiltfilt
 
-        nyquist = data.sfreq / 2
-        banks = [[b for b in bank if b[1] < nyquist] for bank in self.config.banks]
-        banks = [bank for bank in banks if bank]
-        if not banks:
-            raise ConfigError(
-                f"reference.banks: every band reaches {nyquist:g} Hz, the Nyquist frequency "
-                f"of {data.source} ({data.sfreq:g} Hz sampling)"
-            )
+        banks = self.config.usable_banks(data)
         tangent: dict[Band, np.ndarray] = {}
         for low, high in {band for bank in banks for band in bank}:
             sos = butter(4, [low, high], btype="bandpass", fs=data.sfreq, output="sos")

@@ -5,6 +5,8 @@ child run of its own beside the trials'."""
 import logging
 import math
 
+import numpy as np
+
 from probe_core import EEGDataset
 from probe_core.classical import ReferenceScores, score_reference
 from sweeps.outbox import Outbox, as_metrics
@@ -29,9 +31,13 @@ def run_reference(
     plan = spec.confirmation
     folds, repetitions = (plan.folds, plan.seeds) if plan.trials else (0, 0)
     metric = spec.metric.removeprefix("val_")
-    scores = score_reference(
-        config, data, spec.trial.split, folds=folds, repetitions=repetitions, metric=metric
-    )
+    try:
+        scores = score_reference(
+            config, data, spec.trial.split, folds=folds, repetitions=repetitions, metric=metric
+        )
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:  # the sweep goes on
+        log.warning("the classical reference (%s) failed, and is left out: %s", config.kind, error)
+        return None
     log.info("classical reference (%s) scored in %.1f s", config.kind, scores.seconds)
     outbox.create_run(
         REFERENCE,

@@ -4,12 +4,14 @@ nothing from shuffled labels; its bank follows the data's rate; names are checke
 
 import numpy as np
 import pytest
-from sweep_helpers import REALDATA
+from sweep_helpers import REALDATA, said, small_spec
 
 from probe_core import ConfigError, SyntheticData
 from probe_core.classical import REFERENCES, ReferenceConfig, score_reference
 from probe_core.data_sources import EpochsData, NpzData
 from probe_core.splits import SplitConfig
+from sweeps import reference
+from sweeps.sweep import dry_run
 
 
 def _fold_mean(scores, metric: str = "balanced_accuracy") -> float:
@@ -113,3 +115,29 @@ def test_real_motor_imagery_hands_against_feet() -> None:
         metric="balanced_accuracy",
     )
     assert _fold_mean(scores) >= 0.85  # 0.917 on this machine
+
+
+def test_a_reference_the_datas_rate_cannot_carry_is_refused_before_anything_trains(
+    tmp_path,
+) -> None:
+    spec = small_spec(tmp_path, "fast", reference={"banks": [[[70.0, 80.0]]]})  # 128 Hz data
+    with pytest.raises(ConfigError, match=r"^reference.banks: every band reaches 64 Hz"):
+        dry_run(spec, n=1)
+    assert not (tmp_path / "sweeps" / "fast" / "spec.yaml").exists()
+
+
+def test_a_reference_that_fails_leaves_the_sweeps_conclusion_intact(tmp_path, monkeypatch) -> None:
+    """A fault inside the reference (faked: a singular matrix) is a warning; the sweep's
+    recommendation goes on without the reference."""
+
+    def singular(*args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(reference, "score_reference", singular)
+    spec = small_spec(tmp_path, "faulty")
+    with said("sweeps.reference") as lines:
+        found = reference.run_reference(spec, spec.data.build(), outbox=None, session=None)
+    assert found is None
+    assert lines == [
+        "the classical reference (tangent_space) failed, and is left out: Singular matrix"
+    ]
