@@ -449,7 +449,7 @@ def judge_reference(
     judged = [f.strategy for f in recommendation.finalists if f.judged]
     against = recommendation.strategy or (judged[0] if judged else None)
     gap = differences.get(against) if against is not None else None
-    learnt = score.low > evaluation.chance if sign > 0 else score.high < evaluation.chance
+    learnt = bool(score.low > evaluation.chance if sign > 0 else score.high < evaluation.chance)
     if gap is None:
         verdict = ReferenceVerdict.UNJUDGED
     elif not learnt:
