@@ -101,9 +101,10 @@ class ReferenceConfig(pydantic.BaseModel):
             raise ValueError("reference.banks: a bank without a band")
         return banks
 
-    def usable_banks(self, data: EEGDataset) -> list[list[Band]]:
-        """The banks without their bands at or past ``data``'s Nyquist frequency (those left
-        without a band dropped); ``ConfigError`` when nothing is left to use."""
+    def check_rate(self, data: EEGDataset) -> list[list[Band]]:
+        """``ConfigError`` when ``data``'s rate cannot carry this reference (every band, or
+        every stimulus frequency, at or past its Nyquist frequency); else the banks without
+        their bands past it (a bank left without a band dropped)."""
         nyquist = data.sfreq / 2
         banks = [[b for b in bank if b[1] < nyquist] for bank in self.banks]
         banks = [bank for bank in banks if bank]
@@ -266,7 +267,7 @@ class TangentSpace(FeatureClassifier):
         from pyriemann.tangentspace import TangentSpace as Tangent
         from scipy.signal import butter, sosfiltfilt
 
-        banks = self.config.usable_banks(data)
+        banks = self.config.check_rate(data)
         tangent: dict[Band, np.ndarray] = {}
         for low, high in {band for bank in banks for band in bank}:
             sos = butter(4, [low, high], btype="bandpass", fs=data.sfreq, output="sos")

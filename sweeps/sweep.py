@@ -116,7 +116,7 @@ def prepare(spec: SweepSpec) -> Prepared:
     directory = spec.sweep_dir()
     data = spec.data.build()  # a missing file or a bad epoch fails before anything trains
     if spec.reference is not None:
-        spec.reference.usable_banks(data)  # so does a reference the data's rate cannot carry
+        spec.reference.check_rate(data)  # so does a reference the data's rate cannot carry
     build_space(spec)  # so does an unknown space name
     ensure_pretrained(spec.pretrain)
     context = make_context(spec.base_trial(), data)
