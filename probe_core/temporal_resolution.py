@@ -19,6 +19,7 @@ from probe_core.dataset import EEGDataset
 HIGHEST_HZ = 45.0  # above, EEG is mostly muscle and line noise
 PEAKS = 3
 SIGNIFICANCE = 1e-3  # per frequency, before the Bonferroni correction over the frequencies
+CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,13 @@ def class_rhythms(data: EEGDataset) -> list[float]:
     """The (at most ``PEAKS``) frequencies, ascending, at which the classes' mean log power
     differs most, significantly: the peaks of the per-frequency ANOVA F across classes."""
     segment = min(data.n_times, int(2 * data.sfreq))  # 0.5 Hz bins where the epochs allow
-    freqs, power = signal.welch(data.X, fs=data.sfreq, nperseg=segment, axis=-1)
-    spectrum = np.log(power.mean(axis=1) + 1e-30)  # (epochs, frequencies), over channels
+    chunks = []  # a few hundred epochs at a time: the per-channel spectra of all could be GBs
+    for start in range(0, len(data.y), CHUNK):
+        freqs, power = signal.welch(
+            data.X[start : start + CHUNK], fs=data.sfreq, nperseg=segment, axis=-1
+        )
+        chunks.append(power.mean(axis=1))  # over channels
+    spectrum = np.log(np.concatenate(chunks) + 1e-30)  # (epochs, frequencies)
     band = (freqs >= 1.0) & (freqs <= min(HIGHEST_HZ, data.sfreq / 2))
     groups = [spectrum[data.y == k][:, band] for k in np.unique(data.y)]
     if len(groups) < 2 or min(len(g) for g in groups) < 2:
