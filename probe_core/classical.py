@@ -22,7 +22,7 @@ Each kind is registered once in ``REFERENCES``; an unknown one fails with the kn
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -271,8 +271,12 @@ class TangentSpace(FeatureClassifier):
         tangent: dict[Band, np.ndarray] = {}
         for low, high in {band for bank in banks for band in bank}:
             sos = butter(4, [low, high], btype="bandpass", fs=data.sfreq, output="sos")
-            filtered = sosfiltfilt(sos, data.X.astype(np.float64), axis=-1)
-            covariances = Covariances("oas").fit_transform(filtered)
+            covariances = np.concatenate(
+                [
+                    Covariances("oas").fit_transform(sosfiltfilt(sos, chunk, axis=-1))
+                    for chunk in _chunks(data)
+                ]
+            )
             n = covariances.shape[1]
             vectors = np.empty((len(data.y), n * (n + 1) // 2))
             for subject in np.unique(data.subjects):  # at the subject's own mean
@@ -291,10 +295,8 @@ class CanonicalCorrelation(FeatureClassifier):
     def features(self, data: EEGDataset) -> list[np.ndarray]:
         frequencies = self.config.frequencies
         t = np.arange(data.n_times) / data.sfreq
-        epochs = data.X.astype(np.float64) - data.X.mean(axis=2, keepdims=True)
-        bases = np.linalg.qr(epochs.transpose(0, 2, 1))[0]  # (epochs, times, channels)
-        features = np.empty((len(data.y), len(frequencies)))
-        for column, frequency in enumerate(frequencies):
+        references = []  # per frequency: an orthonormal basis of its sines and cosines
+        for frequency in frequencies:
             harmonics = [
                 h * frequency
                 for h in range(1, self.config.harmonics + 1)
@@ -302,10 +304,24 @@ class CanonicalCorrelation(FeatureClassifier):
             ]
             waves = [np.sin(2 * np.pi * f * t) for f in harmonics]
             waves += [np.cos(2 * np.pi * f * t) for f in harmonics]
-            reference = np.linalg.qr(np.stack(waves, axis=1))[0]  # (times, 2 × harmonics)
-            overlap = np.einsum("etc,tr->ecr", bases, reference)
-            features[:, column] = np.linalg.svd(overlap, compute_uv=False)[:, 0]
-        return [features]
+            references.append(np.linalg.qr(np.stack(waves, axis=1))[0])  # (times, 2 × harmonics)
+        features = []
+        for chunk in _chunks(data):
+            centred = chunk - chunk.mean(axis=2, keepdims=True)
+            bases = np.linalg.qr(centred.transpose(0, 2, 1))[0]  # (epochs, times, channels)
+            overlaps = [np.einsum("etc,tr->ecr", bases, r) for r in references]
+            # the largest canonical correlation: the top singular value of the bases' overlap
+            features.append(
+                np.stack([np.linalg.svd(o, compute_uv=False)[:, 0] for o in overlaps], 1)
+            )
+        return [np.concatenate(features)]
+
+
+def _chunks(data: EEGDataset, size: int = 256) -> Iterator[np.ndarray]:
+    """The epochs as float64, a few hundred at a time: a whole large dataset's filtered copy
+    could take gigabytes."""
+    for start in range(0, len(data.y), size):
+        yield data.X[start : start + size].astype(np.float64)
 
 
 REFERENCES.register("tangent_space", TangentSpace)
