@@ -115,11 +115,7 @@ def _parent_metrics(recommendation: Recommendation) -> dict[str, float]:
     chosen = recommendation.chosen
     if chosen is not None:
         assert chosen.score is not None  # the recommended finalist has its score
-        metrics.update(recommended_mean=chosen.score.mean)
-        if math.isfinite(chosen.score.low):
-            metrics.update(
-                recommended_ci_low=chosen.score.low, recommended_ci_high=chosen.score.high
-            )
+        metrics.update(_interval_metrics("recommended", chosen.score))
     if recommendation.difference is not None:
         difference = recommendation.difference
         metrics.update(difference_to_runner_up=difference.mean)
