@@ -13,10 +13,9 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from sweeps import protocol
-from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase
 from sweeps.ranking import rank_strategies
-from sweeps.saved_state import SavedAsData, State, records_of, records_state
+from sweeps.saved_state import SavedAsData, State
 from sweeps.spec import Confirmation
 from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
@@ -55,22 +54,15 @@ class ConfirmingSearcher(WrappingSearcher):
         self.n_search = n_search
         self.confirmation = confirmation
         self.rank_mode = mode
-        self.configs: dict[str, dict[str, Any]] = {}  # Tune configs of the search trials
-        self.ended: dict[str, TrialRecord] = {}
+        # configs: the search trials' Tune configs
         self.queue: list[dict[str, Any]] | None = None
 
     def state(self) -> State:
-        return {
-            "configs": self.configs,
-            "ended": records_state(self.ended),
-            "queue": self.queue,
-            "inner": self.inner.state(),
-        }
+        return {**super().state(), "queue": self.queue}
 
     def load(self, state: State) -> None:
-        self.configs, self.queue = state["configs"], state["queue"]
-        self.ended = records_of(state["ended"])
-        self.inner.load(state["inner"])
+        super().load(state)
+        self.queue = state["queue"]
 
     # ray's stub omits Searcher.FINISHED, a str that suggest may return
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]

@@ -13,9 +13,8 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from sweeps import protocol
-from sweeps.ledger import TrialRecord
 from sweeps.ranking import rank_strategies
-from sweeps.saved_state import SavedAsData, State, records_of, records_state
+from sweeps.saved_state import SavedAsData, State
 from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
 log = logging.getLogger(__name__)
@@ -32,23 +31,16 @@ class RacingSearcher(WrappingSearcher):
         """``search_of(winner)``: the search of the winning strategy."""
         super().__init__(race)  # the race first: ``inner``
         self.n_race, self.search_of, self.rank_mode = n_race, search_of, mode
-        self.configs: dict[str, dict[str, Any]] = {}  # the raced trials' TrialConfigs
-        self.ended: dict[str, TrialRecord] = {}  # the raced trials that ended
+        # configs: the raced trials' TrialConfigs; ended: the raced trials that ended
         self.winner: str | None = None
         self.search: SavedAsData | None = None
 
     def state(self) -> State:
-        return {
-            "configs": self.configs,
-            "ended": records_state(self.ended),
-            "inner": self.inner.state(),
-            "winner": self.winner,
-            "search": self.search.state() if self.search else None,
-        }
+        search = self.search.state() if self.search else None
+        return {**super().state(), "winner": self.winner, "search": search}
 
     def load(self, state: State) -> None:
-        self.configs, self.ended = state["configs"], records_of(state["ended"])
-        self.inner.load(state["inner"])
+        super().load(state)
         self.winner, self.search = state["winner"], None
         if self.winner is not None:
             self.search = self.search_of(self.winner)

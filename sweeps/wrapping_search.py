@@ -7,16 +7,30 @@ from typing import Any
 from sweeps import protocol
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase
-from sweeps.saved_state import SavedAsData
+from sweeps.saved_state import SavedAsData, State, records_of, records_state
 
 
 class WrappingSearcher(SavedAsData):
-    """In front of ``inner``: Tune's search properties go to it; its saved state holds
-    ``inner``'s."""
+    """In front of ``inner``: Tune's search properties go to it. It keeps the configs of the
+    trials ``inner`` proposed (as each subclass needs them) and those trials' ends; its saved
+    state holds them and ``inner``'s."""
 
     def __init__(self, inner: SavedAsData) -> None:
         super().__init__(metric=inner.metric, mode=inner.mode)
         self.inner = inner
+        self.configs: dict[str, dict[str, Any]] = {}
+        self.ended: dict[str, TrialRecord] = {}
+
+    def state(self) -> State:
+        return {
+            "configs": self.configs,
+            "ended": records_state(self.ended),
+            "inner": self.inner.state(),
+        }
+
+    def load(self, state: State) -> None:
+        self.configs, self.ended = state["configs"], records_of(state["ended"])
+        self.inner.load(state["inner"])
 
     def set_search_properties(
         self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
