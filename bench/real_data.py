@@ -36,6 +36,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from probe_core.data_sources import EpochsData
 from probe_core.dataset import EEGDataset
+from probe_core.splits import SplitConfig
 from sweeps.output import Verbosity, show
 from sweeps.spec import SweepSpec
 from sweeps.sweep import run_sweep
@@ -101,7 +102,7 @@ def cases(realdata: Path) -> dict[str, Case]:
     }
 
 
-def sweep_spec(name: str, case: Case, folder: Path, samples: int) -> SweepSpec:
+def sweep_spec(name: str, case: Case, folder: Path, samples: int, seed: int = 0) -> SweepSpec:
     backbone = {"name": "ShallowFBCSPNet"}
     return SweepSpec.model_validate(
         {
@@ -121,7 +122,7 @@ def sweep_spec(name: str, case: Case, folder: Path, samples: int) -> SweepSpec:
             },
             "reference": case.reference,
             "num_samples": samples,
-            "sampler": {"name": "tpe", "seed": 0},
+            "sampler": {"name": "tpe", "seed": seed},
             "tracking": {"uri": f"sqlite:///{folder / 'mlflow.db'}"},
             "storage_path": str(folder / "sweeps"),
         }
@@ -131,8 +132,6 @@ def sweep_spec(name: str, case: Case, folder: Path, samples: int) -> SweepSpec:
 def plain_loop(data: EEGDataset, split: dict[str, Any], seed: int = 0) -> float:
     """ShallowFBCSPNet from scratch in a plain torch loop (Adam 1e-3, 40 epochs, batch 16), the
     epoch its validation split picks, scored once on the test split."""
-    from probe_core.splits import SplitConfig
-
     parts = SplitConfig.model_validate(split).split(data)
     assert parts.test is not None
     torch.manual_seed(seed)
@@ -168,16 +167,16 @@ def _score(interval: dict[str, Any] | None) -> str:
     return f"{interval['mean']:.3f} ({interval['low']:.2f} to {interval['high']:.2f})"
 
 
-def run_case(name: str, case: Case, samples: int) -> dict[str, Any]:
+def run_case(name: str, case: Case, samples: int, seed: int = 0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        spec = sweep_spec(name, case, Path(tmp), samples)
+        spec = sweep_spec(name, case, Path(tmp), samples, seed)
         start = time.perf_counter()
         outcome = run_sweep(spec)
         seconds = time.perf_counter() - start
         recommendation = outcome.recommendation
         print(recommendation.text() if recommendation else "nothing reported", flush=True)
         data = spec.data.build()
-        plain = [plain_loop(data, case.split, seed) for seed in (0, 1, 2)]
+        plain = [plain_loop(data, case.split, model_seed) for model_seed in (0, 1, 2)]
     report = recommendation.as_dict() if recommendation else {}
     reference = report.get("reference") or {}
     chosen = next(
@@ -235,12 +234,12 @@ def _number(value: float | None) -> str:
 
 
 def write(
-    out: Path, results: list[dict[str, Any]], rows: list[tuple[str, float]], samples: int
+    out: Path, results: list[dict[str, Any]], rows: list[tuple[str, float]], samples: int, seed: int
 ) -> None:
     lines = [
         "# Real recordings: the sweep, the classical reference and a plain loop",
         "",
-        f"Written by `bench/real_data.py` (`--samples {samples}`) on {machine()}, "
+        f"Written by `bench/real_data.py` (`--samples {samples} --seed {seed}`) on {machine()}, "
         f"{time.strftime('%Y-%m-%d')}. Balanced accuracy; fold scores are means with 95 % "
         "intervals over the finalists' folds × repetitions; test is the held-out test split, "
         "scored once. The plain loop is ShallowFBCSPNet from scratch in a hand-written torch "
@@ -276,6 +275,7 @@ def main() -> None:
     parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA)
     parser.add_argument("--cases", default="ssvep_few_shot,ssvep_held_out,mi_hands_feet,mi_four")
     parser.add_argument("--samples", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0, help="the sweep's sampler seed")
     parser.add_argument("--no-ablation", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("docs/REAL_DATA.md"))
     args = parser.parse_args()
@@ -286,11 +286,13 @@ def main() -> None:
     known = cases(args.realdata)
     results = []
     for name in args.cases.split(","):
-        results.append(run_case(name, known[name], args.samples))
+        results.append(run_case(name, known[name], args.samples, args.seed))
         print(results[-1], flush=True)
-        write(args.out, results, [], args.samples)  # what is done so far, in case of a stop
+        write(
+            args.out, results, [], args.samples, args.seed
+        )  # what is done so far, in case of a stop
     rows = [] if args.no_ablation else ablation(args.realdata)
-    write(args.out, results, rows, args.samples)
+    write(args.out, results, rows, args.samples, args.seed)
 
 
 if __name__ == "__main__":
