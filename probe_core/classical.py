@@ -17,6 +17,12 @@ at the frequency and its harmonics, into the same logistic regression.
 Within subject (the split's ``within_subject``) each subject has a model of its own, trained on
 its own epochs, as BCIs are calibrated; across subjects one pooled model.
 
+Transfer (``transfer``): given other recordings of the same classes and channels (a sweep's
+pretraining recordings), each candidate is tried also with them added to the training part, and
+the inner cross-validation (scored on the training part's own epochs only) decides: the
+classical counterpart of a backbone pretrained on them. Each recording set's tangent space is at
+its own subjects' means, so a session or a person with another baseline lines up with the rest.
+
 Each kind is registered once in ``REFERENCES``; an unknown one fails with the known ones.
 """
 
@@ -31,7 +37,7 @@ import pydantic
 import torch
 
 from probe_core.dataset import EEGDataset
-from probe_core.errors import ConfigError
+from probe_core.errors import ConfigError, DataError
 from probe_core.metrics import classification_metrics
 from probe_core.registry import Registry
 from probe_core.splits import SplitConfig
@@ -44,12 +50,20 @@ class Classifier(Protocol):
     """A classical pipeline fitted on some epochs of a dataset and asked about others: the
     dataset's features are computed once (``prepare``), each fold only fits."""
 
-    def prepare(self, data: EEGDataset) -> None: ...
+    def prepare(self, data: EEGDataset, source: EEGDataset | None = None) -> None:
+        """``source``: other recordings, of ``data``'s classes and channels, a fit may add."""
+        ...
 
     def fit(self, train: np.ndarray) -> None: ...
 
     def probabilities(self, index: np.ndarray) -> np.ndarray:
         """(epochs, the dataset's classes)."""
+        ...
+
+    @property
+    def transferred(self) -> float | None:
+        """The share of the models fitted so far that took the other recordings (None: none
+        were offered)."""
         ...
 
 
@@ -78,6 +92,9 @@ class ReferenceConfig(pydantic.BaseModel):
     """``canonical_correlation``: the harmonics of each frequency compared (below Nyquist)."""
     regularisation: pydantic.PositiveFloat = 1.0
     """The logistic regression's inverse regularisation strength (scikit-learn's ``C``)."""
+    transfer: bool = True
+    """Offer each fit the sweep's pretraining recordings (``pretrain.data``) as extra training
+    epochs, taken where a cross-validation inside the training part prefers them."""
 
     @pydantic.field_validator("kind")
     @classmethod
@@ -134,6 +151,8 @@ class ReferenceScores:
     folds: dict[tuple[int, int], FoldScore]
     test_metrics: dict[str, float] | None
     seconds: float
+    transferred: float | None = None
+    """The share of its models that took the other recordings (None: none were offered)."""
 
 
 def _metrics(classifier: Classifier, data: EEGDataset, index: np.ndarray) -> dict[str, float]:
@@ -150,14 +169,16 @@ def score_reference(
     folds: int,
     repetitions: int,
     metric: str,
+    source: EEGDataset | None = None,
 ) -> ReferenceScores:
     """The reference trained on each fold's training part (the validation part is left out:
     it only picks a deep model's epoch) and scored on the fold, for repetitions
     1…``repetitions`` as the finalists' evaluation; then trained on the search's training
-    split and scored once on the held-out test split (if there is one)."""
+    split and scored once on the held-out test split (if there is one). ``source``: other
+    recordings each fit may add (see the module)."""
     start = time.perf_counter()
     classifier = config.build(within_subject=split.kind == "within_subject")
-    classifier.prepare(data)
+    classifier.prepare(data, source)
     scores = {}
     for fold in range(folds):
         for repetition in range(1, repetitions + 1):
@@ -172,29 +193,66 @@ def score_reference(
     if searched.test is not None:
         classifier.fit(searched.train)
         test_metrics = _metrics(classifier, data, searched.test)
-    return ReferenceScores(config.kind, scores, test_metrics, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return ReferenceScores(config.kind, scores, test_metrics, seconds, classifier.transferred)
+
+
+def as_source(source: EEGDataset, data: EEGDataset) -> EEGDataset:
+    """``source`` as a fit on ``data`` can add it: its epochs of ``data``'s classes (numbered
+    as there) and its channels in ``data``'s order. ``DataError`` when it cannot: a class or a
+    channel missing, another rate, or an epoch that is also in ``data`` (the reference would be
+    scored on epochs it trained on)."""
+    matched = source.select(classes=data.class_names, channels=data.ch_names)
+    if matched.sfreq != data.sfreq:
+        raise DataError(
+            f"{source.source}: sampled at {matched.sfreq:g} Hz, the adapted data at "
+            f"{data.sfreq:g} Hz"
+        )
+    seen = {epoch.tobytes() for epoch in data.X}
+    shared = sum(epoch.tobytes() in seen for epoch in matched.X)
+    if shared:
+        raise DataError(f"{source.source}: {shared} of its epochs are also in the adapted data")
+    return matched
 
 
 INNER_FOLDS = 3
 """The cross-validation inside a training part that chooses among candidate features."""
 
 
+Option = tuple[int, bool]
+"""A way to fit: which candidate feature set, and whether the other recordings join in."""
+
+
 class FeatureClassifier:
     """Features computed once per dataset (``features``: one or more candidate sets, e.g. one
-    per filter bank), then per fit: the candidate a cross-validation inside the training part
-    prefers, standardised, into a logistic regression; one model per subject or one for all."""
+    per filter bank), then per fit: the option (a candidate, with the other recordings or
+    without) a cross-validation inside the training part prefers, standardised, into a
+    logistic regression; one model per subject or one for all."""
 
     def __init__(self, config: ReferenceConfig, within_subject: bool) -> None:
         self.config, self.within_subject = config, within_subject
         self.candidates: list[np.ndarray] = []  # each (epochs, features)
-        self.models: dict[int | None, tuple[int, Any]] = {}  # by subject (None: all)
+        self.source: tuple[list[np.ndarray], np.ndarray] | None = None  # candidates, labels
+        self.models: dict[int | None, tuple[Option, Any]] = {}  # by subject (None: all)
+        self.took_source: list[bool] = []  # per model fitted
 
     def features(self, data: EEGDataset) -> list[np.ndarray]:
         raise NotImplementedError
 
-    def prepare(self, data: EEGDataset) -> None:
+    def prepare(self, data: EEGDataset, source: EEGDataset | None = None) -> None:
         self.data = data
         self.candidates = self.features(data)
+        if source is not None:
+            self.source = (self.features(source), source.y)
+        pooled = [False, True] if self.source is not None else [False]
+        self.options = [(c, p) for p in pooled for c in range(len(self.candidates))]
+
+    @property
+    def transferred(self) -> float | None:
+        """The share of the models fitted so far that took the other recordings."""
+        if self.source is None or not self.took_source:
+            return None
+        return float(np.mean(self.took_source))
 
     def _groups(self, index: np.ndarray) -> dict[int | None, np.ndarray]:
         """Which of ``index`` each model takes (a mask): per subject, or all for one model."""
@@ -203,7 +261,7 @@ class FeatureClassifier:
         subjects = self.data.subjects[index]
         return {int(s): subjects == s for s in np.unique(subjects)}
 
-    def _trained(self, candidate: int, index: np.ndarray) -> Any:
+    def _trained(self, option: Option, index: np.ndarray) -> Any:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
@@ -214,42 +272,52 @@ class FeatureClassifier:
             # fold scores on the real recordings (docs/REAL_DATA.md)
             LogisticRegression(C=self.config.regularisation, tol=1e-3, max_iter=1000),
         )
+        candidate, pooled = option
+        features, labels = self.candidates[candidate][index], self.data.y[index]
+        if pooled:
+            assert self.source is not None
+            features = np.concatenate([features, self.source[0][candidate]])
+            labels = np.concatenate([labels, self.source[1]])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence notes on few epochs
-            return classifier.fit(self.candidates[candidate][index], self.data.y[index])
+            return classifier.fit(features, labels)
 
-    def _chosen(self, index: np.ndarray) -> int:
-        """The candidate with the best balanced accuracy in a cross-validation inside
-        ``index`` (the first when there is one, or too few epochs of a class to cross-validate)."""
+    def _chosen(self, index: np.ndarray) -> Option:
+        """The option with the best balanced accuracy in a cross-validation inside ``index``;
+        with too few epochs of a class to cross-validate, the first candidate, with the other
+        recordings when there are some (a model of two epochs a class is hardly one)."""
         from sklearn.metrics import balanced_accuracy_score
         from sklearn.model_selection import StratifiedKFold
 
         labels = self.data.y[index]
-        if len(self.candidates) == 1 or np.bincount(labels)[np.unique(labels)].min() < INNER_FOLDS:
-            return 0
+        if np.bincount(labels)[np.unique(labels)].min() < INNER_FOLDS:
+            return (0, self.source is not None)
+        if len(self.options) == 1:
+            return self.options[0]
         inner = StratifiedKFold(INNER_FOLDS, shuffle=True, random_state=0)
         scores = []
-        for candidate, features in enumerate(self.candidates):
-            found = []
+        for option in self.options:
+            features, found = self.candidates[option[0]], []
             for fit, held in inner.split(index, labels):
-                predicted = self._trained(candidate, index[fit]).predict(features[index[held]])
+                predicted = self._trained(option, index[fit]).predict(features[index[held]])
                 found.append(balanced_accuracy_score(labels[held], predicted))
             scores.append(np.mean(found))
-        return int(np.argmax(scores))
+        return self.options[int(np.argmax(scores))]
 
     def fit(self, train: np.ndarray) -> None:
         self.models = {}
         for group, members in self._groups(train).items():
             index = train[members]
-            candidate = self._chosen(index)
-            self.models[group] = (candidate, self._trained(candidate, index))
+            option = self._chosen(index)
+            self.models[group] = (option, self._trained(option, index))
+            self.took_source.append(option[1])
 
     def probabilities(self, index: np.ndarray) -> np.ndarray:
         out = np.full((len(index), self.data.n_classes), 1.0 / self.data.n_classes)
         for group, members in self._groups(index).items():
             if group not in self.models:  # a subject without training epochs: no guess
                 continue
-            candidate, classifier = self.models[group]
+            (candidate, _), classifier = self.models[group]
             rows = np.flatnonzero(members)
             out[rows] = 0.0
             found = classifier.predict_proba(self.candidates[candidate][index[members]])

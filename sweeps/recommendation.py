@@ -70,6 +70,7 @@ class Reference:
     test_metrics: dict[str, float] | None = None
     seconds: float = 0.0
     beats_chance: bool = False  # its interval clears the chance level
+    transferred: float | None = None  # the share of its models that took pretraining recordings
 
     def headline(self) -> str:
         """The first line of a recommendation the reference answers."""
@@ -84,6 +85,11 @@ class Reference:
         """Its score, how it compares, its held-out test score, its cost."""
         score = self.score.text() if self.score else "no fold score"
         lines = [f"classical reference ({self.kind}): {score}; {self.seconds:.1f} s in all"]
+        if self.transferred is not None:
+            lines.append(
+                f"  {self.transferred:.0%} of its models also trained on the pretraining "
+                "recordings (where a cross-validation inside the training part preferred them)"
+            )
         if self.difference is not None:
             relation = {
                 ReferenceVerdict.BETTER: "better beyond noise",
@@ -427,6 +433,7 @@ def judge_reference(
     mode: str,
     test_metrics: dict[str, float] | None,
     seconds: float,
+    transferred: float | None = None,
 ) -> Reference:
     """The classical reference's ``scores`` by (fold, repetition), held against every deep
     finalist of the ``evaluation`` with paired intervals: ``CHANCE`` when its own interval does
@@ -434,7 +441,12 @@ def judge_reference(
     when the recommended deep finalist (else the best) beats it beyond noise."""
     if evaluation is None or len(scores) < MIN_SCORES:
         return Reference(
-            kind, None, ReferenceVerdict.UNJUDGED, test_metrics=test_metrics, seconds=seconds
+            kind,
+            None,
+            ReferenceVerdict.UNJUDGED,
+            test_metrics=test_metrics,
+            seconds=seconds,
+            transferred=transferred,
         )
     sign = 1.0 if mode == "max" else -1.0
     share, parts = evaluation.scored_share, evaluation.parts
@@ -460,4 +472,4 @@ def judge_reference(
         verdict = ReferenceVerdict.WORSE
     else:
         verdict = ReferenceVerdict.UNSEPARATED
-    return Reference(kind, score, verdict, against, gap, test_metrics, seconds, learnt)
+    return Reference(kind, score, verdict, against, gap, test_metrics, seconds, learnt, transferred)

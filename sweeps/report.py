@@ -122,5 +122,6 @@ def conclude(
             mode=mode,
             test_metrics=reference.test_metrics,
             seconds=reference.seconds,
+            transferred=reference.transferred,
         )
     return Conclusion(board, ranks, counts, lost, recommendation, metric)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sweep_helpers import REALDATA, said, small_spec
 
-from probe_core import ConfigError, SyntheticData
-from probe_core.classical import REFERENCES, ReferenceConfig, score_reference
+from probe_core import ConfigError, DataError, SyntheticData
+from probe_core.classical import REFERENCES, ReferenceConfig, as_source, score_reference
 from probe_core.data_sources import EpochsData, NpzData
 from probe_core.splits import SplitConfig
 from sweeps import reference
@@ -56,6 +56,52 @@ def test_bands_past_the_nyquist_frequency_are_left_out_and_none_left_is_one_line
     with pytest.raises(ValueError, match=r"\(30, 8\) Hz is not low < high"):
         ReferenceConfig(banks=[[(30.0, 8.0)]])
     assert "tangent_space" in REFERENCES
+
+
+def test_other_recordings_are_taken_where_they_help_and_left_where_their_labels_are_noise() -> None:
+    """Four training trials per class and subject; the same subjects' other session as the
+    other recordings: with true labels they lift the reference, with shuffled ones the inner
+    cross-validation leaves them out in most fits and the score stays."""
+    data = SyntheticData(subjects=[0, 1], trials_per_class=24).build()
+    split = SplitConfig(seed=0, train_per_class=4, val_fraction=0.25)
+
+    def scored(source):
+        return score_reference(
+            ReferenceConfig(),
+            data,
+            split,
+            folds=4,
+            repetitions=2,
+            metric="balanced_accuracy",
+            source=source,
+        )
+
+    alone = scored(None)
+    assert alone.transferred is None
+    found = {}
+    for shuffled in (False, True):
+        other = SyntheticData(
+            subjects=[0, 1], trials_per_class=24, session=1, shuffle_labels=shuffled
+        ).build()
+        found[shuffled] = scored(as_source(other, data))
+    assert _fold_mean(found[False]) >= _fold_mean(alone) + 0.15  # 0.839 against 0.615 here
+    assert found[False].transferred >= 0.75  # 1.0
+    assert found[True].transferred <= 0.5  # 0.22
+    assert abs(_fold_mean(found[True]) - _fold_mean(alone)) <= 0.08  # 0.631
+
+
+def test_other_recordings_that_do_not_fit_the_data_are_refused_in_one_line() -> None:
+    data = SyntheticData(subjects=[0], trials_per_class=8).build()
+    other = SyntheticData(subjects=[1], trials_per_class=8)
+    assert as_source(other.build(), data).ch_names == data.ch_names
+    fewer = other.model_copy(update={"channels": data.ch_names[:4]}).build()
+    with pytest.raises(DataError, match="channels"):
+        as_source(fewer, data)
+    slower = other.model_copy(update={"sfreq": 64.0}).build()
+    with pytest.raises(DataError, match="sampled at 64 Hz, the adapted data at 128 Hz"):
+        as_source(slower, data)
+    with pytest.raises(DataError, match="16 of its epochs are also in the adapted data"):
+        as_source(data, data)  # pretrained on the very recordings it adapts to
 
 
 def test_canonical_correlation_tells_two_stimulus_frequencies_apart(tmp_path) -> None:
@@ -117,6 +163,30 @@ def test_real_motor_imagery_hands_against_feet() -> None:
     assert _fold_mean(scores) >= 0.85  # 0.917 on this machine
 
 
+@needs_motor_imagery
+def test_real_motor_imagery_session_three_with_sessions_one_and_two_beside_it() -> None:
+    """Hands against feet on session 3 (15 trials), half of it held out, over five splits:
+    trained on its few other trials the reference is unsteady; with sessions 1-2 offered (the
+    sweep's pretraining recordings) it separates the classes on every split."""
+    session = [REALDATA / "eegmmidb_s001" / "sub-01_ses-03-epo.fif"]
+    earlier = [REALDATA / "eegmmidb_s001" / f"sub-01_ses-0{i}-epo.fif" for i in (1, 2)]
+    data = EpochsData(paths=session, classes=["hands", "feet"]).build()
+    other = as_source(EpochsData(paths=earlier, classes=["hands", "feet"]).build(), data)
+    config = ReferenceConfig(banks=[[(8.0, 30.0)]])
+
+    def tested(seed: int, source) -> float:
+        split = SplitConfig(seed=seed, val_fraction=0.2, test_fraction=0.5)
+        found = score_reference(
+            config, data, split, folds=2, repetitions=1, metric="balanced_accuracy", source=source
+        )
+        return found.test_metrics["balanced_accuracy"]
+
+    alone = [tested(seed, None) for seed in range(5)]
+    transferred = [tested(seed, other) for seed in range(5)]
+    assert min(transferred) >= 0.75  # 0.875 on each split on this machine
+    assert np.mean(transferred) >= np.mean(alone) + 0.1  # against 0.700 (0.5 to 0.875)
+
+
 def test_a_reference_the_datas_rate_cannot_carry_is_refused_before_anything_trains(
     tmp_path,
 ) -> None:
@@ -140,4 +210,27 @@ def test_a_reference_that_fails_leaves_the_sweeps_conclusion_intact(tmp_path, mo
     assert found is None
     assert lines == [
         "the classical reference (tangent_space) failed, and is left out: Singular matrix"
+    ]
+
+
+def test_a_sweep_offers_its_pretraining_recordings_unless_they_hold_the_adapted_ones(
+    tmp_path,
+) -> None:
+    def spec(subjects: list[int], **overrides):
+        source = {"kind": "synthetic", "subjects": subjects, "trials_per_class": 16}
+        pretrain = {"backbone": {"name": "EEGNet"}, "data": source, "output": "unused.pt"}
+        return small_spec(tmp_path, "transfer", pretrain=pretrain, **overrides)
+
+    data = spec([2, 3]).data.build()
+    offered = reference.pretraining_recordings(spec([2, 3]), data)
+    assert offered is not None and offered.n_classes == data.n_classes
+    assert set(offered.subjects.tolist()) == {2, 3}
+    assert (
+        reference.pretraining_recordings(spec([2, 3], reference={"transfer": False}), data) is None
+    )
+    with said("sweeps.reference") as lines:
+        assert reference.pretraining_recordings(spec([0, 1]), data) is None  # the same subjects
+    assert lines == [
+        "the classical reference does not use the pretraining recordings: synthetic: 64 of "
+        "its epochs are also in the adapted data"
     ]

@@ -327,7 +327,9 @@ def test_a_finalist_without_scores_does_not_hide_the_comparison_that_exists() ->
     )
 
 
-def _with_reference(scores: dict, reference: dict, chance: float = 0.5) -> Recommendation:
+def _with_reference(
+    scores: dict, reference: dict, chance: float = 0.5, transferred: float | None = None
+) -> Recommendation:
     lacking = {strategy: {} for strategy in scores}
     evaluation = Evaluation(scores, lacking, 3, 2, chance, SHARE, equivalence=0.01)
     found = recommend(evaluation, COSTS, METRIC, "max")
@@ -339,6 +341,7 @@ def _with_reference(scores: dict, reference: dict, chance: float = 0.5) -> Recom
         mode="max",
         test_metrics={"balanced_accuracy": 0.81},
         seconds=2.0,
+        transferred=transferred,
     )
     return found
 
@@ -347,7 +350,7 @@ def test_a_reference_better_than_every_deep_finalist_is_the_answer_said_first() 
     tuned = _scores([0.70, 0.72, 0.68, 0.71, 0.69, 0.70])
     probe = _scores([0.60, 0.63, 0.61, 0.60, 0.62, 0.61])
     classical = {key: value + 0.15 + 0.01 * (i % 2) for i, (key, value) in enumerate(tuned.items())}
-    found = _with_reference({"full_finetune": tuned, "linear_probe": probe}, classical)
+    found = _with_reference({"full_finetune": tuned, "linear_probe": probe}, classical, 0.5, 0.75)
     assert found.reference.verdict == ReferenceVerdict.BETTER and found.answered_by_reference
     assert found.strategy == "full_finetune"  # best_config still names the best deep one
     lines = found.text().splitlines()
@@ -356,6 +359,10 @@ def test_a_reference_better_than_every_deep_finalist_is_the_answer_said_first() 
     assert lines[1].startswith("Best deep freeze strategy: full_finetune (")
     assert not any(line.startswith("Recommended") for line in lines)
     assert "    reference on the held-out test: balanced_accuracy 0.810" in lines
+    assert (
+        "    75% of its models also trained on the pretraining recordings (where a "
+        "cross-validation inside the training part preferred them)"
+    ) in lines
     assert Recommendation.from_dict(found.as_dict()).text() == found.text()
 
 
