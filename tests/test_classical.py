@@ -7,7 +7,13 @@ import pytest
 from sweep_helpers import REALDATA, said, small_spec
 
 from probe_core import ConfigError, DataError, SyntheticData
-from probe_core.classical import REFERENCES, ReferenceConfig, as_source, score_reference
+from probe_core.classical import (
+    REFERENCES,
+    ReferenceConfig,
+    _TrainingSpan,
+    as_source,
+    score_reference,
+)
 from probe_core.data_sources import EpochsData, NpzData
 from probe_core.splits import SplitConfig
 from sweeps import reference
@@ -102,6 +108,25 @@ def test_other_recordings_that_do_not_fit_the_data_are_refused_in_one_line() -> 
         as_source(slower, data)
     with pytest.raises(DataError, match="16 of its epochs are also in the adapted data"):
         as_source(data, data)  # pretrained on the very recordings it adapts to
+
+
+def test_the_logistic_regression_on_the_training_span_is_the_one_on_all_features() -> None:
+    """Thousands of features on tens of epochs: the span's coordinates give the same model."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 2000)), np.arange(40) % 3
+    X[:, :5] += y[:, None]  # something to learn
+    new = rng.standard_normal((10, 2000))
+    full = LogisticRegression(tol=1e-8, max_iter=5000).fit(X - X.mean(0), y)
+    span = _TrainingSpan().fit(X)
+    spanned = LogisticRegression(tol=1e-8, max_iter=5000).fit(span.transform(X), y)
+    assert span.basis.shape == (2000, 39)  # centred: one dimension fewer than the epochs
+    np.testing.assert_allclose(
+        spanned.predict_proba(span.transform(new)),
+        full.predict_proba(new - X.mean(0)),
+        atol=1e-5,
+    )
 
 
 def test_canonical_correlation_tells_two_stimulus_frequencies_apart(tmp_path) -> None:
