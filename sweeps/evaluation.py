@@ -31,6 +31,8 @@ class Evaluation:
     equivalence: float
     parts: dict[tuple[int, int], int] = field(default_factory=dict)
     """A fingerprint of each (fold, repetition)'s scored examples (``evidence.by_part``)."""
+    scored_epochs: int = 0
+    """The distinct examples one repetition's folds score together (0: not reported)."""
 
 
 def key_of(record: TrialRecord) -> tuple[int, int]:
@@ -106,4 +108,6 @@ def read_evaluation(
         sum(s for s, _ in shares) / sum(p for _, p in shares) if shares else 1.0 / folds,
         equivalence,
         parts,
+        # the folds of a repetition partition its scored examples
+        round(statistics.fmean(s for s, _ in shares) * folds) if shares else 0,
     )

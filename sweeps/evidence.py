@@ -12,6 +12,12 @@ the evaluation trials themselves (``probe_core.training.FoldScore``), n being ev
 folds are cut from: capping the training examples per class does not make the folds share more
 data. docs/SELECTION.md measures the coverage this gives.
 
+However the fold scores agree, the interval is never narrower than the scored epochs allow
+(``sampling_floor``): six folds that each score two epochs right have no spread, and a
+t-interval of no width, yet seven epochs cannot show a balanced accuracy above 0.65. The floor
+is the Wilson score interval of the mean as a proportion of the distinct epochs one repetition
+scores (a metric on a bounded range, read as a proportion of it).
+
 Repetitions that drew the same scored part (whole-subject folds with as many subjects as folds
 can be dealt only one way) are one piece of evidence, not several: their scores are averaged
 first (``by_part``), and J counts distinct parts.
@@ -80,6 +86,21 @@ def corrected_interval(values: list[float], scored_share: float) -> Interval:
     spread = math.sqrt(statistics.variance(values) * (1.0 / n + correction))
     half = stats.t.ppf(0.5 + LEVEL / 2, df=n - 1) * spread
     return Interval(mean, mean - half, mean + half, n)
+
+
+def sampling_floor(interval: Interval, epochs: int, bounds: tuple[float, float]) -> Interval:
+    """``interval`` widened, where needed, to the Wilson interval of its mean as a proportion
+    of ``bounds`` over ``epochs`` scored epochs; unchanged for an unbounded metric (a loss)."""
+    lowest, highest = bounds
+    if not math.isfinite(highest - lowest) or epochs < 1:
+        return interval
+    share = min(max((interval.mean - lowest) / (highest - lowest), 0.0), 1.0)
+    z = stats.norm.ppf(0.5 + LEVEL / 2)
+    shrink = 1.0 + z * z / epochs
+    centre = (share + z * z / (2 * epochs)) / shrink
+    half = z / shrink * math.sqrt(share * (1 - share) / epochs + z * z / (4 * epochs * epochs))
+    low, high = (lowest + (highest - lowest) * v for v in (centre - half, centre + half))
+    return Interval(interval.mean, min(interval.low, low), max(interval.high, high), interval.n)
 
 
 def paired_difference(

@@ -35,7 +35,14 @@ from typing import Any, TypedDict
 
 from probe_core.metrics import metric_range
 from sweeps.evaluation import Evaluation, Scores
-from sweeps.evidence import MIN_SCORES, Interval, by_part, corrected_interval, paired_difference
+from sweeps.evidence import (
+    MIN_SCORES,
+    Interval,
+    by_part,
+    corrected_interval,
+    paired_difference,
+    sampling_floor,
+)
 
 
 class Verdict(StrEnum):
@@ -288,6 +295,14 @@ def _cheaper_by(first: Finalist, second: Finalist) -> str | None:
     return None
 
 
+def fold_interval(values: Scores, evaluation: Evaluation, metric: str) -> Interval:
+    """A score over the evaluation's folds × repetitions: its corrected interval, never
+    narrower than the scored epochs allow, within the values the metric can take."""
+    bounds = metric_range(metric.removeprefix("val_"))  # scored on the folds
+    found = corrected_interval(by_part(values, evaluation.parts), evaluation.scored_share)
+    return sampling_floor(found, evaluation.scored_epochs, bounds).within(*bounds)
+
+
 def recommend(
     evaluation: Evaluation,
     costs: dict[str, tuple[int | None, float | None]],
@@ -297,16 +312,14 @@ def recommend(
     """The recommendation from the finalists' ``evaluation``, with their ``costs`` (trainable
     parameters, seconds per epoch), by the rules of this module's docstring."""
     sign = 1.0 if mode == "max" else -1.0
-    bounds = metric_range(metric.removeprefix("val_"))  # scored on the folds
     scores, share, parts = evaluation.scores, evaluation.scored_share, evaluation.parts
-
-    def score(values: Scores) -> Interval | None:
-        if not values:
-            return None
-        return corrected_interval(by_part(values, parts), share).within(*bounds)
-
     finalists = [
-        Finalist(strategy, score(values), *costs[strategy], evaluation.missing.get(strategy, {}))
+        Finalist(
+            strategy,
+            fold_interval(values, evaluation, metric) if values else None,
+            *costs[strategy],
+            evaluation.missing.get(strategy, {}),
+        )
         for strategy, values in scores.items()
     ]
     finalists.sort(key=lambda f: (not f.judged, -sign * f.score.mean if f.score else 0.0))
@@ -450,8 +463,7 @@ def judge_reference(
         )
     sign = 1.0 if mode == "max" else -1.0
     share, parts = evaluation.scored_share, evaluation.parts
-    bounds = metric_range(recommendation.metric.removeprefix("val_"))
-    score = corrected_interval(by_part(scores, parts), share).within(*bounds)
+    score = fold_interval(scores, evaluation, recommendation.metric)
 
     def difference(strategy: str) -> Interval | None:
         found = paired_difference(scores, evaluation.scores[strategy], share, parts)

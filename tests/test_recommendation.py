@@ -8,7 +8,7 @@ from scipy import stats
 
 from sweeps import protocol
 from sweeps.evaluation import Evaluation, read_evaluation
-from sweeps.evidence import corrected_interval, paired_difference
+from sweeps.evidence import Interval, corrected_interval, paired_difference, sampling_floor
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import Phase, TrialStatus
 from sweeps.recommendation import (
@@ -57,6 +57,29 @@ def test_the_interval_is_the_corrected_repeated_k_fold_test_of_the_datas_counts(
         stats.t.ppf(0.975, df=5) * math.sqrt(0.008 * (1 / 6 + 1)), abs=1e-9
     )
     assert corrected_interval([0.7], scored_share=SHARE).low == -math.inf  # one score: none
+
+
+def test_agreeing_folds_are_no_more_evidence_than_their_few_epochs() -> None:
+    """Six folds of a few epochs each that all score the same have no spread, so the t-interval
+    has no width; the floor is the Wilson interval of the epochs one repetition scores."""
+    perfect = corrected_interval([1.0] * 6, scored_share=0.3)
+    assert (perfect.low, perfect.high) == (1.0, 1.0)
+    floored = sampling_floor(perfect, epochs=7, bounds=(0.0, 1.0))
+    assert floored.low == pytest.approx(0.6457, abs=1e-4) and floored.high == pytest.approx(1.0)
+    assert floored.mean == 1.0 and floored.n == 6
+    wide = Interval(0.6, 0.2, 0.95, 6)  # wider than the floor already: unchanged
+    assert sampling_floor(wide, epochs=200, bounds=(0.0, 1.0)) == wide
+    assert sampling_floor(perfect, epochs=7, bounds=(0.0, math.inf)) == perfect  # a loss
+    kappa = sampling_floor(Interval(0.0, 0.0, 0.0, 6), epochs=7, bounds=(-1.0, 1.0))
+    assert kappa.low == pytest.approx(-kappa.high)  # the middle of its range, symmetric
+
+    def judged(value: float) -> Recommendation:
+        scores = {"lora": dict.fromkeys(KEYS, value)}
+        evaluation = Evaluation(scores, {"lora": {}}, 3, 2, 0.5, 0.3, 0.01, scored_epochs=7)
+        return recommend(evaluation, COSTS, METRIC, "max")
+
+    assert judged(1.0).verdict == Verdict.ONLY  # 7 of 7 right: above chance (p 0.008)
+    assert judged(0.6).verdict == Verdict.CHANCE  # 0.600 "to 0.600" on 7 epochs is not
 
 
 def test_paired_differences_use_only_the_pairs_both_have() -> None:
@@ -236,6 +259,7 @@ def test_the_evaluation_reads_the_share_and_chance_the_folds_reported() -> None:
     ]
     evaluation = _read(records, ["lora"])
     assert evaluation.scored_share == pytest.approx(0.25)
+    assert evaluation.scored_epochs == 144  # 48 a fold, 3 folds a repetition
     assert evaluation.chance == pytest.approx((2 / 3 + 4 / 4) / 6)
     assert evaluation.scores["lora"] == {key: 0.8 for key in KEYS}
     assert evaluation.missing == {"lora": {}}
