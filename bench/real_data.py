@@ -149,6 +149,7 @@ def plain_loop(data: EEGDataset, split: dict[str, Any], seed: int = 0) -> float:
     parts = SplitConfig.model_validate(split).split(data)
     assert parts.test is not None
     torch.manual_seed(seed)
+    shuffle = np.random.default_rng(seed)  # the batches' order: the same whatever ran before
     model = ShallowFBCSPNet(
         n_chans=data.X.shape[1], n_outputs=data.n_classes, n_times=data.n_times, sfreq=data.sfreq
     )
@@ -163,7 +164,7 @@ def plain_loop(data: EEGDataset, split: dict[str, Any], seed: int = 0) -> float:
     best, best_state = -1.0, None
     for _ in range(40):
         model.train()
-        for batch in np.array_split(np.random.permutation(parts.train), len(parts.train) // 16 + 1):
+        for batch in np.array_split(shuffle.permutation(parts.train), len(parts.train) // 16 + 1):
             optimiser.zero_grad()
             torch.nn.functional.cross_entropy(model(X[batch]), y[batch]).backward()
             optimiser.step()
