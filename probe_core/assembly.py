@@ -13,6 +13,7 @@ from torch import nn
 
 from probe_core.channel_merger import ChannelMerger
 from probe_core.dataset import EEGDataset
+from probe_core.errors import ConfigError
 from probe_core.introspection import BackboneFacts, inspect_backbone
 from probe_core.trial_config import TrialConfig
 from probe_core.wrapper import DownstreamWrapperModel, accepted_keywords
@@ -65,7 +66,14 @@ def backbone_with_facts(
     accepted = accepted_keywords(backbone)
     names = {k: v for k, v in batch.items() if k == "ch_names"}
     names = {k: v for k, v in names.items() if accepted is None or k in accepted}
-    return backbone, inspect_backbone(backbone, x, **names)
+    try:
+        return backbone, inspect_backbone(backbone, x, **names)
+    except (RuntimeError, ValueError, TypeError, IndexError) as error:  # einops' too
+        shape = f"{x.shape[1]} channels × {x.shape[2]} samples at {data.sfreq:g} Hz"
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise ConfigError(
+            f"backbone {config.backbone.name}: cannot read {shape} ({first_line})"
+        ) from None
 
 
 def build_model(

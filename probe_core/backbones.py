@@ -182,13 +182,21 @@ def save_state_dict(model: nn.Module, path: Path) -> None:
         torch.save(state, path)
 
 
+class NoHead(nn.Module):
+    """Where a head was: returns its input, ignoring what else a model hands its head
+    (EEGDINO passes the channel count)."""
+
+    def forward(self, x: torch.Tensor, *_: object, **__: object) -> torch.Tensor:
+        return x
+
+
 def remove_head(model: nn.Module) -> None:
-    """Replace braindecode's ``final_layer`` by identities so the model returns its embedding."""
+    """Replace braindecode's ``final_layer`` by ``NoHead`` so the model returns its embedding."""
     head = getattr(model, HEAD, None)
     if isinstance(head, nn.ModuleList):  # one head per branch (ATCNet's sliding windows)
-        setattr(model, HEAD, nn.ModuleList(nn.Identity() for _ in head))
+        setattr(model, HEAD, nn.ModuleList(NoHead() for _ in head))
     elif isinstance(head, nn.Module):
-        setattr(model, HEAD, nn.Identity())
+        setattr(model, HEAD, NoHead())
 
 
 def _is_pretrained_directory_or_hub_id(checkpoint: str) -> bool:

@@ -18,6 +18,7 @@ import optuna
 import ray
 
 from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain
+from probe_core.backbone_profiles import fit_to_backbone
 from probe_core.metrics import chance_level
 from probe_core.numerics import guard_convolutions
 from probe_core.temporal_resolution import check_resolution
@@ -110,11 +111,17 @@ class Prepared:
     context: SpaceContext
 
 
+def sweep_data(spec: SweepSpec) -> EEGDataset:
+    """The spec's data, fitted to its backbone (``probe_core.backbone_profiles``): once, for
+    every trial."""
+    return fit_to_backbone(spec.data.build(), spec.trial.backbone.name)
+
+
 def prepare(spec: SweepSpec) -> Prepared:
     """Everything before the first trial; each user mistake fails here, before Ray starts.
     The spec as it will run (a grid is capped at its size) is saved for ``resume``."""
     directory = spec.sweep_dir()
-    data = spec.data.build()  # a missing file or a bad epoch fails before anything trains
+    data = sweep_data(spec)  # a missing file or a bad epoch fails before anything trains
     if spec.reference is not None:
         spec.reference.check_rate(data)  # so does a reference the data's rate cannot carry
     build_space(spec)  # so does an unknown space name
@@ -185,7 +192,7 @@ class SweepRun:
         spec = load_spec(directory.spec)
         if spec.sweep_dir() != directory:
             spec = spec.model_copy(update={"storage_path": directory.path.parent})
-        data = spec.data.build()
+        data = sweep_data(spec)
         return cls(spec, directory, data, make_context(spec.base_trial(), data))
 
     @contextlib.contextmanager

@@ -1,0 +1,105 @@
+"""Data fitted to what a published backbone was made for: foundation models that failed with a
+shape error on 128 Hz data build, run and learn after it; a model that still cannot read the
+data is refused in one line, not a traceback."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from sweep_helpers import said
+
+from probe_core import ConfigError, SyntheticData, TrialConfig
+from probe_core.assembly import build_model
+from probe_core.backbone_profiles import PROFILES, fit_to_backbone
+from probe_core.training import run_trial
+
+
+@pytest.fixture(scope="module")
+def lab_data():
+    """19 channels at 128 Hz, 2 s windows: a common lab montage and rate."""
+    return SyntheticData(subjects=[0, 1], trials_per_class=6, sfreq=128.0).build()
+
+
+def test_the_rate_and_the_patches_follow_the_profile_said_in_one_line(lab_data) -> None:
+    with said("probe_core.backbone_profiles") as lines:
+        labram = fit_to_backbone(lab_data, "Labram")
+        luna = fit_to_backbone(lab_data, "LUNA")
+        short = fit_to_backbone(lab_data.subset(np.arange(4), "four"), "EEGPT")
+    assert (labram.sfreq, labram.n_times) == (200.0, 400)  # 2 patches of 200
+    assert (luna.sfreq, luna.n_times) == (128.0, 240)  # 6 patches of 40; no rate to follow
+    np.testing.assert_array_equal(luna.X, lab_data.X[..., :240])
+    assert short.sfreq == 256.0 and short.n_times == 512
+    assert lines == [
+        "the data fitted to Labram: resampled 128 → 200 Hz",
+        "the data fitted to LUNA: cut from 256 to 240 samples (6 patches of 40)",
+        "the data fitted to EEGPT: resampled 128 → 256 Hz",
+    ]
+    assert fit_to_backbone(lab_data, "EEGNet") is lab_data  # no profile: as it is
+    assert fit_to_backbone(labram, "Labram") is labram  # fitted already
+
+
+def test_resampling_keeps_the_rhythm_and_a_short_window_is_padded_with_zeros(lab_data) -> None:
+    t = np.arange(lab_data.n_times) / lab_data.sfreq
+    sine = lab_data.subset(np.arange(2), "sine")
+    sine.X[:] = np.sin(2 * np.pi * 10.0 * t).astype(np.float32)
+    fitted = fit_to_backbone(sine, "CBraMod")
+    spectrum = np.abs(np.fft.rfft(fitted.X[0, 0]))
+    assert np.fft.rfftfreq(fitted.n_times, 1 / fitted.sfreq)[spectrum.argmax()] == 10.0
+    cut = replace(sine, X=np.ascontiguousarray(sine.X[..., :64]))  # 0.5 s: 100 at 200 Hz
+    padded = fit_to_backbone(cut, "CBraMod")
+    assert padded.n_times == 200 and not padded.X[..., 100:].any()
+    assert np.abs(padded.X[..., :100]).max() > 0.5
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("Labram", {"num_layers": 1}),
+        ("CBraMod", {"n_layer": 1}),
+        ("LUNA", {}),
+        ("EEGDINO", {"n_layer": 1}),
+        ("EEGPT", {"depth": 1, "embed_dim": 64, "num_heads": 2}),
+    ],
+)
+def test_foundation_models_that_failed_on_lab_data_build_and_run_after_fitting(
+    name, kwargs, lab_data
+) -> None:
+    """Each ended in a shape error or a traceback on 128 Hz, 256-sample data (issue 24)."""
+    assert name in PROFILES
+    fitted = fit_to_backbone(lab_data, name)
+    config = TrialConfig.model_validate(
+        {"backbone": {"name": name, "kwargs": kwargs}, "strategy": {"kind": "linear_probe"}}
+    )
+    model, _ = build_model(config, fitted)
+    model.eval()
+    embedding = model(
+        torch.from_numpy(fitted.X[:3]), return_embedding=True, ch_names=fitted.ch_names
+    )
+    assert embedding.shape[0] == 3 and embedding.std(dim=0).max() > 0
+
+
+def test_a_backbone_that_cannot_read_the_data_is_one_line(lab_data) -> None:
+    config = TrialConfig.model_validate({"backbone": {"name": "NeuroPose"}})
+    with pytest.raises(ConfigError) as error:
+        build_model(config, lab_data)
+    assert str(error.value).startswith(
+        "backbone NeuroPose: cannot read 19 channels × 256 samples at 128 Hz ("
+    )
+    assert "\n" not in str(error.value)
+
+
+def test_a_foundation_model_learns_from_data_fitted_to_it() -> None:
+    """CBraMod (one layer) fine-tuned on 128 Hz data it reads at 200 Hz: well above chance."""
+    config = TrialConfig.model_validate(
+        {
+            "backbone": {"name": "CBraMod", "kwargs": {"n_layer": 1}},
+            "data": {"kind": "synthetic", "subjects": [0, 1], "trials_per_class": 30, "sfreq": 128},
+            "strategy": {"kind": "full_finetune"},
+            "split": {"test_fraction": 0.25},
+            "training": {"max_epochs": 8, "batch_size": 16},
+            "optimizer": {"lr": 0.001},
+        }
+    )
+    result = run_trial(config, evaluate_test=True)
+    assert result.test_metrics["balanced_accuracy"] >= 0.75  # 0.906 on this machine
