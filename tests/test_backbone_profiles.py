@@ -12,6 +12,7 @@ from sweep_helpers import said
 from probe_core import ConfigError, SyntheticData, TrialConfig
 from probe_core.assembly import build_model
 from probe_core.backbone_profiles import PROFILES, fit_to_backbone
+from probe_core.backbones import model_names
 from probe_core.training import run_trial
 
 
@@ -103,3 +104,38 @@ def test_a_foundation_model_learns_from_data_fitted_to_it() -> None:
     )
     result = run_trial(config, evaluate_test=True)
     assert result.test_metrics["balanced_accuracy"] >= 0.75  # 0.906 on this machine
+
+
+SMALLER = {  # the registry's largest models, shrunk so that the whole registry takes seconds
+    "ZUNA": {"dim": 64, "n_layers": 1, "n_heads": 2, "head_dim": 32},
+    "EEGPT": {"depth": 1, "embed_dim": 64, "num_heads": 2},
+    # its channel slots given: it would ask the hub for its vocabulary (23 s of retries offline)
+    "STEEGFormer": {"depth": 1, "embed_dim": 64, "num_heads": 2, "chan_pos_idx": list(range(19))},
+    "DANCE": {"perceiver_depth": 1, "conv_depth": 2, "fourier_emb_dim": 32, "num_latents": 16},
+}
+MUST_RUN = {"Labram", "CBraMod", "LUNA", "EEGPT", "BIOT", "SignalJEPA", "EEGDINO"}
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_model_of_the_registry_trains_a_step_or_is_refused_in_one_line(
+    name, lab_data
+) -> None:
+    """On 19 channels at 128 Hz after fitting: a forward and backward pass with a finite loss,
+    or a ``ConfigError`` of one line that names the model. Never a traceback."""
+    fitted = fit_to_backbone(lab_data, name)
+    config = TrialConfig.model_validate(
+        {
+            "backbone": {"name": name, "kwargs": SMALLER.get(name, {})},
+            "strategy": {"kind": "full_finetune"},
+        }
+    )
+    try:
+        model, _ = build_model(config, fitted)
+    except ConfigError as error:
+        assert name not in MUST_RUN, str(error)
+        assert str(error).startswith(f"backbone {name}: ") and "\n" not in str(error)
+        return
+    output = model(torch.from_numpy(fitted.X[:4]), ch_names=fitted.ch_names)
+    loss = torch.nn.functional.cross_entropy(output, torch.from_numpy(fitted.y[:4]).long())
+    loss.backward()
+    assert output.shape == (4, fitted.n_classes) and torch.isfinite(loss)
