@@ -10,28 +10,49 @@ in one line. Backbones without a profile take the data as it is.
 
 braindecode states patch lengths as constructor defaults but a pretraining rate only in its
 docstrings, so the profiles are declared here, once per model, in ``PROFILES``.
+
+Some models download a file when they are built (REVE its bank of channel positions): offline,
+as on most cluster nodes, the user gives a local copy (``backbone.files``), put where the model
+looks first.
 """
 
 import logging
-from dataclasses import dataclass, replace
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from probe_core.dataset import EEGDataset
+from probe_core.errors import ConfigError
 from probe_core.registry import Registry
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class DownloadedFile:
+    """A file a model downloads from ``url`` when it is built, unless a copy named ``name`` is
+    in the folder its ``setting`` (an environment variable or MNE config key) names."""
+
+    url: str
+    setting: str
+    name: str
+
+
+@dataclass(frozen=True)
 class BackboneProfile:
     """``sfreq``: the rate it was pretrained at (the data is resampled to it); ``patch``: it
     reads whole patches of this many samples (the window is cut to a multiple, or padded to
-    one patch); ``min_times``: the fewest samples it can read (the window is padded to it)."""
+    one patch); ``min_times``: the fewest samples it can read (the window is padded to it);
+    ``files``: what it downloads, by the name ``backbone.files`` gives a local copy under."""
 
     sfreq: float | None = None
     patch: int | None = None
     min_times: int | None = None
+    files: dict[str, DownloadedFile] = field(default_factory=dict)
 
 
 PROFILES: Registry[BackboneProfile] = Registry("backbone profile")
@@ -39,7 +60,17 @@ for _name, _profile in {
     "Labram": BackboneProfile(sfreq=200.0, patch=200),
     "InterpolatedLaBraM": BackboneProfile(sfreq=200.0, patch=200),
     "CBraMod": BackboneProfile(sfreq=200.0, patch=200),
-    "REVE": BackboneProfile(sfreq=200.0, min_times=200),
+    "REVE": BackboneProfile(
+        sfreq=200.0,
+        min_times=200,
+        files={
+            "positions": DownloadedFile(
+                "https://huggingface.co/brain-bzh/reve-positions/resolve/main/positions.json",
+                "REVE_POSITIONS_PATH",
+                "reve_positions.json",
+            )
+        },
+    ),
     "EEGDINO": BackboneProfile(sfreq=200.0, patch=200),
     "BIOT": BackboneProfile(sfreq=200.0, min_times=200),
     "InterpolatedBIOT": BackboneProfile(sfreq=200.0, min_times=200),
@@ -85,6 +116,42 @@ def fit_to_backbone(data: EEGDataset, backbone: str) -> EEGDataset:
     if steps:
         log.info("the data fitted to %s: %s", backbone, "; ".join(steps))
     return fitted
+
+
+def downloads(backbone: str) -> dict[str, DownloadedFile]:
+    """The files ``backbone`` downloads when it is built (none without a profile)."""
+    return PROFILES[backbone].files if backbone in PROFILES else {}
+
+
+def check_files(backbone: str, files: dict[str, Path]) -> None:
+    """``ConfigError`` unless ``files`` are local copies of what ``backbone`` downloads."""
+    known = downloads(backbone)
+    for key, path in files.items():
+        if key not in known:
+            takes = f"takes {', '.join(known)}" if known else "downloads nothing"
+            raise ConfigError(f"backbone.files.{key}: {backbone} {takes}")
+        if not path.is_file():
+            raise ConfigError(f"backbone.files.{key}: {path} is not a file")
+
+
+def provide_files(backbone: str, files: dict[str, Path]) -> None:
+    """Put the local copies where ``backbone`` looks before it downloads (in this process:
+    each node's trial builds its own model)."""
+    for key, path in files.items():
+        wanted = downloads(backbone)[key]
+        folder = Path(tempfile.gettempdir()) / "probe_sweep_files" / backbone / key
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / wanted.name)
+        os.environ[wanted.setting] = str(folder)
+
+
+def missing_files_hint(backbone: str, files: dict[str, Path]) -> str:
+    """What to give for the files ``backbone`` downloads that ``files`` lacks ("" if none)."""
+    missing = {k: f for k, f in downloads(backbone).items() if k not in files}
+    return "".join(
+        f"; offline, give backbone.files.{key}: a local copy of {wanted.url}"
+        for key, wanted in missing.items()
+    )
 
 
 def _with_samples(data: EEGDataset, n_times: int) -> EEGDataset:

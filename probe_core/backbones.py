@@ -13,6 +13,7 @@ import pydantic
 import torch
 from torch import nn
 
+from probe_core.backbone_profiles import check_files, missing_files_hint, provide_files
 from probe_core.dataset import EEGDataset
 from probe_core.errors import CheckpointError, ConfigError
 
@@ -48,6 +49,8 @@ class BackboneConfig(pydantic.BaseModel):
       otherwise a mismatch is an error that lists them.
     - ``keep_head``: keep the model's own classification head (``final_layer``); by default it is
       removed so the backbone outputs its embedding and the probe replaces the head.
+    - ``files``: local copies of files the model downloads when it is built (REVE: ``positions``,
+      its channel-position bank), for machines without internet.
     """
 
     model_config = pydantic.ConfigDict(extra="forbid")
@@ -57,12 +60,18 @@ class BackboneConfig(pydantic.BaseModel):
     checkpoint: str | None = None
     allow_partial_load: bool = False
     keep_head: bool = False
+    files: dict[str, Path] = {}
 
     @pydantic.field_validator("name")
     @classmethod
     def _known_model(cls, name: str) -> str:
         model_class(name)
         return name
+
+    @pydantic.model_validator(mode="after")
+    def _files_known(self) -> "BackboneConfig":
+        check_files(self.name, self.files)
+        return self
 
     def build(
         self, data: EEGDataset, n_outputs: int, n_chans: int | None = None, pretrained: bool = True
@@ -71,6 +80,7 @@ class BackboneConfig(pydantic.BaseModel):
         channel adapter sits in front); ``pretrained=False`` skips the checkpoint."""
         n_chans = data.n_chans if n_chans is None else n_chans
         checkpoint = self.checkpoint if pretrained else None
+        provide_files(self.name, self.files)
         if checkpoint is not None and _is_pretrained_directory_or_hub_id(checkpoint):
             model = self._from_pretrained(checkpoint, n_chans)
         else:
@@ -94,8 +104,9 @@ class BackboneConfig(pydantic.BaseModel):
         try:
             return model_class(self.name)(**arguments)
         except (TypeError, ValueError, RuntimeError) as error:
+            hint = missing_files_hint(self.name, self.files)
             raise ConfigError(
-                f"backbone {self.name}: cannot be built for this data ({error})"
+                f"backbone {self.name}: cannot be built for this data ({error}){hint}"
             ) from None
 
     def _from_pretrained(self, checkpoint: str, n_chans: int) -> nn.Module:

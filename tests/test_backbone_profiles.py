@@ -11,7 +11,7 @@ from sweep_helpers import said
 
 from probe_core import ConfigError, SyntheticData, TrialConfig
 from probe_core.assembly import build_model
-from probe_core.backbone_profiles import PROFILES, fit_to_backbone
+from probe_core.backbone_profiles import PROFILES, fit_to_backbone, missing_files_hint
 from probe_core.backbones import model_names
 from probe_core.training import run_trial
 
@@ -139,3 +139,35 @@ def test_every_model_of_the_registry_trains_a_step_or_is_refused_in_one_line(
     loss = torch.nn.functional.cross_entropy(output, torch.from_numpy(fitted.y[:4]).long())
     loss.backward()
     assert output.shape == (4, fitted.n_classes) and torch.isfinite(loss)
+
+
+def test_a_file_the_model_downloads_is_taken_from_a_local_copy(tmp_path, monkeypatch, lab_data):
+    """REVE downloads its bank of channel positions when it is built; offline it is given as
+    a file (here one written from MNE's montage, under the name the hub gives it)."""
+    import json
+
+    import mne
+
+    positions = mne.channels.make_standard_montage("colin27_1005").get_positions()["ch_pos"]
+    bank = tmp_path / "positions.json"
+    bank.write_text(json.dumps({name: [float(v) for v in p] for name, p in positions.items()}))
+    monkeypatch.setenv("REVE_POSITIONS_PATH", str(tmp_path / "nowhere"))  # restored after
+    kwargs = {"depth": 1, "embed_dim": 64, "heads": 2, "head_dim": 16}
+    config = TrialConfig.model_validate(
+        {"backbone": {"name": "REVE", "kwargs": kwargs, "files": {"positions": str(bank)}}}
+    )
+    fitted = fit_to_backbone(lab_data, "REVE")
+    model, _ = build_model(config, fitted)
+    assert model(torch.from_numpy(fitted.X[:2]), ch_names=fitted.ch_names).shape == (2, 2)
+    with pytest.raises(ValueError, match=r"backbone.files.bank: REVE takes positions \["):
+        TrialConfig.model_validate({"backbone": {"name": "REVE", "files": {"bank": str(bank)}}})
+    with pytest.raises(ValueError, match=r"backbone.files.positions: EEGNet downloads nothing"):
+        TrialConfig.model_validate({"backbone": {"name": "EEGNet", "files": {"positions": "x"}}})
+    with pytest.raises(ValueError, match=r"backbone.files.positions: .*missing.json is not a"):
+        TrialConfig.model_validate(
+            {"backbone": {"name": "REVE", "files": {"positions": str(tmp_path / "missing.json")}}}
+        )
+    assert missing_files_hint("REVE", {}) == (
+        "; offline, give backbone.files.positions: a local copy of "
+        "https://huggingface.co/brain-bzh/reve-positions/resolve/main/positions.json"
+    )
