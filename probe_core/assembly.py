@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from probe_core.backbone_profiles import made_for
 from probe_core.channel_merger import ChannelMerger
 from probe_core.dataset import EEGDataset
 from probe_core.errors import ConfigError
@@ -73,6 +74,7 @@ def backbone_with_facts(
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise ConfigError(
             f"backbone {config.backbone.name}: cannot read {shape} ({first_line})"
+            + made_for(config.backbone.name)
         ) from None
 
 

@@ -47,12 +47,17 @@ class BackboneProfile:
     """``sfreq``: the rate it was pretrained at (the data is resampled to it); ``patch``: it
     reads whole patches of this many samples (the window is cut to a multiple, or padded to
     one patch); ``min_times``: the fewest samples it can read (the window is padded to it);
-    ``files``: what it downloads, by the name ``backbone.files`` gives a local copy under."""
+    ``files``: what it downloads, by the name ``backbone.files`` gives a local copy under;
+    ``any_montage``: the braindecode model that maps any montage onto its channels, with its
+    weights, built when it refuses the data's channels; ``made_for``: what it reads, said
+    when it refuses the data."""
 
     sfreq: float | None = None
     patch: int | None = None
     min_times: int | None = None
     files: dict[str, DownloadedFile] = field(default_factory=dict)
+    any_montage: str | None = None
+    made_for: str | None = None
 
 
 PROFILES: Registry[BackboneProfile] = Registry("backbone profile")
@@ -77,7 +82,7 @@ for _name, _profile in {
     "EEGPT": BackboneProfile(sfreq=256.0, min_times=64),
     "InterpolatedEEGPT": BackboneProfile(sfreq=256.0, min_times=64),
     "LUNA": BackboneProfile(patch=40),
-    "BENDR": BackboneProfile(sfreq=256.0, min_times=384),
+    "BENDR": BackboneProfile(sfreq=256.0, min_times=384, any_montage="InterpolatedBENDR"),
     "InterpolatedBENDR": BackboneProfile(sfreq=256.0, min_times=384),
     **{
         name: BackboneProfile(sfreq=128.0, min_times=152)
@@ -88,6 +93,20 @@ for _name, _profile in {
             "SignalJEPA_PreLocal",
             "InterpolatedSignalJEPA",
         )
+    },
+    **{
+        name: BackboneProfile(made_for="surface EMG at 2000 Hz, not EEG")
+        for name in (
+            "NeuroPose",
+            "MetaNeuromotorHand",
+            "VEMG2Pose",
+            "SensingDynamics",
+            "EMG2QwertyNet",
+        )
+    },
+    **{
+        name: BackboneProfile(made_for="sleep staging: 30 s windows of 1-2 channels at 100 Hz")
+        for name in ("AttnSleep", "SleepStagerBlanco2020")
     },
 }.items():
     PROFILES.register(_name, _profile)
@@ -116,6 +135,17 @@ def fit_to_backbone(data: EEGDataset, backbone: str) -> EEGDataset:
     if steps:
         log.info("the data fitted to %s: %s", backbone, "; ".join(steps))
     return fitted
+
+
+def made_for(backbone: str) -> str:
+    """``"; it was made for …"`` for a refusal, where the profile says ("" else)."""
+    reads = PROFILES[backbone].made_for if backbone in PROFILES else None
+    return f"; it was made for {reads}" if reads else ""
+
+
+def montage_mapper(backbone: str) -> str | None:
+    """The model that maps any montage onto ``backbone``'s channels, if there is one."""
+    return PROFILES[backbone].any_montage if backbone in PROFILES else None
 
 
 def downloads(backbone: str) -> dict[str, DownloadedFile]:

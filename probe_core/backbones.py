@@ -6,6 +6,7 @@ from the data, and the weights from a checkpoint.
 """
 
 import difflib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,27 +14,39 @@ import pydantic
 import torch
 from torch import nn
 
-from probe_core.backbone_profiles import check_files, missing_files_hint, provide_files
+from probe_core.backbone_profiles import (
+    check_files,
+    made_for,
+    missing_files_hint,
+    montage_mapper,
+    provide_files,
+)
 from probe_core.dataset import EEGDataset
 from probe_core.errors import CheckpointError, ConfigError
+
+log = logging.getLogger(__name__)
 
 HEAD = "final_layer"
 """braindecode's name for a model's classification head."""
 
 
-def model_names() -> list[str]:
-    from braindecode.models.util import models_dict
+def _registry() -> dict[str, type[nn.Module]]:
+    """braindecode's models by name, its ``Interpolated*`` variants (any montage mapped onto
+    a model's channels) among them."""
+    from braindecode.models.util import interpolated_models_dict, models_dict
 
-    return sorted(models_dict)
+    return {**models_dict, **interpolated_models_dict}
+
+
+def model_names() -> list[str]:
+    return sorted(_registry())
 
 
 def model_class(name: str) -> type[nn.Module]:
-    from braindecode.models.util import models_dict
-
-    if name in models_dict:
-        model: type[nn.Module] = models_dict[name]
-        return model
-    lowered = {key.lower(): key for key in models_dict}
+    known = _registry()
+    if name in known:
+        return known[name]
+    lowered = {key.lower(): key for key in known}
     close = difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(lowered[c] for c in close)}?" if close else ""
     raise ConfigError(f"backbone.name: unknown braindecode model {name!r}{hint}")
@@ -104,10 +117,22 @@ class BackboneConfig(pydantic.BaseModel):
         try:
             return model_class(self.name)(**arguments)
         except (TypeError, ValueError, RuntimeError) as error:
-            hint = missing_files_hint(self.name, self.files)
-            raise ConfigError(
-                f"backbone {self.name}: cannot be built for this data ({error}){hint}"
-            ) from None
+            substitute = montage_mapper(self.name)
+            if substitute is None or "chs_info" not in arguments:
+                raise self._refusal(error) from None
+            why = str(error).split(". ")[0]
+            log.info(
+                "%s refuses the data's %d channels (%s); %s maps them onto its own",
+                *(self.name, n_chans, why, substitute),
+            )
+        try:
+            return model_class(substitute)(**arguments)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise self._refusal(error) from None
+
+    def _refusal(self, error: Exception) -> ConfigError:
+        hint = made_for(self.name) + missing_files_hint(self.name, self.files)
+        return ConfigError(f"backbone {self.name}: cannot be built for this data ({error}){hint}")
 
     def _from_pretrained(self, checkpoint: str, n_chans: int) -> nn.Module:
         try:
@@ -153,9 +178,7 @@ class BackboneConfig(pydantic.BaseModel):
         loadable = {k: v for k, v in state.items() if k in own and v.shape == own[k].shape}
         model.load_state_dict(loadable, strict=False)
         if missing or unexpected or mismatched:
-            import logging
-
-            logging.getLogger(__name__).warning(
+            log.warning(
                 "partial load of %s: %d missing, %d unexpected, %d mis-shaped keys",
                 path,
                 len(missing),

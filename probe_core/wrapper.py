@@ -229,7 +229,14 @@ class DownstreamWrapperModel(nn.Module):
 
 
 def accepted_keywords(module: nn.Module) -> set[str] | None:
-    """Names of the keyword arguments ``module.forward`` takes; ``None`` when it takes any."""
+    """Names of the keyword arguments ``module.forward`` takes; ``None`` when it takes any.
+    A model that maps any montage onto its own channels (braindecode's ``Interpolated*``) was
+    given the data's channels when it was built, and takes none of the extra inputs: the
+    data's channel names would not be its inputs' (LaBraM's 128 after the mapping)."""
+    from braindecode.models.util import interpolated_models_dict
+
+    if isinstance(module, tuple(interpolated_models_dict.values())):
+        return set()
     parameters = inspect.signature(module.forward).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return None

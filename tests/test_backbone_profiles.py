@@ -87,6 +87,7 @@ def test_a_backbone_that_cannot_read_the_data_is_one_line(lab_data) -> None:
     assert str(error.value).startswith(
         "backbone NeuroPose: cannot read 19 channels × 256 samples at 128 Hz ("
     )
+    assert str(error.value).endswith("; it was made for surface EMG at 2000 Hz, not EEG")
     assert "\n" not in str(error.value)
 
 
@@ -113,7 +114,17 @@ SMALLER = {  # the registry's largest models, shrunk so that the whole registry 
     "STEEGFormer": {"depth": 1, "embed_dim": 64, "num_heads": 2, "chan_pos_idx": list(range(19))},
     "DANCE": {"perceiver_depth": 1, "conv_depth": 2, "fourier_emb_dim": 32, "num_latents": 16},
 }
-MUST_RUN = {"Labram", "CBraMod", "LUNA", "EEGPT", "BIOT", "SignalJEPA", "EEGDINO"}
+MUST_RUN = {
+    "Labram",
+    "InterpolatedLaBraM",
+    "CBraMod",
+    "LUNA",
+    "BENDR",
+    "EEGPT",
+    "BIOT",
+    "SignalJEPA",
+    "EEGDINO",
+}
 
 
 @pytest.mark.parametrize("name", model_names())
@@ -171,3 +182,30 @@ def test_a_file_the_model_downloads_is_taken_from_a_local_copy(tmp_path, monkeyp
         "; offline, give backbone.files.positions: a local copy of "
         "https://huggingface.co/brain-bzh/reve-positions/resolve/main/positions.json"
     )
+
+
+def test_a_model_that_refuses_the_montage_gets_it_mapped_onto_its_channels(lab_data, tmp_path):
+    """BENDR reads its 20 channels in its own order; on 19 channels of 10-20 data its
+    ``Interpolated`` twin maps them, and BENDR's own weights load into it."""
+    from braindecode.models import BENDR
+
+    from probe_core.backbones import BackboneConfig, save_state_dict
+
+    kwargs = {"transformer_layers": 1, "encoder_h": 64, "contextualizer_hidden": 128}
+    fitted = fit_to_backbone(lab_data, "BENDR")
+    published = BENDR(n_chans=20, n_outputs=2, n_times=fitted.n_times, sfreq=256.0, **kwargs)
+    save_state_dict(published, tmp_path / "bendr.safetensors")
+    config = BackboneConfig(
+        name="BENDR", kwargs=kwargs, checkpoint=str(tmp_path / "bendr.safetensors")
+    )
+    with said("probe_core.backbones") as lines:
+        backbone = config.build(fitted, 2)
+    assert type(backbone).__name__ == "InterpolatedBENDR"
+    assert lines == [
+        "BENDR refuses the data's 19 channels (BENDR requires chs_info to match "
+        "BENDR_CHANNEL_ORDER exactly (20 channels, specific order; last is 'SCALE')); "
+        "InterpolatedBENDR maps them onto its own"
+    ]
+    first = "encoder.encoder.Encoder_0.0.weight"
+    assert torch.equal(backbone.state_dict()[first], published.state_dict()[first])
+    assert backbone(torch.from_numpy(fitted.X[:2])).shape[0] == 2
