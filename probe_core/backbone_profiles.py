@@ -137,6 +137,12 @@ def fit_to_backbone(data: EEGDataset, backbone: str) -> EEGDataset:
     return fitted
 
 
+def pretraining_rate(backbone: str) -> float | None:
+    """The rate ``backbone`` was pretrained at, where its profile says (the data is fitted
+    to it)."""
+    return PROFILES[backbone].sfreq if backbone in PROFILES else None
+
+
 def made_for(backbone: str) -> str:
     """``"; it was made for …"`` for a refusal, where the profile says ("" else)."""
     reads = PROFILES[backbone].made_for if backbone in PROFILES else None

@@ -18,7 +18,7 @@ import optuna
 import ray
 
 from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain
-from probe_core.backbone_profiles import fit_to_backbone
+from probe_core.backbone_profiles import fit_to_backbone, pretraining_rate
 from probe_core.metrics import chance_level
 from probe_core.numerics import guard_convolutions
 from probe_core.temporal_resolution import check_resolution
@@ -81,7 +81,11 @@ def ensure_pretrained(config: PretrainConfig | None) -> None:
 
 def warn_of_resolution(backbone: str, kernel: int | None, data: EEGDataset) -> None:
     """Say when the backbone's first temporal filters are too short, at the data's rate, to
-    tell apart the rhythms its classes differ by (``probe_core.temporal_resolution``)."""
+    tell apart the rhythms its classes differ by (``probe_core.temporal_resolution``). Not for
+    a model with a rate of its own: the data is fitted to it, and its first filters embed
+    patches, whose spectrum it reads otherwise (CBraMod, LaBraM)."""
+    if pretraining_rate(backbone) is not None:
+        return
     resolution = check_resolution(kernel, data)
     if resolution is not None and not resolution.sufficient:
         assert kernel is not None  # a resolution was found from it

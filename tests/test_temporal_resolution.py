@@ -9,7 +9,7 @@ from sweep_helpers import REALDATA, said, small_spec
 from probe_core.data_sources import EpochsData, NpzData
 from probe_core.temporal_resolution import check_resolution, class_rhythms
 from search_spaces import make_context
-from sweeps.sweep import dry_run
+from sweeps.sweep import dry_run, warn_of_resolution
 
 
 def _two_rhythms(tmp_path, sfreq: float = 256.0, apart: bool = True):
@@ -72,3 +72,13 @@ def test_real_ssvep_at_256_hz_is_too_fast_for_shallow_filters_and_64_hz_is_not()
     slower = EpochsData(paths=paths, resample=64.0).build()
     assert class_rhythms(slower)[:2] == [13.0, 17.0]
     assert check_resolution(25, slower).sufficient
+
+
+def test_a_model_with_a_rate_of_its_own_is_not_told_to_resample(tmp_path) -> None:
+    """CBraMod reads 200 Hz patches through its own spectral embedding: the data is fitted to
+    its rate, and resampling to another would only be undone."""
+    data = NpzData(path=_two_rhythms(tmp_path, sfreq=200.0)).build()
+    with said("sweeps.sweep") as lines:
+        warn_of_resolution("ShallowFBCSPNet", 25, data)
+        warn_of_resolution("CBraMod", 19, data)
+    assert len(lines) == 1 and lines[0].startswith("ShallowFBCSPNet's first temporal filters")
