@@ -115,8 +115,16 @@ for _name, _profile in {
 def fit_to_backbone(data: EEGDataset, backbone: str) -> EEGDataset:
     """``data`` as ``backbone`` reads it (see the module), said in one log line; unchanged
     for a backbone without a profile, or data that fits already."""
+    fitted, said = fitting(data, backbone)
+    if said:
+        log.info(said)
+    return fitted
+
+
+def fitting(data: EEGDataset, backbone: str) -> tuple[EEGDataset, str | None]:
+    """``fit_to_backbone``'s data and what it did (None: nothing)."""
     if backbone not in PROFILES:
-        return data
+        return data, None
     profile = PROFILES[backbone]
     steps = []
     fitted = data
@@ -132,9 +140,7 @@ def fit_to_backbone(data: EEGDataset, backbone: str) -> EEGDataset:
         whole = f" ({wanted // profile.patch} patches of {profile.patch})" if profile.patch else ""
         steps.append(f"{verb} from {n_times} to {wanted} samples{whole}")
         fitted = _with_samples(fitted, wanted)
-    if steps:
-        log.info("the data fitted to %s: %s", backbone, "; ".join(steps))
-    return fitted
+    return fitted, f"the data fitted to {backbone}: {'; '.join(steps)}" if steps else None
 
 
 def pretraining_rate(backbone: str) -> float | None:

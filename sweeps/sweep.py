@@ -18,7 +18,7 @@ import optuna
 import ray
 
 from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain
-from probe_core.backbone_profiles import fit_to_backbone, pretraining_rate
+from probe_core.backbone_profiles import fitting, pretraining_rate
 from probe_core.metrics import chance_level
 from probe_core.numerics import guard_convolutions
 from probe_core.temporal_resolution import check_resolution
@@ -117,8 +117,11 @@ class Prepared:
 
 def sweep_data(spec: SweepSpec) -> EEGDataset:
     """The spec's data, fitted to its backbone (``probe_core.backbone_profiles``): once, for
-    every trial."""
-    return fit_to_backbone(spec.data.build(), spec.trial.backbone.name)
+    every trial, said in one line."""
+    data, said = fitting(spec.data.build(), spec.trial.backbone.name)
+    if said:
+        log.info(said)
+    return data
 
 
 def prepare(spec: SweepSpec) -> Prepared:

@@ -209,3 +209,16 @@ def test_a_model_that_refuses_the_montage_gets_it_mapped_onto_its_channels(lab_d
     first = "encoder.encoder.Encoder_0.0.weight"
     assert torch.equal(backbone.state_dict()[first], published.state_dict()[first])
     assert backbone(torch.from_numpy(fitted.X[:2])).shape[0] == 2
+
+
+def test_a_sweep_fits_its_data_once_and_says_so(tmp_path) -> None:
+    from sweep_helpers import small_spec
+
+    from sweeps.sweep import dry_run
+
+    spec = small_spec(
+        tmp_path, "fitted", trial={"backbone": {"name": "CBraMod", "kwargs": {"n_layer": 1}}}
+    )
+    with said("sweeps.sweep") as lines:
+        dry_run(spec, n=1)
+    assert "the data fitted to CBraMod: resampled 128 → 200 Hz" in lines
