@@ -80,7 +80,17 @@ def _sessions(realdata: Path, sessions: tuple[int, ...]) -> list[str]:
 
 def cases(realdata: Path) -> dict[str, Case]:
     few_shot = {"val_fraction": 0.25, "test_fraction": 0.25, "train_per_class": 8}
-    hands_feet = {"classes": ["hands", "feet"], **MI_OPTIONS}
+
+    def session_three(data: dict[str, Any]) -> Case:
+        """Motor imagery: pretrained on sessions 1-2, adapted to session 3 (five splits)."""
+        return Case(
+            _sessions(realdata, (1, 2)),
+            _sessions(realdata, (3,)),
+            {"val_fraction": 0.25, "test_fraction": 0.25},
+            data,
+            split_seeds=SPLIT_SEEDS,
+        )
+
     return {
         "ssvep_few_shot": Case(
             _ssvep(realdata, range(1, 7)),
@@ -96,20 +106,8 @@ def cases(realdata: Path) -> dict[str, Case]:
             SSVEP_OPTIONS,
             SSVEP_REFERENCE,
         ),
-        "mi_hands_feet": Case(
-            _sessions(realdata, (1, 2)),
-            _sessions(realdata, (3,)),
-            {"val_fraction": 0.25, "test_fraction": 0.25},
-            hands_feet,
-            split_seeds=SPLIT_SEEDS,
-        ),
-        "mi_four": Case(
-            _sessions(realdata, (1, 2)),
-            _sessions(realdata, (3,)),
-            {"val_fraction": 0.25, "test_fraction": 0.25},
-            MI_OPTIONS,
-            split_seeds=SPLIT_SEEDS,
-        ),
+        "mi_hands_feet": session_three({"classes": ["hands", "feet"], **MI_OPTIONS}),
+        "mi_four": session_three(MI_OPTIONS),
     }
 
 

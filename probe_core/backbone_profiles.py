@@ -63,7 +63,6 @@ class BackboneProfile:
 PROFILES: Registry[BackboneProfile] = Registry("backbone profile")
 for _name, _profile in {
     "Labram": BackboneProfile(sfreq=200.0, patch=200),
-    "InterpolatedLaBraM": BackboneProfile(sfreq=200.0, patch=200),
     "CBraMod": BackboneProfile(sfreq=200.0, patch=200),
     "REVE": BackboneProfile(
         sfreq=200.0,
@@ -78,12 +77,9 @@ for _name, _profile in {
     ),
     "EEGDINO": BackboneProfile(sfreq=200.0, patch=200),
     "BIOT": BackboneProfile(sfreq=200.0, min_times=200),
-    "InterpolatedBIOT": BackboneProfile(sfreq=200.0, min_times=200),
     "EEGPT": BackboneProfile(sfreq=256.0, min_times=64),
-    "InterpolatedEEGPT": BackboneProfile(sfreq=256.0, min_times=64),
     "LUNA": BackboneProfile(patch=40),
     "BENDR": BackboneProfile(sfreq=256.0, min_times=384, any_montage="InterpolatedBENDR"),
-    "InterpolatedBENDR": BackboneProfile(sfreq=256.0, min_times=384),
     **{
         name: BackboneProfile(sfreq=128.0, min_times=152)
         for name in (
@@ -91,7 +87,6 @@ for _name, _profile in {
             "SignalJEPA_Contextual",
             "SignalJEPA_PostLocal",
             "SignalJEPA_PreLocal",
-            "InterpolatedSignalJEPA",
         )
     },
     **{
@@ -110,6 +105,14 @@ for _name, _profile in {
     },
 }.items():
     PROFILES.register(_name, _profile)
+for _twin, _base in {  # braindecode's: the same model (and weights) behind a montage mapping
+    "InterpolatedLaBraM": "Labram",
+    "InterpolatedBIOT": "BIOT",
+    "InterpolatedEEGPT": "EEGPT",
+    "InterpolatedBENDR": "BENDR",
+    "InterpolatedSignalJEPA": "SignalJEPA",
+}.items():
+    PROFILES.register(_twin, replace(PROFILES[_base], any_montage=None))
 
 
 def fit_to_backbone(data: EEGDataset, backbone: str) -> EEGDataset:

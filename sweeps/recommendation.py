@@ -295,6 +295,11 @@ def _cheaper_by(first: Finalist, second: Finalist) -> str | None:
     return None
 
 
+def clears_chance(score: Interval, chance: float, mode: str) -> bool:
+    """Whether all of ``score``'s interval is on the better side of ``chance``."""
+    return score.low > chance if mode == "max" else score.high < chance
+
+
 def fold_interval(values: Scores, evaluation: Evaluation, metric: str) -> Interval:
     """A score over the evaluation's folds × repetitions: its corrected interval, never
     narrower than the scored epochs allow, within the values the metric can take."""
@@ -333,8 +338,7 @@ def recommend(
 
     def beats_chance(finalist: Finalist) -> bool:
         assert finalist.score is not None  # only judged finalists are asked
-        bound = finalist.score.low if sign > 0 else finalist.score.high
-        return sign * (bound - evaluation.chance) > 0
+        return clears_chance(finalist.score, evaluation.chance, mode)
 
     learnt = [f for f in finalists if f.judged and beats_chance(f)]
     unjudged = [f for f in finalists if not f.judged]
@@ -473,7 +477,7 @@ def judge_reference(
     judged = [f.strategy for f in recommendation.finalists if f.judged]
     against = recommendation.strategy or (judged[0] if judged else None)
     gap = differences.get(against) if against is not None else None
-    learnt = bool(score.low > evaluation.chance if sign > 0 else score.high < evaluation.chance)
+    learnt = clears_chance(score, evaluation.chance, mode)
     if gap is None:
         verdict = ReferenceVerdict.UNJUDGED
     elif not learnt:
