@@ -296,8 +296,9 @@ def _cheaper_by(first: Finalist, second: Finalist) -> str | None:
 
 
 def clears_chance(score: Interval, chance: float, mode: str) -> bool:
-    """Whether all of ``score``'s interval is on the better side of ``chance``."""
-    return score.low > chance if mode == "max" else score.high < chance
+    """Whether all of ``score``'s interval is on the better side of ``chance`` (a Python bool:
+    the bounds can be numpy floats, and report.json must say true or false)."""
+    return bool(score.low > chance if mode == "max" else score.high < chance)
 
 
 def fold_interval(values: Scores, evaluation: Evaluation, metric: str) -> Interval:
