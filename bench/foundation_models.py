@@ -19,7 +19,8 @@ from common import machine
 
 from probe_core import ConfigError, EEGDataset, SyntheticData, TrialConfig
 from probe_core.assembly import build_model
-from probe_core.backbone_profiles import fit_to_backbone
+from probe_core.backbone_fitting import fit_to_backbone
+from probe_core.backbones import BackboneConfig
 from probe_core.introspection import parameter_summary
 
 warnings.filterwarnings("ignore")
@@ -61,7 +62,7 @@ def examples_per_second(model: torch.nn.Module, data: EEGDataset, steps: int) ->
 
 def measure(name: str, shape: dict, files: dict, steps: int) -> list[dict]:
     data = SyntheticData(subjects=[0], trials_per_class=8, **shape).build()
-    fitted = fit_to_backbone(data, name)
+    fitted = fit_to_backbone(data, BackboneConfig(name=name))
     rows = []
     for strategy in STRATEGIES:
         config = TrialConfig.model_validate(

@@ -1,35 +1,31 @@
-"""What a published backbone was made for, as far as the data must follow it, and the data
-fitted to it.
+"""What a published backbone was made for, as far as the data must follow it.
 
 A foundation model fixes its input when it is pretrained: LaBraM and CBraMod read 200 Hz
 signals in patches of 200 samples, EEGPT 256 Hz in patches of 64, LUNA patches of 40. Users'
 data comes at 128, 160, 250 or 256 Hz in windows of any length, and the model then fails with a
-shape error deep inside (docs/FOUNDATION_MODELS.md). A profile says what the model needs; the
-data is fitted to it once per sweep (resampled, then cut to whole patches) and the log says so
-in one line. Backbones without a profile take the data as it is.
+shape error deep inside (docs/FOUNDATION_MODELS.md). LaBraM, CBraMod and EEG-DINO were
+pretrained on signals in units of 100 µV, and LaBraM and EEGPT embed each patch's position with
+weights sized to the pretraining window. A profile says what the model needs;
+``probe_core.backbone_fitting`` fits the data to it. Backbones without a profile take the data
+as it is.
 
-braindecode states patch lengths as constructor defaults but a pretraining rate only in its
-docstrings, so the profiles are declared here, once per model, in ``PROFILES``.
+braindecode states patch lengths as constructor defaults but a pretraining rate and scale only
+in its docstrings, so the profiles are declared here, once per model, in ``PROFILES``.
 
 Some models download a file when they are built (REVE its bank of channel positions): offline,
 as on most cluster nodes, the user gives a local copy (``backbone.files``), put where the model
 looks first.
 """
 
-import logging
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from probe_core.dataset import EEGDataset
 from probe_core.errors import ConfigError
 from probe_core.registry import Registry
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +43,10 @@ class BackboneProfile:
     """``sfreq``: the rate it was pretrained at (the data is resampled to it); ``patch``: it
     reads whole patches of this many samples (the window is cut to a multiple, or padded to
     one patch); ``min_times``: the fewest samples it can read (the window is padded to it);
+    ``fixed_window``: its weights fix the window it reads (a positional embedding per patch):
+    a checkpoint's window is kept; ``unit_uv``: the microvolts in one unit of the input it was
+    pretrained on (the data is scaled to it); ``kwargs``: constructor arguments that let it
+    read any EEG montage (the user's ``backbone.kwargs`` win);
     ``files``: what it downloads, by the name ``backbone.files`` gives a local copy under;
     ``any_montage``: the braindecode model that maps any montage onto its channels, with its
     weights, built when it refuses the data's channels; ``made_for``: what it reads, said
@@ -55,6 +55,9 @@ class BackboneProfile:
     sfreq: float | None = None
     patch: int | None = None
     min_times: int | None = None
+    fixed_window: bool = False
+    unit_uv: float | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
     files: dict[str, DownloadedFile] = field(default_factory=dict)
     any_montage: str | None = None
     made_for: str | None = None
@@ -62,8 +65,8 @@ class BackboneProfile:
 
 PROFILES: Registry[BackboneProfile] = Registry("backbone profile")
 for _name, _profile in {
-    "Labram": BackboneProfile(sfreq=200.0, patch=200),
-    "CBraMod": BackboneProfile(sfreq=200.0, patch=200),
+    "Labram": BackboneProfile(sfreq=200.0, patch=200, fixed_window=True, unit_uv=100.0),
+    "CBraMod": BackboneProfile(sfreq=200.0, patch=200, unit_uv=100.0),
     "REVE": BackboneProfile(
         sfreq=200.0,
         min_times=200,
@@ -75,13 +78,13 @@ for _name, _profile in {
             )
         },
     ),
-    "EEGDINO": BackboneProfile(sfreq=200.0, patch=200),
+    "EEGDINO": BackboneProfile(sfreq=200.0, patch=200, unit_uv=100.0),
     "BIOT": BackboneProfile(sfreq=200.0, min_times=200),
-    "EEGPT": BackboneProfile(sfreq=256.0, min_times=64),
+    "EEGPT": BackboneProfile(sfreq=256.0, min_times=64, fixed_window=True),
     "LUNA": BackboneProfile(patch=40),
     "BENDR": BackboneProfile(sfreq=256.0, min_times=384, any_montage="InterpolatedBENDR"),
     **{
-        name: BackboneProfile(sfreq=128.0, min_times=152)
+        name: BackboneProfile(sfreq=128.0, min_times=152, unit_uv=1.0)
         for name in (
             "SignalJEPA",
             "SignalJEPA_Contextual",
@@ -99,10 +102,10 @@ for _name, _profile in {
             "EMG2QwertyNet",
         )
     },
-    **{
-        name: BackboneProfile(made_for="sleep staging: 30 s windows of 1-2 channels at 100 Hz")
-        for name in ("AttnSleep", "SleepStagerBlanco2020")
-    },
+    "AttnSleep": BackboneProfile(made_for="sleep staging: 30 s windows of 1 channel at 100 Hz"),
+    "SleepStagerBlanco2020": BackboneProfile(  # its two groups: EEG and EOG; one reads any
+        min_times=450, kwargs={"n_groups": 1}, made_for="sleep staging: 30 s windows at 100 Hz"
+    ),
 }.items():
     PROFILES.register(_name, _profile)
 for _twin, _base in {  # braindecode's: the same model (and weights) behind a montage mapping
@@ -115,57 +118,31 @@ for _twin, _base in {  # braindecode's: the same model (and weights) behind a mo
     PROFILES.register(_twin, replace(PROFILES[_base], any_montage=None))
 
 
-def fit_to_backbone(data: EEGDataset, backbone: str) -> EEGDataset:
-    """``data`` as ``backbone`` reads it (see the module), said in one log line; unchanged
-    for a backbone without a profile, or data that fits already."""
-    fitted, said = fitting(data, backbone)
-    if said:
-        log.info(said)
-    return fitted
-
-
-def fitting(data: EEGDataset, backbone: str) -> tuple[EEGDataset, str | None]:
-    """``fit_to_backbone``'s data and what it did (None: nothing)."""
-    if backbone not in PROFILES:
-        return data, None
-    profile = PROFILES[backbone]
-    steps = []
-    fitted = data
-    if profile.sfreq is not None and data.sfreq != profile.sfreq:
-        fitted = fitted.filtered(None, None, profile.sfreq)
-        steps.append(f"resampled {data.sfreq:g} → {profile.sfreq:g} Hz")
-    n_times = fitted.n_times
-    wanted = max(n_times, profile.min_times or 0)
-    if profile.patch is not None:
-        wanted = max(profile.patch, wanted - wanted % profile.patch)
-    if wanted != n_times:
-        verb = "cut" if wanted < n_times else "zero-padded"
-        whole = f" ({wanted // profile.patch} patches of {profile.patch})" if profile.patch else ""
-        steps.append(f"{verb} from {n_times} to {wanted} samples{whole}")
-        fitted = _with_samples(fitted, wanted)
-    return fitted, f"the data fitted to {backbone}: {'; '.join(steps)}" if steps else None
+def profile(backbone: str) -> BackboneProfile:
+    """``backbone``'s profile; one that asks nothing of the data where it has none."""
+    return PROFILES[backbone] if backbone in PROFILES else BackboneProfile()
 
 
 def pretraining_rate(backbone: str) -> float | None:
     """The rate ``backbone`` was pretrained at, where its profile says (the data is fitted
     to it)."""
-    return PROFILES[backbone].sfreq if backbone in PROFILES else None
+    return profile(backbone).sfreq
 
 
 def made_for(backbone: str) -> str:
     """``"; it was made for …"`` for a refusal, where the profile says ("" else)."""
-    reads = PROFILES[backbone].made_for if backbone in PROFILES else None
+    reads = profile(backbone).made_for
     return f"; it was made for {reads}" if reads else ""
 
 
 def montage_mapper(backbone: str) -> str | None:
     """The model that maps any montage onto ``backbone``'s channels, if there is one."""
-    return PROFILES[backbone].any_montage if backbone in PROFILES else None
+    return profile(backbone).any_montage
 
 
 def downloads(backbone: str) -> dict[str, DownloadedFile]:
     """The files ``backbone`` downloads when it is built (none without a profile)."""
-    return PROFILES[backbone].files if backbone in PROFILES else {}
+    return profile(backbone).files
 
 
 def check_files(backbone: str, files: dict[str, Path]) -> None:
@@ -197,11 +174,3 @@ def missing_files_hint(backbone: str, files: dict[str, Path]) -> str:
         f"; offline, give backbone.files.{key}: a local copy of {wanted.url}"
         for key, wanted in missing.items()
     )
-
-
-def _with_samples(data: EEGDataset, n_times: int) -> EEGDataset:
-    """The first ``n_times`` samples of each epoch, zeros after its end."""
-    X = np.zeros((*data.X.shape[:2], n_times), dtype=data.X.dtype)
-    kept = min(n_times, data.n_times)
-    X[..., :kept] = data.X[..., :kept]
-    return replace(data, X=X)

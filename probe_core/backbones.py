@@ -6,6 +6,7 @@ from the data, and the weights from a checkpoint.
 """
 
 import difflib
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,12 @@ from probe_core.backbone_profiles import (
     made_for,
     missing_files_hint,
     montage_mapper,
+    profile,
     provide_files,
 )
 from probe_core.dataset import EEGDataset
 from probe_core.errors import CheckpointError, ConfigError
+from probe_core.wrapper import accepted_keywords
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,7 @@ class BackboneConfig(pydantic.BaseModel):
         checkpoint = self.checkpoint if pretrained else None
         provide_files(self.name, self.files)
         if checkpoint is not None and _is_pretrained_directory_or_hub_id(checkpoint):
-            model = self._from_pretrained(checkpoint, n_chans)
+            model = self._from_pretrained(checkpoint, data, n_chans)
         else:
             model = self._construct(data, n_outputs, n_chans)
             if checkpoint is not None:
@@ -113,6 +116,7 @@ class BackboneConfig(pydantic.BaseModel):
         }
         if n_chans == data.n_chans:
             arguments["chs_info"] = data.chs_info()
+        arguments.update(profile(self.name).kwargs)
         arguments.update(self.kwargs)
         try:
             return model_class(self.name)(**arguments)
@@ -134,7 +138,27 @@ class BackboneConfig(pydantic.BaseModel):
         hint = made_for(self.name) + missing_files_hint(self.name, self.files)
         return ConfigError(f"backbone {self.name}: cannot be built for this data ({error}){hint}")
 
-    def _from_pretrained(self, checkpoint: str, n_chans: int) -> nn.Module:
+    def pretrained_config(self) -> dict[str, Any]:
+        """The constructor arguments a ``from_pretrained`` checkpoint was saved with (its
+        ``config.json``: ``sfreq``, ``n_times``, ``chs_info`` …); empty for a weights file, a
+        checkpoint not written yet (pretraining writes it), or an unreachable hub id (the load
+        says why)."""
+        checkpoint = self.checkpoint
+        if checkpoint is None or not _is_pretrained_directory_or_hub_id(checkpoint):
+            return {}
+        try:
+            if Path(checkpoint).is_dir():
+                path = Path(checkpoint) / "config.json"
+            else:
+                from huggingface_hub import hf_hub_download
+
+                path = Path(hf_hub_download(checkpoint, "config.json"))
+            config: dict[str, Any] = json.loads(path.read_text())
+        except Exception:  # noqa: BLE001 - offline, missing or unreadable: load says which
+            return {}
+        return config
+
+    def _from_pretrained(self, checkpoint: str, data: EEGDataset, n_chans: int) -> nn.Module:
         try:
             # braindecode models take from_pretrained from a mixin nn.Module lacks
             pretrained: Any = model_class(self.name)
@@ -142,13 +166,15 @@ class BackboneConfig(pydantic.BaseModel):
         except (OSError, ValueError) as error:
             raise CheckpointError(f"backbone.checkpoint {checkpoint}: {error}") from None
         expected = getattr(model, "n_chans", n_chans)
-        if expected != n_chans:
-            raise CheckpointError(
-                f"backbone.checkpoint {checkpoint}: the pretrained {self.name} expects "
-                f"{expected} channels, the data has {n_chans}; add a channel adapter "
-                "(wrapper.channel_adapter_config)"
-            )
-        return model
+        unknown = _names_it_lacks(model, data.ch_names) if n_chans == data.n_chans else None
+        if expected == n_chans or unknown == []:
+            return model
+        by_name = f" ({', '.join(unknown[:3])}… not among them)" if unknown else ""
+        raise CheckpointError(
+            f"backbone.checkpoint {checkpoint}: the pretrained {self.name} expects "
+            f"{expected} channels{by_name}, the data has {n_chans}; add a channel adapter "
+            "(wrapper.channel_adapter_config)"
+        )
 
     def _load_state_dict(self, model: nn.Module, path: Path) -> None:
         if not path.is_file():
@@ -231,6 +257,16 @@ def remove_head(model: nn.Module) -> None:
         setattr(model, HEAD, nn.ModuleList(NoHead() for _ in head))
     elif isinstance(head, nn.Module):
         setattr(model, HEAD, NoHead())
+
+
+def _names_it_lacks(model: nn.Module, ch_names: list[str]) -> list[str] | None:
+    """Which of ``ch_names`` ``model`` lacks, if it takes a subset of its channels by name at
+    forward (LaBraM's vocabulary of 128); ``None`` if it reads its channels by position."""
+    keywords = accepted_keywords(model)
+    own = {ch["ch_name"].upper() for ch in getattr(model, "chs_info", None) or []}
+    if not own or (keywords is not None and "ch_names" not in keywords):
+        return None
+    return [name for name in ch_names if name.upper() not in own]
 
 
 def _is_pretrained_directory_or_hub_id(checkpoint: str) -> bool:

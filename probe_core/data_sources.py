@@ -10,7 +10,7 @@ from probe_core.dataset import EEGDataset
 from probe_core.errors import DataError
 from probe_core.montage import montage_positions
 from probe_core.synthetic import SyntheticData
-from probe_core.units import SignalUnits, Unit
+from probe_core.units import MICROVOLTS, SignalUnits, Unit
 
 
 class _Source(SignalUnits):
@@ -123,6 +123,7 @@ class EpochsData(_Source):
             positions=_positions(reference.info),
             class_names=names,
             source=source,
+            unit_uv=MICROVOLTS[self.unit] if eeg else None,
         )
         return self.kept(dataset, first_time=float(reference.tmin))
 
@@ -164,6 +165,7 @@ class NpzData(_Source):
             positions=montage_positions(ch_names),
             class_names=class_names,
             source=source,
+            unit_uv=MICROVOLTS[self.unit],
         )
         return self.kept(dataset)
 
@@ -254,6 +256,7 @@ def windows_from_raws(
         positions=_positions(info),
         class_names=class_names,
         source=source,
+        unit_uv=MICROVOLTS[units.unit],
     )
 
 

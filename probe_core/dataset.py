@@ -25,6 +25,9 @@ class EEGDataset:
     positions: np.ndarray  # (C, 3) metres, NaN where the montage has no position
     class_names: list[str] = field(default_factory=list)
     source: str = "dataset"
+    unit_uv: float | None = 1.0
+    """Microvolts in one unit of ``X``; ``None`` once whitened or standardised (no unit left).
+    A backbone pretrained on another scale gets the data in its own (``backbone_fitting``)."""
 
     def __post_init__(self) -> None:
         check_dataset(self)
@@ -54,6 +57,7 @@ class EEGDataset:
             positions=self.positions,
             class_names=self.class_names,
             source=f"{self.source} ({part})",
+            unit_uv=self.unit_uv,
         )
 
     def select_subjects(self, subjects: list[int] | None) -> "EEGDataset":
@@ -96,6 +100,7 @@ class EEGDataset:
             positions=self.positions[picks],
             class_names=class_names,
             source=self.source,
+            unit_uv=self.unit_uv,
         )
 
     def filtered(
@@ -134,14 +139,14 @@ class EEGDataset:
             floor = values.max() * 1e-10  # a flat or duplicated channel: no division by zero
             whitening = (vectors / np.sqrt(np.maximum(values, floor))) @ vectors.T
             X[members] = np.einsum("cd,edt->ect", whitening, epochs)
-        return replace(self, X=X)
+        return replace(self, X=X, unit_uv=None)
 
     def standardised(self) -> "EEGDataset":
         """Each channel of each epoch at zero mean and unit variance over time."""
         mean = self.X.mean(axis=2, keepdims=True)
         spread = self.X.std(axis=2, keepdims=True)
         X = (self.X - mean) / np.where(spread > 0, spread, 1.0)
-        return replace(self, X=X.astype(np.float32))
+        return replace(self, X=X.astype(np.float32), unit_uv=None)
 
     def chs_info(self) -> list[dict[str, Any]]:
         """MNE channel info dicts (names and positions), as braindecode models take them."""

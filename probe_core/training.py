@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from probe_core.assembly import batch_extras, build_model, model_inputs, shared_tensor
-from probe_core.backbone_profiles import fit_to_backbone
+from probe_core.backbone_fitting import fit_to_backbone
 from probe_core.dataset import EEGDataset
 from probe_core.errors import ConfigError
 from probe_core.introspection import BackboneFacts, ParameterSummary, parameter_summary
@@ -229,7 +229,7 @@ def load_dataset(config: TrialConfig, dataset: EEGDataset | None) -> EEGDataset:
         if config.data is None:
             raise ConfigError("trial config has no data section and no dataset was given")
         dataset = config.data.build()
-    return fit_to_backbone(dataset, config.backbone.name)
+    return fit_to_backbone(dataset, config.backbone)
 
 
 class TrialRunner:

@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 
 from probe_core import EEGDataset
-from probe_core.backbone_profiles import fit_to_backbone
+from probe_core.backbone_fitting import fit_to_backbone
 from probe_core.classical import ReferenceScores, as_source, score_reference
 from probe_core.errors import DataError
 from sweeps.outbox import Outbox, as_metrics
@@ -77,7 +77,7 @@ def pretraining_recordings(spec: SweepSpec, data: EEGDataset) -> EEGDataset | No
     if spec.pretrain is None or spec.reference is None or not spec.reference.transfer:
         return None
     try:
-        recordings = fit_to_backbone(spec.pretrain.data.build(), spec.pretrain.backbone.name)
+        recordings = fit_to_backbone(spec.pretrain.data.build(), spec.pretrain.backbone)
         return as_source(recordings, data)
     except DataError as error:
         log.info("the classical reference does not use the pretraining recordings: %s", error)

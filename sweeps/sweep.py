@@ -18,7 +18,8 @@ import optuna
 import ray
 
 from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain
-from probe_core.backbone_profiles import fitting, pretraining_rate
+from probe_core.backbone_fitting import fitting
+from probe_core.backbone_profiles import pretraining_rate
 from probe_core.metrics import chance_level
 from probe_core.numerics import guard_convolutions
 from probe_core.temporal_resolution import check_resolution
@@ -115,10 +116,10 @@ class Prepared:
     context: SpaceContext
 
 
-def sweep_data(spec: SweepSpec) -> EEGDataset:
-    """The spec's data, fitted to its backbone (``probe_core.backbone_profiles``): once, for
-    every trial, said in one line."""
-    data, said = fitting(spec.data.build(), spec.trial.backbone.name)
+def sweep_data(spec: SweepSpec, loaded: EEGDataset | None = None) -> EEGDataset:
+    """The spec's data (``loaded`` already), fitted to its backbone
+    (``probe_core.backbone_fitting``): once, for every trial, said in one line."""
+    data, said = fitting(spec.data.build() if loaded is None else loaded, spec.trial.backbone)
     if said:
         log.info(said)
     return data
@@ -128,11 +129,12 @@ def prepare(spec: SweepSpec) -> Prepared:
     """Everything before the first trial; each user mistake fails here, before Ray starts.
     The spec as it will run (a grid is capped at its size) is saved for ``resume``."""
     directory = spec.sweep_dir()
-    data = sweep_data(spec)  # a missing file or a bad epoch fails before anything trains
-    if spec.reference is not None:
-        spec.reference.check_rate(data)  # so does a reference the data's rate cannot carry
+    loaded = spec.data.build()  # a missing file or a bad epoch fails before anything trains
     build_space(spec)  # so does an unknown space name
     ensure_pretrained(spec.pretrain)
+    data = sweep_data(spec, loaded)  # fitted after pretraining: its checkpoint may say how
+    if spec.reference is not None:
+        spec.reference.check_rate(data)  # a reference the data's rate cannot carry fails here
     context = make_context(spec.base_trial(), data)
     warn_of_resolution(spec.trial.backbone.name, context.facts.temporal_kernel, data)
     if spec.sampler.name == "grid":  # a grid runs once: more trials would only repeat points
