@@ -103,6 +103,12 @@ for _name, _profile in {
         )
     },
     "AttnSleep": BackboneProfile(made_for="sleep staging: 30 s windows of 1 channel at 100 Hz"),
+    "SleepStagerChambon2018": BackboneProfile(  # its filters and pools sized at 128 Hz
+        sfreq=128.0, made_for="sleep staging: 30 s windows at 128 Hz"
+    ),
+    "USleep": BackboneProfile(  # braindecode's fix for rates other than 128 or 100 Hz
+        kwargs={"ensure_odd_conv_size": True}, made_for="sleep staging at 128 Hz"
+    ),
     "SleepStagerBlanco2020": BackboneProfile(  # its two groups: EEG and EOG; one reads any
         min_times=450, kwargs={"n_groups": 1}, made_for="sleep staging: 30 s windows at 100 Hz"
     ),
