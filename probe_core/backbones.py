@@ -169,7 +169,8 @@ class BackboneConfig(pydantic.BaseModel):
         unknown = _names_it_lacks(model, data.ch_names) if n_chans == data.n_chans else None
         if expected == n_chans or unknown == []:
             return model
-        by_name = f" ({', '.join(unknown[:3])}… not among them)" if unknown else ""
+        more = "…" if unknown and len(unknown) > 3 else ""
+        by_name = f" ({', '.join(unknown[:3])}{more} not among them)" if unknown else ""
         raise CheckpointError(
             f"backbone.checkpoint {checkpoint}: the pretrained {self.name} expects "
             f"{expected} channels{by_name}, the data has {n_chans}; add a channel adapter "

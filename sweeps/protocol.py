@@ -9,7 +9,7 @@ from enum import StrEnum
 
 
 class TrialStatus(StrEnum):
-    """A trial's status in the ledger (``trials.json`` stores the value)."""
+    """A trial's status in the ledger (``trials.jsonl`` stores the value)."""
 
     RUNNING = "RUNNING"
     FINISHED = "FINISHED"  # ran its course (max epochs or patience)
@@ -55,6 +55,9 @@ NODE_ID, GPU_IDS, PID = "node_id", "gpu_ids", "pid"
 ONEDNN = "onednn"  # "on", or why oneDNN is off in the trial's process (probe_core.numerics)
 PLACEMENT = (NODE_ID, GPU_IDS, PID, ONEDNN)
 """Where a trial ran, as run tags: its node, GPUs and process, and whether oneDNN was on."""
+DATA_FITTED = "data_fitted"
+"""A parent run's tag: how the data was fitted to the backbone for every trial, or "as loaded"
+(``probe_core.backbone_fitting``)."""
 FOLD = "fold_"
 """An evaluation trial's scores on its fold (``fold_<metric>``), reported with its last epoch:
 its best epoch's, picked on its validation part. With them, the fold's facts:"""

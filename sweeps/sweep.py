@@ -108,21 +108,24 @@ def check_resources(spec: SweepSpec) -> None:
 
 @dataclass
 class Prepared:
-    """A spec made ready to run: the spec as it will run, its directory, data and context."""
+    """A spec made ready to run: the spec as it will run, its directory, data (and how it
+    was fitted to the backbone) and context."""
 
     spec: SweepSpec
     directory: SweepDir
     data: EEGDataset
+    fitted: str
     context: SpaceContext
 
 
-def sweep_data(spec: SweepSpec, loaded: EEGDataset | None = None) -> EEGDataset:
+def sweep_data(spec: SweepSpec, loaded: EEGDataset | None = None) -> tuple[EEGDataset, str]:
     """The spec's data (``loaded`` already), fitted to its backbone
-    (``probe_core.backbone_fitting``): once, for every trial, said in one line."""
+    (``probe_core.backbone_fitting``): once, for every trial, said in one line; and how
+    ("as loaded" when it fits already)."""
     data, said = fitting(spec.data.build() if loaded is None else loaded, spec.trial.backbone)
     if said:
         log.info(said)
-    return data
+    return data, said or "as loaded"
 
 
 def prepare(spec: SweepSpec) -> Prepared:
@@ -132,7 +135,7 @@ def prepare(spec: SweepSpec) -> Prepared:
     loaded = spec.data.build()  # a missing file or a bad epoch fails before anything trains
     build_space(spec)  # so does an unknown space name
     ensure_pretrained(spec.pretrain)
-    data = sweep_data(spec, loaded)  # fitted after pretraining: its checkpoint may say how
+    data, fitted = sweep_data(spec, loaded)  # after pretraining: its checkpoint may say how
     if spec.reference is not None:
         spec.reference.check_rate(data)  # a reference the data's rate cannot carry fails here
     context = make_context(spec.base_trial(), data)
@@ -143,7 +146,7 @@ def prepare(spec: SweepSpec) -> Prepared:
     spec = plan_cpus(spec, data)
     directory.path.mkdir(parents=True, exist_ok=True)
     directory.spec.write_text(spec.to_yaml())
-    return Prepared(spec, directory, data, context)
+    return Prepared(spec, directory, data, fitted, context)
 
 
 class SweepRun:
@@ -160,6 +163,7 @@ class SweepRun:
         spec: SweepSpec,
         directory: SweepDir,
         data: EEGDataset,
+        fitted: str,
         context: SpaceContext,
     ) -> None:
         uri = resolve_uri(spec.tracking.uri)
@@ -167,7 +171,7 @@ class SweepRun:
         store = create_store_in_background(uri)
         connect(spec.ray_address)
         check_resources(spec)
-        self.spec, self.directory, self.context = spec, directory, context
+        self.spec, self.directory, self.context, self.fitted = spec, directory, context, fitted
         store.join()
         self.session = open_session(uri, spec.experiment, directory)
         self.data_ref = ray.put(data)  # the driver keeps no copy of its own
@@ -179,7 +183,7 @@ class SweepRun:
         configure_process()
         check_reachable(resolve_uri(spec.tracking.uri))  # before anything runs or is written
         ready = prepare(spec)
-        run = cls(ready.spec, ready.directory, ready.data, ready.context)
+        run = cls(ready.spec, ready.directory, ready.data, ready.fitted, ready.context)
         blocks = len(ready.context.facts.blocks)
         log.info(
             "sweep %s: %d trials of %s (%d block%s) on %d examples; results in %s",
@@ -201,8 +205,8 @@ class SweepRun:
         spec = load_spec(directory.spec)
         if spec.sweep_dir() != directory:
             spec = spec.model_copy(update={"storage_path": directory.path.parent})
-        data = sweep_data(spec)
-        return cls(spec, directory, data, make_context(spec.base_trial(), data))
+        data, fitted = sweep_data(spec)
+        return cls(spec, directory, data, fitted, make_context(spec.base_trial(), data))
 
     @contextlib.contextmanager
     def tracking(self) -> Iterator[Outbox]:
@@ -211,7 +215,8 @@ class SweepRun:
         outbox = self.session.outbox(self.directory)
         outbox.start()
         # the driver's own check (its final fit may train); each trial process tags its run
-        outbox.log_batch(PARENT, tags={protocol.ONEDNN: guard_convolutions().tag})
+        tags = {protocol.ONEDNN: guard_convolutions().tag, protocol.DATA_FITTED: self.fitted}
+        outbox.log_batch(PARENT, tags=tags)
         try:
             yield outbox
         finally:
