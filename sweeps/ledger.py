@@ -1,4 +1,4 @@
-"""The sweep's own record of its trials, a JSON file in the sweep directory.
+"""The sweep's own record of its trials, a JSON-lines file in the sweep directory.
 
 Written by the driver only. ``status``, ``report`` and ``resume`` read it; it maps each Tune trial
 to its MLflow child run, so a restarted trial continues its run instead of opening a second one.
@@ -44,18 +44,45 @@ class TrialRecord:
 
 
 class Ledger:
+    """The trials by id, kept in a JSON-lines file: one line per record as it was saved, a later
+    line replacing an earlier one of the same trial. Saving a trial appends its line (the cost
+    does not grow with the sweep); the file is rewritten whole only when old lines outnumber the
+    trials (amortised, also O(1) per save) and by ``save()`` without records."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.trials: dict[str, TrialRecord] = {}
-        if path.exists():
-            for values in json.loads(path.read_text()).values():
+        self._lines = 0
+        self._torn = False  # a line cut short: the next save rewrites the file
+        legacy = path.with_suffix(".json")  # one JSON object, before 2026-12
+        if not path.exists() and legacy.exists():
+            for values in json.loads(legacy.read_text()).values():
                 self.trials[values["trial_id"]] = TrialRecord(**values)
+        elif path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    values = json.loads(line)
+                except json.JSONDecodeError:  # cut short by a crash: the trial's line
+                    self._torn = True  # before it stands
+                    continue
+                self.trials[values["trial_id"]] = TrialRecord(**values)
+                self._lines += 1
 
-    def save(self) -> None:
+    def save(self, *records: TrialRecord) -> None:
+        """Append ``records``; without any, write every trial afresh."""
+        if not records or self._torn or self._lines + len(records) > 2 * len(self.trials) + 64:
+            self._rewrite()
+            return
+        with open(self.path, "a") as handle:
+            handle.write("".join(json.dumps(asdict(r)) + "\n" for r in records))
+        self._lines += len(records)
+
+    def _rewrite(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({k: asdict(v) for k, v in self.trials.items()}))
+        tmp.write_text("".join(json.dumps(asdict(r)) + "\n" for r in self.trials.values()))
         os.replace(tmp, self.path)
+        self._lines, self._torn = len(self.trials), False
 
     def of_phase(self, phase: Phase) -> list[TrialRecord]:
         return [t for t in self.trials.values() if t.phase == phase]

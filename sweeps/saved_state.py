@@ -187,5 +187,5 @@ def check_restorable(tune_run: Path) -> None:
     except (AttributeError, ImportError, KeyError, ValueError, pickle.UnpicklingError) as error:
         raise SweepError(
             f"{newest}: Ray Tune cannot read the sweep's saved run back ({error}); the sweep "
-            "cannot continue (its finished trials are in trials.json and MLflow)"
+            "cannot continue (its finished trials are in trials.jsonl and MLflow)"
         ) from error

@@ -2,7 +2,7 @@
 
 <storage_path>/<name>/
   spec.yaml            the spec as it runs (resume reads it)
-  trials.json          the ledger: every trial, its config, history and MLflow run
+  trials.jsonl         the ledger: every trial, its config, history and MLflow run
   sweep.json           the MLflow experiment and parent run
   optuna.db            the Optuna studies ("<name>.search", and "<name>.race" for --auto)
   search/              Ray Tune's run (its state, the trials' checkpoints)
@@ -44,7 +44,7 @@ class SweepDir:
 
     @property
     def ledger(self) -> Path:
-        return self.path / "trials.json"
+        return self.path / "trials.jsonl"
 
     @property
     def tracking_state(self) -> Path:

@@ -105,7 +105,7 @@ class MlflowTracker(tune.Callback):
             },
             params=loggable_params(record.config),
         )
-        self.ledger.save()
+        self.ledger.save(record)
 
     def on_trial_result(
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any
@@ -164,7 +164,7 @@ class MlflowTracker(tune.Callback):
             tags["mlflow.runName"] = f"{record.strategy} {best:.3f} ({record.trial_id})"
         self.outbox.log_batch(record.trial_id, as_metrics(summary, 0), tags)
         self.outbox.set_terminated(record.trial_id, status)
-        self.ledger.save()
+        self.ledger.save(record)
 
 
 def _summary(record: TrialRecord, metric: str, mode: str) -> dict[str, float]:

@@ -26,7 +26,7 @@ from sweeps.sweep_dir import SweepDir
 
 
 def _ledger(tmp_path, name: str) -> Ledger:
-    return Ledger(tmp_path / "sweeps" / name / "trials.json")
+    return Ledger(tmp_path / "sweeps" / name / "trials.jsonl")
 
 
 def test_a_failing_trial_ends_failed_and_the_sweep_goes_on(ray_cluster, tmp_path, capsys):
@@ -123,7 +123,7 @@ def test_ctrl_c_then_a_killed_driver_then_resume_lose_and_double_nothing(ray_clu
     sweep_dir = tmp_path / "sweeps" / "killed"
 
     def finished() -> list:
-        path = sweep_dir / "trials.json"
+        path = sweep_dir / "trials.jsonl"
         if not path.exists():
             return []
         return [r for r in Ledger(path).trials.values() if r.status == "FINISHED"]
@@ -156,7 +156,7 @@ def test_ctrl_c_then_a_killed_driver_then_resume_lose_and_double_nothing(ray_clu
     assert code in (0, EXIT_NOTHING_LEARNT)
     assert json.loads((sweep_dir / "report.json").read_text())["recommendation"]["verdict"]
 
-    ledger = Ledger(sweep_dir / "trials.json")
+    ledger = Ledger(sweep_dir / "trials.jsonl")
     # a trial started in the last second before the kill may be unknown to the saved state:
     # it is marked lost and replaced, never counted
     searched = [r for r in ledger.of_phase("search") if r.status != "LOST"]

@@ -43,13 +43,13 @@ def _unpack_previous_layout(tmp_path: Path, ray_address: str) -> Path:
 
 def test_a_sweep_interrupted_under_the_previous_layout_resumes(ray_cluster, tmp_path) -> None:
     sweep_dir = _unpack_previous_layout(tmp_path, ray_cluster.address)
-    before = Ledger(sweep_dir / "trials.json").trials
+    before = Ledger(sweep_dir / "trials.jsonl").trials
     finished_before = {tid for tid, r in before.items() if r.status == "FINISHED"}
     assert len(finished_before) == 7 and len(before) == 8  # the race, one search trial, one running
 
     assert main(["resume", str(sweep_dir)]) in (0, EXIT_NOTHING_LEARNT)
 
-    trials = Ledger(sweep_dir / "trials.json").trials
+    trials = Ledger(sweep_dir / "trials.jsonl").trials
     searched = [r for r in trials.values() if r.phase == Phase.SEARCH]
     assert len(searched) == 6 + 3 and all(r.status == "FINISHED" for r in searched)
     assert all(trials[tid].restarts == 0 for tid in finished_before)  # none trained again

@@ -48,6 +48,7 @@ def test_every_trial_is_one_child_run_under_one_parent(finished_sweep) -> None:
     spec, sweep_dir = finished_sweep
     parents, children = runs_by_kind(spec.tracking.uri, "main")
     assert len(parents) == 1
+    assert parents[0].data.tags["data_fitted"] == "as loaded"  # ShallowFBCSPNet: no profile
     parent_id = parents[0].info.run_id
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent_id}
     search = [c for c in children if c.data.tags["phase"] == "search"]
@@ -59,7 +60,7 @@ def test_every_trial_is_one_child_run_under_one_parent(finished_sweep) -> None:
         reference.info.run_id, "fold_balanced_accuracy"
     )
     assert sorted(m.step for m in folds) == [0, 1, 2]  # the finalists' 3 folds × 1 repetition
-    ledger = Ledger(sweep_dir / "trials.json")
+    ledger = Ledger(sweep_dir / "trials.jsonl")
     assert {r.run_id for r in ledger.of_phase("search")} == {c.info.run_id for c in search}
 
 
@@ -67,7 +68,7 @@ def test_child_runs_carry_params_epoch_metrics_tags_and_status(finished_sweep) -
 
     spec, sweep_dir = finished_sweep
     client = MlflowClient(spec.tracking.uri)
-    ledger = Ledger(sweep_dir / "trials.json")
+    ledger = Ledger(sweep_dir / "trials.jsonl")
     statuses = set()
     for record in ledger.of_phase("search"):
         run = client.get_run(record.run_id)
@@ -188,7 +189,7 @@ def test_a_task_with_nothing_to_learn_recommends_nothing(ray_cluster, tmp_path, 
 def test_train_best_config_reproduces_the_best_trial(finished_sweep, capsys) -> None:
     spec, sweep_dir = finished_sweep
     best = TrialConfig.load(sweep_dir / "best_config.yaml")
-    ledger = Ledger(sweep_dir / "trials.json")
+    ledger = Ledger(sweep_dir / "trials.jsonl")
     record = next(r for r in ledger.of_phase("search") if r.config == best.model_dump(mode="json"))
     expected = record.best("val_balanced_accuracy", "max")
     result = run_trial(best)
@@ -311,7 +312,7 @@ def test_half_gpu_trials_pack_two_per_gpu(ray_cluster, tmp_path) -> None:
         trial={"training": {"max_epochs": 15, "batch_size": 8}},
     )
     run_sweep(spec)
-    records = Ledger(tmp_path / "sweeps" / "gpus" / "trials.json").of_phase("search")
+    records = Ledger(tmp_path / "sweeps" / "gpus" / "trials.jsonl").of_phase("search")
     assert {r.placement["gpu_ids"] for r in records} <= {"0", "1"}  # one GPU id each
     assert len({r.placement["node_id"] for r in records}) == 1  # only the worker has GPUs
     # who held which GPU when: never more than two 0.5-GPU trials on one GPU at a time; two
@@ -358,7 +359,7 @@ def test_auto_races_every_strategy_then_tunes_the_winner(ray_cluster, tmp_path) 
     assert sorted(t.params["strategy"] for t in race) == sorted(offered)  # each once
     winner = {t.params["strategy"] for t in tuning}
     assert len(tuning) == 2 and len(winner) == 1  # the search tunes one strategy
-    records = Ledger(sweep_dir / "trials.json").of_phase("search")
+    records = Ledger(sweep_dir / "trials.jsonl").of_phase("search")
     assert len(records) == len(offered) + 2
     # one Tune run: the search's trials ran in the race's trial processes
     records.sort(key=lambda r: r.history[0]["time"])  # the race ends before the search starts

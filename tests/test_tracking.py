@@ -1,6 +1,7 @@
 """The MLflow tracker as Tune drives it, without Ray: Tune's calls are made by hand on trials
 that look like Tune's, against a real SQLite MLflow store."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -172,3 +173,31 @@ def test_credential_looking_names_are_left_out_but_model_output_key_is_kept() ->
         {"auth": {"token": "x", "password": "y"}, "wrapper": {"model_output_key": "pooled"}}
     )
     assert params == {"wrapper.model_output_key": "pooled"}
+
+
+def test_the_ledger_appends_one_line_per_save_and_stays_bounded(tmp_path) -> None:
+    """Saving a trial costs one appended line whatever the sweep's size; the file is compacted
+    when old lines outnumber the trials; a line cut short by a crash leaves the one before."""
+    from sweeps.ledger import TrialRecord
+
+    ledger = Ledger(tmp_path / "trials.jsonl")
+    records = [TrialRecord(f"t{i}", Phase.SEARCH, {"strategy": {"kind": "lora"}}) for i in range(3)]
+    for record in records:
+        ledger.trials[record.trial_id] = record
+        ledger.save(record)
+    records[1].status = TrialStatus.FINISHED
+    ledger.save(records[1])
+    lines = (tmp_path / "trials.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and json.loads(lines[-1])["trial_id"] == "t1"
+    assert Ledger(tmp_path / "trials.jsonl").trials["t1"].status == TrialStatus.FINISHED
+    for _ in range(200):  # a long sweep's saves of the same few trials
+        ledger.save(records[0])
+    assert len((tmp_path / "trials.jsonl").read_text().splitlines()) <= 2 * 3 + 64
+    with open(tmp_path / "trials.jsonl", "a") as handle:
+        handle.write('{"trial_id": "t2", "phase": "sea')  # the driver killed mid-write
+    reopened = Ledger(tmp_path / "trials.jsonl")
+    assert sorted(reopened.trials) == ["t0", "t1", "t2"]
+    assert reopened.trials["t2"].status == TrialStatus.RUNNING
+    reopened.trials["t2"].status = TrialStatus.FAILED
+    reopened.save(reopened.trials["t2"])  # not glued onto the cut line
+    assert Ledger(tmp_path / "trials.jsonl").trials["t2"].status == TrialStatus.FAILED
