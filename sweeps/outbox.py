@@ -5,6 +5,11 @@ model) is appended to a file in the sweep directory and sent in order by a backg
 When the server is unreachable the writes wait on disk and are retried; ``probe-sweep sync DIR``
 sends what is left later. Sending is idempotent: the number of writes already sent is kept next
 to them, and a run is created only when no run of that key exists yet.
+
+Every write costs the same however long the sweep: the files are appended to (the runs made so
+far too, one line each), the state file holds two numbers, the writes already sent leave
+memory, and the store is asked whether a run exists only for the first write after opening (the
+only one a crash can have sent unrecorded).
 """
 
 import json
@@ -23,6 +28,8 @@ from mlflow.tracking import MlflowClient
 LOGGER = logging.getLogger(__name__)
 OPS_FILE = "mlflow_outbox.jsonl"
 STATE_FILE = "mlflow_outbox_state.json"
+RUNS_FILE = "mlflow_outbox_runs.jsonl"  # {"key": …, "run_id": …} per run made or adopted
+_KEEP_SENT = 1000  # sent writes dropped from memory in chunks of this many
 KEY_TAG = "probe_sweep.key"
 # Errors that will not go away by retrying: the write is skipped (and logged), not retried.
 _PERMANENT = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST"}
@@ -48,16 +55,18 @@ class Outbox:
         self.experiment_id = experiment_id
         self.client = MlflowClient(tracking_uri=uri)
         self._lock = threading.RLock()
-        self._ops: list[dict[str, Any]] = []
-        ops_path = directory / OPS_FILE
-        if ops_path.exists():
-            self._ops = [json.loads(line) for line in ops_path.read_text().splitlines() if line]
         state_path = directory / STATE_FILE
         state = json.loads(state_path.read_text()) if state_path.exists() else {}
-        self.sent: int = state.get("sent", 0)
+        self.sent: int = state.get("sent", 0)  # writes sent, of all ever queued
         self.block: dict[str, Any] | None = state.get("block")  # a stretch of batches half sent
-        self.runs: dict[str, str] = state.get("runs", {})
-        self._keys = {op["key"] for op in self._ops if op["op"] == "create_run"} | set(self.runs)
+        self.runs: dict[str, str] = state.get("runs", {})  # before 2026-12 the state held them
+        for line in _lines(directory / RUNS_FILE):
+            self.runs[line["key"]] = line["run_id"]
+        queued = _lines(directory / OPS_FILE)
+        self._keys = {op["key"] for op in queued if op["op"] == "create_run"} | set(self.runs)
+        self._offset: int = self.sent  # writes before it are sent: not kept in memory
+        self._ops: list[dict[str, Any]] = queued[self.sent :]
+        self._opened_at: int = self.sent
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -79,9 +88,13 @@ class Outbox:
     def adopt_run(self, key: str, run_id: str) -> None:
         """A run created outside the outbox (the sweep's parent run)."""
         with self._lock:
-            self.runs[key] = run_id
             self._keys.add(key)
-            self._save_state()
+            self._record_run(key, run_id)
+
+    def _record_run(self, key: str, run_id: str) -> None:
+        self.runs[key] = run_id
+        with open(self.directory / RUNS_FILE, "a") as handle:
+            handle.write(json.dumps({"key": key, "run_id": run_id}) + "\n")
 
     def create_run(
         self, key: str, run_name: str, tags: dict[str, str], params: dict[str, str]
@@ -116,7 +129,17 @@ class Outbox:
 
     @property
     def pending(self) -> int:
-        return len(self._ops) - self.sent
+        return self._offset + len(self._ops) - self.sent
+
+    def _queued(self, index: int) -> dict[str, Any]:
+        """The write queued at ``index`` (of all ever queued)."""
+        return self._ops[index - self._offset]
+
+    def _forget_sent(self) -> None:
+        """Drop sent writes from memory, a chunk at a time (amortised O(1) per write)."""
+        if self.sent - self._offset >= _KEEP_SENT:
+            del self._ops[: self.sent - self._offset]
+            self._offset = self.sent
 
     # --- sending --------------------------------------------------------------------------
     def flush(self) -> bool:
@@ -127,19 +150,21 @@ class Outbox:
         already sent are remembered, so a failure half-way never sends a record twice.
         """
         with self._lock:
-            while self.sent < len(self._ops):
-                if self._ops[self.sent]["op"] != "log_batch":
-                    if not self._attempt(self._send, self._ops[self.sent]):
+            while self.pending:
+                first = self._queued(self.sent)
+                if first["op"] != "log_batch":
+                    if not self._attempt(self._send, first):
                         return False
                     self.sent += 1
                     self._save_state()
                     continue
                 if self.block is None:
                     end = self.sent
-                    while end < len(self._ops) and self._ops[end]["op"] == "log_batch":
+                    while end < self.sent + self.pending and self._queued(end)["op"] == "log_batch":
                         end += 1
                     self.block = {"end": end, "done": []}
-                for key, batch in self._merge(self._ops[self.sent : self.block["end"]]).items():
+                stretch = [self._queued(i) for i in range(self.sent, self.block["end"])]
+                for key, batch in self._merge(stretch).items():
                     if key in self.block["done"]:
                         continue
                     if not self._attempt(self._send, batch):
@@ -148,6 +173,7 @@ class Outbox:
                     self._save_state()
                 self.sent, self.block = self.block["end"], None
                 self._save_state()
+            self._forget_sent()
             return True
 
     @staticmethod
@@ -177,7 +203,8 @@ class Outbox:
     def _send(self, op: dict[str, Any]) -> None:
         kind, key = op["op"], op["key"]
         if kind == "create_run":
-            self.runs[key] = self._find_or_create(op)
+            if key not in self.runs:  # else made before a crash cut the state's save short
+                self._record_run(key, self._find_or_create(op))
             return
         run_id = self.runs[key]
         if kind == "log_batch":
@@ -203,12 +230,14 @@ class Outbox:
             mlflow.register_model(f"runs:/{run_id}/{op['artifact_path']}", op["name"])
 
     def _find_or_create(self, op: dict[str, Any]) -> str:
-        """Idempotent: a run already created for this key (a sync that was cut short) is reused."""
-        found = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{self._tag(op['key'])}'"
-        )
-        if found:
-            return cast(str, found[0].info.run_id)  # mlflow: run_id, a property subclass, is Any
+        """Idempotent: a run already created for this key (a send cut short before it was
+        recorded: only the first write after opening can be one) is reused."""
+        if self.sent == self._opened_at:
+            found = self.client.search_runs(
+                [self.experiment_id], filter_string=f"tags.`{KEY_TAG}` = '{self._tag(op['key'])}'"
+            )
+            if found:
+                return cast(str, found[0].info.run_id)  # mlflow: run_id is Any
         run = self.client.create_run(
             self.experiment_id,
             run_name=op["run_name"],
@@ -224,7 +253,7 @@ class Outbox:
 
     def _save_state(self) -> None:
         tmp = self.directory / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps({"sent": self.sent, "block": self.block, "runs": self.runs}))
+        tmp.write_text(json.dumps({"sent": self.sent, "block": self.block}))
         os.replace(tmp, self.directory / STATE_FILE)
 
     # --- background thread ----------------------------------------------------------------
@@ -252,6 +281,20 @@ class Outbox:
                 return False
             time.sleep(min(2.0, max(deadline - time.monotonic(), 0.0)))
         return True
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    """A JSON-lines file's records (none when it is missing); a last line cut short by a
+    crash is left out."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
 
 
 def describe_unsent(outbox: Outbox) -> str:

@@ -1,5 +1,7 @@
 """The outbox against a real MLflow store: order, batching, and no duplicates after failures."""
 
+import json
+
 from mlflow.tracking import MlflowClient
 
 from sweeps.outbox import Outbox, as_metrics
@@ -54,3 +56,37 @@ def test_a_run_is_created_once_per_key(tmp_path) -> None:
         [outbox.experiment_id], filter_string="tags.`probe_sweep.key` LIKE '%:t1'"
     )
     assert len(runs) == 1
+
+
+def test_a_run_made_just_before_a_crash_is_found_not_made_twice(tmp_path) -> None:
+    """The one write a crash can leave sent but unrecorded is the first after reopening: the
+    store is asked for it then, and only then."""
+    outbox, client = _outbox(tmp_path)
+    outbox.create_run("t1", run_name="t1", tags={}, params={})
+    outbox.create_run("t2", run_name="t2", tags={}, params={})
+    made = client.create_run(  # sent, then the driver died before recording it
+        outbox.experiment_id, tags={"probe_sweep.key": f"{outbox.directory.name}:t1"}
+    )
+    reopened = Outbox(outbox.directory, outbox.uri, outbox.experiment_id)
+    asked = []
+    search = reopened.client.search_runs
+    reopened.client.search_runs = lambda *a, **k: asked.append(a) or search(*a, **k)
+    assert reopened.flush()
+    assert reopened.runs["t1"] == made.info.run_id and len(asked) == 1  # not asked for t2
+    assert len(client.search_runs([outbox.experiment_id])) == 3  # the parent, t1, t2
+
+
+def test_each_write_costs_the_same_however_many_came_before(tmp_path) -> None:
+    """Sent writes leave memory, the state file stays two numbers, runs are appended."""
+    outbox, _ = _outbox(tmp_path)
+    for index in range(1200):
+        outbox.log_batch("parent", as_metrics({"loss": index}, index))
+    outbox.create_run("t1", run_name="t1", tags={}, params={})
+    assert outbox.flush() and outbox.pending == 0
+    assert len(outbox._ops) < 1000  # the sent ones forgotten
+    state = json.loads((outbox.directory / "mlflow_outbox_state.json").read_text())
+    assert state == {"sent": 1201, "block": None}
+    lines = (outbox.directory / "mlflow_outbox_runs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["key"] for line in lines] == ["parent", "t1"]
+    reopened = Outbox(outbox.directory, outbox.uri, outbox.experiment_id)
+    assert reopened.pending == 0 and set(reopened.runs) == {"parent", "t1"}
