@@ -7,7 +7,7 @@ runs end to end on real data, and what it costs; not what its pretraining is wor
 SSVEP subjects ``--subjects`` (default 7-9), 8 labelled trials per class and subject,
 aligned and standardised (as ``bench/real_data.py``'s few-shot case); ``--samples`` trials of
 ``--epochs`` epochs, two finalists on 3 folds × 1 repetition. Writes a Markdown table with
-``--out``.
+``--out`` (``--append``: after the runs it holds).
 
     python bench/foundation_sweeps.py [--models CBraMod,Labram] [--out docs/FOUNDATION_SWEEPS.md]
 """
@@ -87,10 +87,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--append", action="store_true", help="keep --out's runs, add these")
     args = parser.parse_args()
     if not args.realdata.is_dir():
         raise SystemExit(f"no real recordings at {args.realdata}: nothing to run")
     show(Verbosity.QUIET)
+    kept = args.out.read_text() + "\n\n" if args.append and args.out and args.out.exists() else ""
     lines = [
         f"Written by `bench/foundation_sweeps.py` (subjects {args.subjects}, `--samples "
         f"{args.samples} --epochs {args.epochs}`) on {machine()}, "
@@ -111,7 +113,8 @@ def main() -> None:
             f"| {row['reference']} | {row['minutes']:.1f} |"
         )
         if args.out:  # what is done so far, in case of a stop
-            args.out.write_text("# Foundation models on the SSVEP set\n\n" + "\n".join(lines))
+            title = "" if kept else "# Foundation models on the SSVEP set\n\n"
+            args.out.write_text(title + kept + "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

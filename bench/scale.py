@@ -4,7 +4,8 @@ Runs ``--trials`` identical short trials (EEGNet, linear probe, 2 epochs on a sm
 set, 2 at a time), and records in the driver, per window of ``--window`` trials: the wall time
 per trial (between the ends of the window's first and last trials), the driver's own time per
 trial in each stage it spends it (Tune callbacks for tracking, the ledger, the Optuna searcher,
-the MLflow writes sent by the outbox's thread), and the driver's resident memory. With
+the MLflow writes sent by the outbox's thread, Tune's snapshots of its experiment state), and
+the driver's resident memory. With
 ``--server`` the MLflow store is a real ``mlflow server`` process (SQLite behind it) instead of
 a local SQLite file; with ``--tpe`` the trials come from the default conditional spaces searched
 by TPE instead of one fixed config. Writes the curves as JSON and PNG under ``--out``.
@@ -27,6 +28,7 @@ from typing import Any
 from common import identical_trials_spec, machine
 from load_200 import DATA, TRIAL, rss_mib
 from mlflow.tracking import MlflowClient
+from ray.tune.execution.tune_controller import TuneController
 
 from sweeps.ledger import Ledger
 from sweeps.outbox import Outbox
@@ -48,8 +50,10 @@ STAGES: dict[str, list[tuple[type, str]]] = {
         (StudySearcher, name) for name in ("suggest", "on_trial_result", "on_trial_complete")
     ],
     "mlflow": [(Outbox, "_send")],
+    "tune state": [(TuneController, "save_to_dir")],
 }
-"""Where the driver's time goes, by the methods it goes in (tracking includes the ledger)."""
+"""Where the driver's time goes, by the methods it goes in (tracking includes the ledger; Tune's
+experiment state is its snapshot of every trial, for a resume)."""
 
 
 class Recorder:
