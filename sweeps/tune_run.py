@@ -39,6 +39,7 @@ from sweeps.sweep_dir import RACE, SEARCH, SweepDir
 from sweeps.tracking import MlflowTracker
 from sweeps.tracking_session import TrackingSession
 from sweeps.trainable import ProbeTrainable
+from sweeps.tune_state import bound_snapshot_cost
 
 
 def _cpus(spec: SweepSpec) -> float:
@@ -157,6 +158,7 @@ def run_search(inputs: TuneRunInputs, *, race: list[str], resume: bool = False) 
     if shown != Verbosity.QUIET:
         callbacks.append(ProgressView(total, spec.mode))
     allow_pending_trials(concurrency(spec.max_concurrent, _cpus(spec)))
+    bound_snapshot_cost()
     tune.run(
         trainable(spec, inputs.data_ref),
         name=SEARCH,
