@@ -53,24 +53,26 @@ class Ledger:
         self.path = path
         self.trials: dict[str, TrialRecord] = {}
         self._lines = 0
-        self._torn = False  # a line cut short: the next save rewrites the file
-        legacy = path.with_suffix(".json")  # one JSON object, before 2026-12
+        self._rewrite_next = False  # the file is not to be appended to: a line cut short, or
+        legacy = path.with_suffix(".json")  # the trials are in the layout before 2026-12
         if not path.exists() and legacy.exists():
             for values in json.loads(legacy.read_text()).values():
                 self.trials[values["trial_id"]] = TrialRecord(**values)
+            self._rewrite_next = True
         elif path.exists():
             for line in path.read_text().splitlines():
                 try:
                     values = json.loads(line)
                 except json.JSONDecodeError:  # cut short by a crash: the trial's line
-                    self._torn = True  # before it stands
+                    self._rewrite_next = True  # before it stands
                     continue
                 self.trials[values["trial_id"]] = TrialRecord(**values)
                 self._lines += 1
 
     def save(self, *records: TrialRecord) -> None:
         """Append ``records``; without any, write every trial afresh."""
-        if not records or self._torn or self._lines + len(records) > 2 * len(self.trials) + 64:
+        overgrown = self._lines + len(records) > 2 * len(self.trials) + 64
+        if not records or self._rewrite_next or overgrown:
             self._rewrite()
             return
         with open(self.path, "a") as handle:
@@ -82,7 +84,7 @@ class Ledger:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(asdict(r)) + "\n" for r in self.trials.values()))
         os.replace(tmp, self.path)
-        self._lines, self._torn = len(self.trials), False
+        self._lines, self._rewrite_next = len(self.trials), False
 
     def of_phase(self, phase: Phase) -> list[TrialRecord]:
         return [t for t in self.trials.values() if t.phase == phase]

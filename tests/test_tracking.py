@@ -201,3 +201,17 @@ def test_the_ledger_appends_one_line_per_save_and_stays_bounded(tmp_path) -> Non
     reopened.trials["t2"].status = TrialStatus.FAILED
     reopened.save(reopened.trials["t2"])  # not glued onto the cut line
     assert Ledger(tmp_path / "trials.jsonl").trials["t2"].status == TrialStatus.FAILED
+
+
+def test_a_ledger_in_the_previous_layout_is_carried_over_whole_on_its_first_save(tmp_path):
+    from dataclasses import asdict
+
+    from sweeps.ledger import TrialRecord
+
+    old = [TrialRecord(f"t{i}", Phase.SEARCH, {"strategy": {"kind": "lora"}}) for i in range(2)]
+    (tmp_path / "trials.json").write_text(json.dumps({r.trial_id: asdict(r) for r in old}))
+    ledger = Ledger(tmp_path / "trials.jsonl")
+    new = TrialRecord("t2", Phase.SEARCH, {"strategy": {"kind": "lora"}})
+    ledger.trials["t2"] = new
+    ledger.save(new)
+    assert sorted(Ledger(tmp_path / "trials.jsonl").trials) == ["t0", "t1", "t2"]
