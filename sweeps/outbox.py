@@ -54,7 +54,9 @@ class Outbox:
         self.uri = uri
         self.experiment_id = experiment_id
         self.client = MlflowClient(tracking_uri=uri)
-        self._lock = threading.RLock()
+        # queueing never waits for a send (the Tune loop queues; the thread sends)
+        self._queue_lock = threading.Lock()  # one append to the file at a time
+        self._send_lock = threading.RLock()  # one sender at a time (the thread, close, sync)
         state_path = directory / STATE_FILE
         state = json.loads(state_path.read_text()) if state_path.exists() else {}
         self.sent: int = state.get("sent", 0)  # writes sent, of all ever queued
@@ -72,7 +74,7 @@ class Outbox:
 
     # --- queueing -----------------------------------------------------------------------
     def _add(self, op: dict[str, Any]) -> None:
-        with self._lock:
+        with self._queue_lock:
             with open(self.directory / OPS_FILE, "a") as handle:
                 handle.write(json.dumps(op) + "\n")
             self._ops.append(op)
@@ -87,7 +89,7 @@ class Outbox:
 
     def adopt_run(self, key: str, run_id: str) -> None:
         """A run created outside the outbox (the sweep's parent run)."""
-        with self._lock:
+        with self._send_lock:
             self._keys.add(key)
             self._record_run(key, run_id)
 
@@ -149,7 +151,7 @@ class Outbox:
         per epoch and trial would otherwise be one request each). Within such a stretch the runs
         already sent are remembered, so a failure half-way never sends a record twice.
         """
-        with self._lock:
+        with self._send_lock:
             while self.pending:
                 first = self._queued(self.sent)
                 if first["op"] != "log_batch":
