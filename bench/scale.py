@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
@@ -59,8 +60,10 @@ experiment state is its snapshot of every trial, for a resume)."""
 class Recorder:
     """Times the stages' methods, and counts ended trials with their times and the memory."""
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int, trace_memory: bool = False) -> None:
         self.window = window
+        self.trace_memory = trace_memory
+        self.baseline: Any = None  # tracemalloc's snapshot after the first window
         self.ended: list[float] = []
         self.rss: list[tuple[int, float]] = []
         self.spent: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
@@ -76,6 +79,9 @@ class Recorder:
             self.ended.append(time.perf_counter())
             if len(self.ended) % 25 == 0:
                 self.rss.append((len(self.ended), rss_mib("VmRSS")))
+            if self.trace_memory and len(self.ended) == self.window:
+                tracemalloc.start()
+                self.baseline = tracemalloc.take_snapshot()
 
         MlflowTracker.on_trial_complete = on_trial_complete  # type: ignore[method-assign]
 
@@ -89,6 +95,13 @@ class Recorder:
                 self.spent[stage][window] += time.perf_counter() - start
 
         return timed
+
+    def memory_growth(self, top: int = 12) -> list[str]:
+        """Where the driver's Python allocations grew since the first window, by line."""
+        if self.baseline is None:
+            return []
+        growth = tracemalloc.take_snapshot().compare_to(self.baseline, "lineno")
+        return [str(stat) for stat in growth[:top]]
 
     def curves(self) -> list[dict[str, float]]:
         """Per window: the trials' end, wall seconds per trial, each stage's seconds per trial."""
@@ -140,12 +153,15 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=100)
     parser.add_argument("--server", action="store_true")
     parser.add_argument("--tpe", action="store_true")
+    parser.add_argument(
+        "--trace-memory", action="store_true", help="where the driver's memory grows (slower)"
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/scale"))
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     uri, server = mlflow_server(folder) if args.server else (None, None)
     spec = sweep_spec(folder, args, uri)
-    recorder = Recorder(args.window)
+    recorder = Recorder(args.window, args.trace_memory)
     recorder.install()
     connect(None)
     before = rss_mib("VmRSS")
@@ -170,6 +186,7 @@ def main() -> None:
         "rss_before_mib": before,
         "rss": recorder.rss,
         "curves": curves,
+        "memory_growth": recorder.memory_growth(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"scale_{label}.json").write_text(json.dumps(result, indent=1))
