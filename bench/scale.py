@@ -60,10 +60,11 @@ experiment state is its snapshot of every trial, for a resume)."""
 class Recorder:
     """Times the stages' methods, and counts ended trials with their times and the memory."""
 
-    def __init__(self, window: int, trace_memory: bool = False) -> None:
-        self.window = window
+    def __init__(self, window: int, trials: int, trace_memory: bool = False) -> None:
+        self.window, self.trials = window, trials
         self.trace_memory = trace_memory
-        self.baseline: Any = None  # tracemalloc's snapshot after the first window
+        self.baseline: Any = None  # tracemalloc's snapshot at the end of the first window
+        self.growth: list[str] = []  # where allocations grew from then to the last trial
         self.ended: list[float] = []
         self.rss: list[tuple[int, float]] = []
         self.spent: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
@@ -82,6 +83,10 @@ class Recorder:
             if self.trace_memory and len(self.ended) == self.window:
                 tracemalloc.start()
                 self.baseline = tracemalloc.take_snapshot()
+            if self.trace_memory and len(self.ended) == self.trials:
+                growth = tracemalloc.take_snapshot().compare_to(self.baseline, "lineno")
+                self.growth = [str(stat) for stat in growth[:12]]
+                tracemalloc.stop()
 
         MlflowTracker.on_trial_complete = on_trial_complete  # type: ignore[method-assign]
 
@@ -95,13 +100,6 @@ class Recorder:
                 self.spent[stage][window] += time.perf_counter() - start
 
         return timed
-
-    def memory_growth(self, top: int = 12) -> list[str]:
-        """Where the driver's Python allocations grew since the first window, by line."""
-        if self.baseline is None:
-            return []
-        growth = tracemalloc.take_snapshot().compare_to(self.baseline, "lineno")
-        return [str(stat) for stat in growth[:top]]
 
     def curves(self) -> list[dict[str, float]]:
         """Per window: the trials' end, wall seconds per trial, each stage's seconds per trial."""
@@ -161,7 +159,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     uri, server = mlflow_server(folder) if args.server else (None, None)
     spec = sweep_spec(folder, args, uri)
-    recorder = Recorder(args.window, args.trace_memory)
+    recorder = Recorder(args.window, args.trials, args.trace_memory)
     recorder.install()
     connect(None)
     before = rss_mib("VmRSS")
@@ -186,7 +184,7 @@ def main() -> None:
         "rss_before_mib": before,
         "rss": recorder.rss,
         "curves": curves,
-        "memory_growth": recorder.memory_growth(),
+        "memory_growth": recorder.growth,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"scale_{label}.json").write_text(json.dumps(result, indent=1))
