@@ -53,8 +53,10 @@ class Ledger:
         self.path = path
         self.trials: dict[str, TrialRecord] = {}
         self._lines = 0
-        self._rewrite_next = False  # the file is not to be appended to: a line cut short, or
-        legacy = path.with_suffix(".json")  # the trials are in the layout before 2026-12
+        # the next save rewrites the file: it holds a line cut short, or is still the layout
+        # before 2026-12 (one JSON object, trials.json)
+        self._rewrite_next = False
+        legacy = path.with_suffix(".json")
         if not path.exists() and legacy.exists():
             for values in json.loads(legacy.read_text()).values():
                 self.trials[values["trial_id"]] = TrialRecord(**values)
