@@ -61,9 +61,12 @@ class Outbox:
         state = json.loads(state_path.read_text()) if state_path.exists() else {}
         self.sent: int = state.get("sent", 0)  # writes sent, of all ever queued
         self.block: dict[str, Any] | None = state.get("block")  # a stretch of batches half sent
-        self.runs: dict[str, str] = state.get("runs", {})  # before 2026-12 the state held them
+        self.runs: dict[str, str] = {}
         for line in _lines(directory / RUNS_FILE):
             self.runs[line["key"]] = line["run_id"]
+        for key, run_id in state.get("runs", {}).items():  # before 2026-12 the state held them
+            if key not in self.runs:
+                self._record_run(key, run_id)
         queued = _lines(directory / OPS_FILE)
         self._keys = {op["key"] for op in queued if op["op"] == "create_run"} | set(self.runs)
         self._offset: int = self.sent  # writes before it are sent: not kept in memory

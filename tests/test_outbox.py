@@ -90,3 +90,15 @@ def test_each_write_costs_the_same_however_many_came_before(tmp_path) -> None:
     assert [json.loads(line)["key"] for line in lines] == ["parent", "t1"]
     reopened = Outbox(outbox.directory, outbox.uri, outbox.experiment_id)
     assert reopened.pending == 0 and set(reopened.runs) == {"parent", "t1"}
+
+
+def test_runs_kept_in_the_previous_state_file_are_carried_over(tmp_path) -> None:
+    """Before 2026-12 the state file held every run id: a resumed sweep keeps them."""
+    outbox, _ = _outbox(tmp_path)
+    state = outbox.directory / "mlflow_outbox_state.json"
+    state.write_text(json.dumps({"sent": 0, "block": None, "runs": {"old": "run-1"}}))
+    resumed = Outbox(outbox.directory, outbox.uri, outbox.experiment_id)
+    resumed.log_batch("parent", as_metrics({"loss": 1.0}, 1))
+    assert resumed.flush()  # which rewrites the state file
+    reopened = Outbox(outbox.directory, outbox.uri, outbox.experiment_id)
+    assert reopened.runs["old"] == "run-1" and reopened.has_run("old")
