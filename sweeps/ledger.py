@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweeps.json_lines import append_records, read_records
 from sweeps.protocol import Phase, TrialStatus
 
 
@@ -53,23 +54,15 @@ class Ledger:
         self.path = path
         self.trials: dict[str, TrialRecord] = {}
         self._lines = 0
-        # the next save rewrites the file: it holds a line cut short, or is still the layout
-        # before 2026-12 (one JSON object, trials.json)
-        self._rewrite_next = False
+        self._rewrite_next = False  # still the layout before 2026-12 (trials.json, one object)
         legacy = path.with_suffix(".json")
         if not path.exists() and legacy.exists():
             for values in json.loads(legacy.read_text()).values():
                 self.trials[values["trial_id"]] = TrialRecord(**values)
             self._rewrite_next = True
-        elif path.exists():
-            for line in path.read_text().splitlines():
-                try:
-                    values = json.loads(line)
-                except json.JSONDecodeError:  # cut short by a crash: the trial's line
-                    self._rewrite_next = True  # before it stands
-                    continue
-                self.trials[values["trial_id"]] = TrialRecord(**values)
-                self._lines += 1
+        for values in read_records(path):  # a line cut short by a crash: the one before stands
+            self.trials[values["trial_id"]] = TrialRecord(**values)
+            self._lines += 1
 
     def save(self, *records: TrialRecord) -> None:
         """Append ``records``; without any, write every trial afresh."""
@@ -77,8 +70,7 @@ class Ledger:
         if not records or self._rewrite_next or overgrown:
             self._rewrite()
             return
-        with open(self.path, "a") as handle:
-            handle.write("".join(json.dumps(asdict(r)) + "\n" for r in records))
+        append_records(self.path, (asdict(r) for r in records))
         self._lines += len(records)
 
     def _rewrite(self) -> None:

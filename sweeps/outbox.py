@@ -25,6 +25,8 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from sweeps.json_lines import append_records, read_records
+
 LOGGER = logging.getLogger(__name__)
 OPS_FILE = "mlflow_outbox.jsonl"
 STATE_FILE = "mlflow_outbox_state.json"
@@ -62,12 +64,12 @@ class Outbox:
         self.sent: int = state.get("sent", 0)  # writes sent, of all ever queued
         self.block: dict[str, Any] | None = state.get("block")  # a stretch of batches half sent
         self.runs: dict[str, str] = {}
-        for line in _lines(directory / RUNS_FILE):
+        for line in read_records(directory / RUNS_FILE):
             self.runs[line["key"]] = line["run_id"]
         for key, run_id in state.get("runs", {}).items():  # before 2026-12 the state held them
             if key not in self.runs:
                 self._record_run(key, run_id)
-        queued = _lines(directory / OPS_FILE)
+        queued = read_records(directory / OPS_FILE)
         self._keys = {op["key"] for op in queued if op["op"] == "create_run"} | set(self.runs)
         self._offset: int = self.sent  # writes before it are sent: not kept in memory
         self._ops: list[dict[str, Any]] = queued[self.sent :]
@@ -78,8 +80,7 @@ class Outbox:
     # --- queueing -----------------------------------------------------------------------
     def _add(self, op: dict[str, Any]) -> None:
         with self._queue_lock:
-            with open(self.directory / OPS_FILE, "a") as handle:
-                handle.write(json.dumps(op) + "\n")
+            append_records(self.directory / OPS_FILE, [op])
             self._ops.append(op)
 
     def has_run(self, key: str) -> bool:
@@ -98,8 +99,7 @@ class Outbox:
 
     def _record_run(self, key: str, run_id: str) -> None:
         self.runs[key] = run_id
-        with open(self.directory / RUNS_FILE, "a") as handle:
-            handle.write(json.dumps({"key": key, "run_id": run_id}) + "\n")
+        append_records(self.directory / RUNS_FILE, [{"key": key, "run_id": run_id}])
 
     def create_run(
         self, key: str, run_name: str, tags: dict[str, str], params: dict[str, str]
@@ -286,20 +286,6 @@ class Outbox:
                 return False
             time.sleep(min(2.0, max(deadline - time.monotonic(), 0.0)))
         return True
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    """A JSON-lines file's records (none when it is missing); a last line cut short by a
-    crash is left out."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
 
 
 def describe_unsent(outbox: Outbox) -> str:

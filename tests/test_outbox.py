@@ -102,3 +102,21 @@ def test_runs_kept_in_the_previous_state_file_are_carried_over(tmp_path) -> None
     assert resumed.flush()  # which rewrites the state file
     reopened = Outbox(outbox.directory, outbox.uri, outbox.experiment_id)
     assert reopened.runs["old"] == "run-1" and reopened.has_run("old")
+
+
+def test_a_write_cut_short_by_a_crash_does_not_swallow_the_next(tmp_path) -> None:
+    """The cut line is dropped on opening, so the next write starts a line of its own."""
+    outbox, client = _outbox(tmp_path)
+    outbox.create_run("t1", run_name="t1", tags={}, params={})
+    with open(outbox.directory / "mlflow_outbox.jsonl", "a") as handle:
+        handle.write('{"op": "log_batch", "key": "t1", "metr')  # the driver killed mid-write
+    reopened = Outbox(outbox.directory, outbox.uri, outbox.experiment_id)
+    reopened.log_batch("t1", as_metrics({"loss": 0.5}, 1))
+    assert reopened.flush()
+    again = Outbox(outbox.directory, outbox.uri, outbox.experiment_id)
+    assert again.pending == 0
+    again.log_batch("t1", as_metrics({"loss": 0.25}, 2))  # queued, then a crash before sending
+    last = Outbox(outbox.directory, outbox.uri, outbox.experiment_id)
+    assert last.pending == 1 and last.flush()
+    history = client.get_metric_history(last.runs["t1"], "loss")
+    assert [(m.step, m.value) for m in history] == [(1, 0.5), (2, 0.25)]
