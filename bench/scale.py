@@ -15,6 +15,7 @@ by TPE instead of one fixed config. Writes the curves as JSON and PNG under ``--
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -183,6 +184,7 @@ def main() -> None:
         "child_runs": children,
         "rss_before_mib": before,
         "rss": recorder.rss,
+        "memory_mib_per_trial": memory_slope(recorder.rss, args.window),
         "curves": curves,
         "memory_growth": recorder.growth,
     }
@@ -193,8 +195,16 @@ def main() -> None:
     print(json.dumps({k: v for k, v in result.items() if k not in ("rss", "curves")}))
     print(
         f"per trial: first window {first['wall']:.3f} s, last {last['wall']:.3f} s "
-        f"({last['wall'] / first['wall']:.2f}×); child runs {children} of {args.trials}"
+        f"({last['wall'] / first['wall']:.2f}×); child runs {children} of {args.trials}; "
+        f"driver memory {result['memory_mib_per_trial']:.3f} MiB per trial"
     )
+
+
+def memory_slope(rss: list[tuple[int, float]], window: int) -> float:
+    """The driver's memory growth in MiB per trial: the least-squares slope after the first
+    window (the imports and the first actors' set-up are not growth)."""
+    after = [(trials, mib) for trials, mib in rss if trials >= window]
+    return statistics.linear_regression(*zip(*after, strict=True)).slope
 
 
 def _children(uri: str) -> int:
