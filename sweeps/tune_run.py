@@ -39,7 +39,11 @@ from sweeps.sweep_dir import RACE, SEARCH, SweepDir
 from sweeps.tracking import MlflowTracker
 from sweeps.tracking_session import TrackingSession
 from sweeps.trainable import ProbeTrainable
-from sweeps.tune_state import bound_snapshot_cost
+from sweeps.tune_state import (
+    ForgetEndedTrialStatistics,
+    bound_snapshot_cost,
+    store_resumed_trials_in_place,
+)
 
 
 def _cpus(spec: SweepSpec) -> float:
@@ -153,12 +157,13 @@ def run_search(inputs: TuneRunInputs, *, race: list[str], resume: bool = False) 
         searcher = ConfirmingSearcher(searcher, n_search, spec.confirmation, spec.mode)
     total = n_search + spec.confirmation.trials
     tracker = MlflowTracker(inputs.session, directory, spec.metric, spec.mode)
-    callbacks = [tracker, InterruptWatcher()]
+    callbacks = [tracker, InterruptWatcher(), ForgetEndedTrialStatistics()]
     shown = verbosity()
     if shown != Verbosity.QUIET:
         callbacks.append(ProgressView(total, spec.mode))
     allow_pending_trials(concurrency(spec.max_concurrent, _cpus(spec)))
     bound_snapshot_cost()
+    store_resumed_trials_in_place()
     tune.run(
         trainable(spec, inputs.data_ref),
         name=SEARCH,

@@ -3,6 +3,7 @@ previous layout resumes, and the searchers' state round-trips through JSON."""
 
 import json
 import pickle
+import sqlite3
 import sys
 import tarfile
 import types
@@ -27,7 +28,9 @@ PREVIOUS_LAYOUT = Path(__file__).parent / "data" / "previous_layout_sweep.tar.xz
 """``probe-sweep run --auto`` of EEGNet on synthetic data (6 strategies raced, then 3 trials of
 the winner's search, then 2 folds x 2 finalists), stopped with Ctrl-C after the race and one
 search trial, by commit ded0f95: searchers pickled whole into Tune's state, ``tuner.pkl``, and
-a function of ours in Tune's trial states. Its MLflow store (``mlflow.db``) lies beside it."""
+a function of ours in Tune's trial states. Its MLflow store (``mlflow.db``) lies beside it. It
+was made in ``/tmp/legacy``: unpacked anywhere else, its resume also checks that the trials it
+starts are stored where it lies now."""
 
 
 def _unpack_previous_layout(tmp_path: Path, ray_address: str) -> Path:
@@ -38,6 +41,12 @@ def _unpack_previous_layout(tmp_path: Path, ray_address: str) -> Path:
     spec["tracking"]["uri"] = f"sqlite:///{tmp_path / 'mlflow.db'}"  # where it lies now
     spec["ray_address"] = ray_address
     (sweep_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
+    with sqlite3.connect(tmp_path / "mlflow.db") as store:  # its artifacts too, not /tmp/legacy
+        for table, column in (("experiments", "artifact_location"), ("runs", "artifact_uri")):
+            store.execute(
+                f"UPDATE {table} SET {column} = replace({column}, ?, ?)",
+                ("file:///tmp/legacy/", tmp_path.as_uri() + "/"),
+            )
     return sweep_dir
 
 
