@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
+from ray import tune
 
 from probe_core import DataConfig, PretrainConfig, TrialConfig
 from probe_core.classical import ReferenceConfig
@@ -81,6 +82,23 @@ class Confirmation(_Config):
         return self.finalists * self.folds * self.seeds
 
 
+class Checkpoints(_Config):
+    """A trial's saved state (weights, optimizer, history), under ``storage_path``: what a trial
+    restarted after a failure, or a resumed sweep, continues from, and what the best trial's
+    final evaluation loads. Saved every ``every_epochs`` epochs and at the trial's end (``0``:
+    at the end only; a failed trial then starts again); the newest ``keep`` are kept. Every
+    epoch costs nothing for small models; a foundation model's checkpoint is GBs, written by
+    every running trial to shared storage (docs/SCALE.md)."""
+
+    every_epochs: pydantic.NonNegativeInt = 1
+    keep: pydantic.PositiveInt = 2
+
+    def build(self) -> tune.CheckpointConfig:
+        return tune.CheckpointConfig(
+            checkpoint_frequency=self.every_epochs, num_to_keep=self.keep, checkpoint_at_end=True
+        )
+
+
 Objective = Literal["trainable_params", "epoch_time"]
 SpaceEntry = str | Annotated[list[Parameter], pydantic.Field(min_length=1)]
 
@@ -103,6 +121,7 @@ class SweepSpec(_Config):
     max_failures: pydantic.NonNegativeInt = 2
     """Restarts of a failed trial from its last checkpoint (a lost node); a trial that keeps
     failing (an error in the trial itself) ends FAILED."""
+    checkpoints: Checkpoints = Checkpoints()
     warm_start: bool = True
     objectives: list[Objective] = []
     """Extra objectives to minimise next to the metric (multi-objective; use sampler nsga2)."""

@@ -178,9 +178,7 @@ def run_search(inputs: TuneRunInputs, *, race: list[str], resume: bool = False) 
         reuse_actors=spec.reuse_actors,
         trial_dirname_creator=attrgetter("trial_id"),  # no function of ours in Tune's state
         callbacks=callbacks,
-        checkpoint_config=tune.CheckpointConfig(
-            checkpoint_frequency=1, num_to_keep=2, checkpoint_at_end=True
-        ),
+        checkpoint_config=spec.checkpoints.build(),
         max_failures=spec.max_failures,
         raise_on_failed_trial=False,  # failed trials are the sweep's to report
         verbose=1 if shown == Verbosity.VERBOSE else 0,  # Ray's own tables only when asked

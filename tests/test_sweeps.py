@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 from sweep_helpers import MlflowServer, runs_by_kind, small_spec, write_spec
 
@@ -13,6 +14,7 @@ from probe_core import TrialConfig, run_trial
 from sweeps import protocol
 from sweeps.cli import main
 from sweeps.ledger import Ledger
+from sweeps.trainable import CHECKPOINT_FILE
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,7 @@ def finished_sweep(ray_cluster, tmp_path_factory, pretrained_shallow):
         scheduler={"kind": "asha", "grace_period": 1, "reduction_factor": 2},
         confirmation={"seeds": 1, "folds": 3},
         tracking={"register_model": "probe-sweep-test"},
+        checkpoints={"every_epochs": 2},
     )
     path = tmp / "spec.yaml"
     path.write_text(spec.to_yaml())
@@ -184,6 +187,20 @@ def test_a_task_with_nothing_to_learn_recommends_nothing(ray_cluster, tmp_path, 
         a.path for a in MlflowClient(spec.tracking.uri).list_artifacts(parents[0].info.run_id)
     }
     assert "model" not in artifacts and "recommendation.txt" in artifacts
+
+
+def test_trials_checkpoint_every_n_epochs_and_at_their_end(finished_sweep) -> None:
+    """Every 2nd epoch, as the spec asks, and the epoch ASHA stopped a trial at; 2 kept."""
+    _, sweep_dir = finished_sweep
+    for record in Ledger(sweep_dir / "trials.jsonl").of_phase("search"):
+        trial_dir = sweep_dir / "search" / record.trial_id
+        saved = {
+            torch.load(path, weights_only=True)["epoch"]
+            for path in trial_dir.glob(f"checkpoint_*/{CHECKPOINT_FILE}")
+        }
+        epochs = len(record.history)
+        written = sorted({*range(2, epochs + 1, 2), epochs})
+        assert saved == set(written[-2:]), record.trial_id
 
 
 def test_train_best_config_reproduces_the_best_trial(finished_sweep, capsys) -> None:
