@@ -37,7 +37,7 @@ class BoundedTPESampler(optuna.samplers.TPESampler):
         self.history = history
         if self._group:
             self._group_decomposed_search_space = _EachTrialOnce(include_pruned=True)
-        self._kept: tuple[tuple[Any, ...], list[FrozenTrial]] = ((), [])
+        self._kept: dict[tuple[Any, ...], list[FrozenTrial]] = {}  # this ask's, by states
 
     def sample_relative(
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -67,8 +67,8 @@ class BoundedTPESampler(optuna.samplers.TPESampler):
         ``GOOD`` complete ones and the most recent finished others, ``history`` finished in
         all; computed once per ask (TPE asks for the trials several times)."""
         key = (tuple(states or ()), len(trials), trials[-1].number if trials else -1)
-        if self._kept[0] == key:
-            return self._kept[1]
+        if key in self._kept:
+            return self._kept[key]
         finished = [t for t in trials if t.state.is_finished()]
         kept = trials
         if len(finished) > self.history:
@@ -80,7 +80,9 @@ class BoundedTPESampler(optuna.samplers.TPESampler):
             recent = recent[len(recent) - (self.history - len(best)) :]
             unfinished = [t for t in trials if not t.state.is_finished()]
             kept = sorted(unfinished + best + recent, key=lambda t: t.number)
-        self._kept = (key, kept)
+        if len(self._kept) > 4:  # older asks'
+            self._kept.clear()
+        self._kept[key] = kept
         return kept
 
 
