@@ -1,15 +1,19 @@
-"""``probe-sweep ui DIR``: the sweep's MLflow UI (and the Optuna dashboard, when installed) on
-127.0.0.1, started for its stores, with the addresses printed."""
+"""``probe-sweep ui DIR``: the sweep's MLflow UI and the Optuna dashboard on 127.0.0.1,
+started for its stores, with the addresses printed; each server behind a guard
+(``sweeps/server_guard.py``) that ends it, its workers included, when this command ends: by
+Ctrl-C, SIGTERM, a closed terminal, or a kill that nothing can catch."""
 
-import importlib.util
 import logging
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
 
 from sweeps.errors import SweepError
 from sweeps.sweep_dir import SweepDir
@@ -55,16 +59,14 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float 
 
 
 def _start(command: list[str], name: str, url: str, probe: str) -> Server:
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    process = subprocess.Popen([sys.executable, "-m", "sweeps.server_guard", *command])
     _wait_until_up(probe, process)
     return Server(name, url, process)
 
 
 def start_servers(directory: SweepDir) -> list[Server]:
     """The MLflow UI on the sweep's experiment (started here for a local store; a tracking
-    server is only named), and the Optuna dashboard on its studies when it is installed."""
+    server is only named), and the Optuna dashboard on its studies."""
     if not directory.tracking_state.exists():
         raise SweepError(f"{directory.tracking_state}: not a sweep directory")
     session = TrackingSession.load(directory)
@@ -79,12 +81,12 @@ def start_servers(directory: SweepDir) -> list[Server]:
         command += ["--host", HOST, "--port", str(port), "--workers", "1"]
         experiment = experiment_page(base, session.experiment_id)
         servers.append(_start(command, "MLflow UI", experiment, f"{base}/health"))
-    if importlib.util.find_spec("optuna_dashboard") is not None:
-        port = free_port()
-        base = f"http://{HOST}:{port}"
-        executable = shutil.which("optuna-dashboard") or "optuna-dashboard"
-        command = [executable, directory.study_storage, "--host", HOST, "--port", str(port)]
-        servers.append(_start(command, "Optuna dashboard", base, base))
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    executable = shutil.which("optuna-dashboard", path=str(Path(sys.executable).parent))
+    command = [executable or "optuna-dashboard", directory.study_storage]
+    command += ["--host", HOST, "--port", str(port)]
+    servers.append(_start(command, "Optuna dashboard", base, base))
     return servers
 
 
@@ -95,16 +97,19 @@ def stop_servers(servers: list[Server]) -> None:
             server.process.wait(timeout=30)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(directory: SweepDir) -> None:
-    """Start the servers, print their addresses, and keep them up until Ctrl-C."""
+    """Start the servers, print their addresses, and keep them up until Ctrl-C, SIGTERM or a
+    closed terminal (SIGHUP)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     servers = start_servers(directory)
     try:
         for server in servers:
             log.info("%s: %s", server.name, server.url)
-        if not any(s.name == "Optuna dashboard" for s in servers):
-            log.info("Optuna dashboard: pip install optuna-dashboard to browse the studies too")
-        if all(s.process is None for s in servers):
-            return
         log.info("Ctrl-C to stop")
         while all(s.process is None or s.process.poll() is None for s in servers):
             time.sleep(1.0)
