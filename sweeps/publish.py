@@ -25,7 +25,7 @@ from sweeps.report import Conclusion
 from sweeps.spec import SweepSpec
 from sweeps.summary_page import summary_page
 from sweeps.sweep_dir import SEARCH, SweepDir
-from sweeps.tracking_session import PARENT
+from sweeps.tracking_session import DESCRIPTION, PARENT
 
 
 def draw_plots(
@@ -102,11 +102,27 @@ def publish_report(
                 ),
             },
         )
+    outbox.log_batch(PARENT, tags={DESCRIPTION: parent_description(conclusion)})
     if final is not None:
         outbox.log_artifact(PARENT, save_model(directory, final.model), "model")
         if spec.tracking.register_model:
             outbox.register_model(PARENT, "model", spec.tracking.register_model)
     outbox.set_terminated(PARENT, "FINISHED")
+
+
+def parent_description(conclusion: Conclusion) -> str:
+    """The parent run's description (Markdown, on its MLflow Overview page): the
+    recommendation with its evidence, the trials' counts, and where the rest is."""
+    recommendation = conclusion.recommendation
+    answer = (
+        recommendation.markdown()
+        if recommendation is not None
+        else "### Nothing is recommended: no trial reported a value (see the failed child runs)"
+    )
+    return (
+        f"{answer}\n\n{conclusion.counts_line()}: the child runs of this run. The report with "
+        "its plots is `summary.html` in this run's artifacts."
+    )
 
 
 def _parent_metrics(recommendation: Recommendation) -> dict[str, float]:

@@ -215,6 +215,21 @@ class Recommendation:
                 lines.insert(0, self.reference.headline())
         return "\n".join(lines)
 
+    def markdown(self) -> str:
+        """The text as Markdown, for the parent run's description on its MLflow Overview page:
+        the first line as a heading, the finalists as a table, the rest as a list."""
+        first, *rest = self.text().splitlines()
+        listed = {_finalist_line(f).strip() for f in self.finalists}
+        rows = [_finalist_row(f, chosen=f.strategy == self.strategy) for f in self.finalists]
+        scored = self.metric.removeprefix("val_")
+        table = [
+            f"| finalist | {scored} on the folds | trainable parameters | s per epoch |",
+            "| --- | --- | --- | --- |",
+            *rows,
+        ]
+        notes = [f"- {line.strip()}" for line in rest if line.strip() not in listed]
+        return "\n".join([f"### {first}", "", *table, "", *notes])
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -237,6 +252,15 @@ class Recommendation:
                 "reference": reference,
             }
         )
+
+
+def _finalist_row(finalist: Finalist, chosen: bool) -> str:
+    """A Markdown table row: the strategy (bold when recommended), score, parameters, time."""
+    name = f"**{finalist.strategy}**" if chosen else finalist.strategy
+    score = finalist.score.text() if finalist.score else "no fold score"
+    params = "" if finalist.trainable_params is None else f"{finalist.trainable_params:,}"
+    seconds = "" if finalist.epoch_time is None else f"{finalist.epoch_time:.2f}"
+    return f"| {name} | {score} | {params} | {seconds} |"
 
 
 def _finalist_line(finalist: Finalist) -> str:

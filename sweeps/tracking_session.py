@@ -16,6 +16,14 @@ from sweeps.sweep_dir import SweepDir
 PARENT = "parent"  # the outbox key of the parent run
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 """MLflow 3 opens an experiment by its kind: this one on its runs table, not the GenAI overview."""
+DESCRIPTION = "mlflow.note.content"
+"""The tag MLflow shows, as Markdown, as an experiment's or a run's description."""
+EXPERIMENT_DESCRIPTION = (
+    "probe-sweep sweeps: how to adapt a pretrained EEG/MEG backbone to this task (which layers "
+    "to freeze or adapt, the probe head, the learning rate). Each top-level run is one sweep: "
+    "its description holds the recommended freeze strategy with the evidence; its child runs "
+    "are the trials (expand it in the runs table)."
+)
 
 
 class TrackingUnavailable(UserError):
@@ -98,6 +106,8 @@ def open_session(uri: str, experiment: str, directory: SweepDir) -> TrackingSess
         )
     for key, value in EXPERIMENT_KIND.items():  # also for an experiment made elsewhere
         client.set_experiment_tag(experiment_id, key, value)
+    if found is None or DESCRIPTION not in found.tags:  # never over the user's own
+        client.set_experiment_tag(experiment_id, DESCRIPTION, EXPERIMENT_DESCRIPTION)
     run = client.create_run(experiment_id, run_name=directory.name, tags={"sweep": directory.name})
     session = TrackingSession(uri, experiment_id, run.info.run_id)
     directory.path.mkdir(parents=True, exist_ok=True)

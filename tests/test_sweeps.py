@@ -1,8 +1,12 @@
 """End-to-end sweeps on a real two-node Ray cluster with real MLflow stores."""
 
+import contextlib
 import json
 import math
+import signal
 import time
+import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,6 +130,15 @@ def test_report_recommendation_and_best_config(finished_sweep) -> None:
     assert math.isclose(parent.data.metrics["reference_mean"], reference["score"]["mean"])
     assert parent.data.tags["reference_verdict"] == reference["verdict"]
     assert f"classical reference (tangent_space): {reference['score']['mean']:.3f}" in text
+    # the answer where MLflow opens: the parent's description, and the experiment's
+    description = parent.data.tags["mlflow.note.content"]
+    first = text.splitlines()[0]
+    assert description.startswith(f"### {first}\n") and "8 trials: " in description
+    score = f"{chosen['score']['mean']:.3f} (95% CI {chosen['score']['low']:.3f}"
+    assert f"| **{recommendation['strategy']}** | {score}" in description
+    assert f"- classical reference (tangent_space): {reference['score']['mean']:.3f}" in description
+    experiment = MlflowClient(spec.tracking.uri).get_experiment(parent.info.experiment_id)
+    assert "Each top-level run is one sweep" in experiment.tags["mlflow.note.content"]
 
     artifacts = {a.path for a in MlflowClient(spec.tracking.uri).list_artifacts(parent.info.run_id)}
     assert {"spec.yaml", "best_config.yaml", "leaderboard.json", "recommendation.txt"} <= artifacts
@@ -230,18 +243,43 @@ def test_status_and_report_commands(finished_sweep, capsys) -> None:
     assert "Recommended freeze strategy:" in capsys.readouterr().out
 
 
-def test_ui_serves_the_sweeps_own_store_on_loopback(finished_sweep) -> None:
-    import signal
-    import urllib.request
+def _descendants(pid: int) -> set[int]:
+    """The processes ``pid`` started, and theirs (from /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, todo = set(), [pid]
+    while todo:
+        pid = todo.pop()
+        children = {child for child, parent in parents.items() if parent == pid}
+        found |= children
+        todo += children
+    return found
 
-    from sweep_helpers import cli
+
+def _running(pids: set[int]) -> set[int]:
+    running = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                running.add(pid)
+    return running
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_ui_serves_the_sweep_on_loopback_and_its_servers_end_with_it(finished_sweep, stop):
+    """Ctrl-C, SIGTERM (a process manager, a background job) or SIGKILL: MLflow's UI with its
+    workers and the Optuna dashboard end with ``probe-sweep ui``."""
+    from sweep_helpers import cli, wait_for
 
     spec, sweep_dir = finished_sweep
     ui = cli("ui", str(sweep_dir))
     try:
-        line = ui.stdout.readline()
-        assert line.startswith("MLflow UI: http://127.0.0.1:"), line
-        url = line.split(": ", 1)[1].strip()
+        mlflow_line, dashboard_line = ui.stdout.readline(), ui.stdout.readline()
+        assert mlflow_line.startswith("MLflow UI: http://127.0.0.1:"), mlflow_line
+        url = mlflow_line.split(": ", 1)[1].strip()
         assert url.endswith("?workflowType=machine_learning")  # opens on the runs table
         base, experiment_id = url.removesuffix("?workflowType=machine_learning").split(
             "/#/experiments/"
@@ -251,8 +289,19 @@ def test_ui_serves_the_sweeps_own_store_on_loopback(finished_sweep) -> None:
         assert experiment["name"] == "main"
         tags = {t["key"]: t["value"] for t in experiment["tags"]}
         assert tags["mlflow.experimentKind"] == "custom_model_development"
-        ui.send_signal(signal.SIGINT)
-        assert ui.wait(timeout=60) == 0
+        assert dashboard_line.startswith("Optuna dashboard: http://127.0.0.1:"), dashboard_line
+        dashboard = dashboard_line.split(": ", 1)[1].strip()
+        studies = json.loads(urllib.request.urlopen(f"{dashboard}/api/studies", timeout=10).read())
+        assert {study["study_name"] for study in studies["study_summaries"]} == {"main.search"}
+        servers = _descendants(ui.pid)
+        assert len(servers) >= 4  # a guard and a server each, and MLflow's workers
+
+        ui.send_signal(stop)
+        assert ui.wait(timeout=60) == (-stop if stop == signal.SIGKILL else 0)
+        wait_for(lambda: not _running(servers), timeout_s=30)
+        for address in (base, dashboard):
+            with pytest.raises(OSError):
+                urllib.request.urlopen(address, timeout=5)
     finally:
         ui.kill()
 
