@@ -149,7 +149,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
-    """The sweep's MLflow UI and Optuna dashboard on 127.0.0.1, until Ctrl-C."""
+    """The sweep's MLflow UI and Optuna dashboard on 127.0.0.1, until stopped (Ctrl-C, SIGTERM)."""
     from sweeps.sweep_dir import SweepDir
     from sweeps.ui import serve
 
@@ -223,7 +223,7 @@ def parser() -> argparse.ArgumentParser:
         ("sync", cmd_sync, "send MLflow records left unsent by an unreachable server"),
         ("status", cmd_status, "trials done so far"),
         ("report", cmd_report, "the finished sweep's leaderboard and recommendation"),
-        ("ui", cmd_ui, "browse the sweep: its MLflow UI (and Optuna dashboard) on 127.0.0.1"),
+        ("ui", cmd_ui, "browse the sweep: its MLflow UI and Optuna dashboard on 127.0.0.1"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("dir", type=Path, help="the sweep directory (storage_path/name)")
