@@ -77,7 +77,7 @@ class BoundedTPESampler(optuna.samplers.TPESampler):
             best = heapq.nsmallest(GOOD, complete, key=lambda t: sign * cast(float, t.value))
             numbers = {t.number for t in best}
             recent = [t for t in finished if t.number not in numbers]
-            recent = recent[len(recent) - (self.history - len(best)) :]
+            recent = recent[-(self.history - len(best)) :]  # a positive count: history > GOOD
             unfinished = [t for t in trials if not t.state.is_finished()]
             kept = sorted(unfinished + best + recent, key=lambda t: t.number)
         if len(self._kept) > 4:  # older asks'
