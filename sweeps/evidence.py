@@ -61,6 +61,8 @@ class Interval:
     def text(self, signed: bool = False) -> str:
         number = "{:+.3f}" if signed else "{:.3f}"
         shown = [number.format(v) for v in (self.mean, self.low, self.high)]
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            return f"{shown[0]} (no interval: {self.n} score{'s' * (self.n != 1)})"
         return f"{shown[0]} (95% CI {shown[1]} to {shown[2]})"
 
 

@@ -54,7 +54,8 @@ def test_mlflow_ui_opens_the_sweep_on_its_runs_with_the_best_trial_and_the_summa
 ) -> None:
     """The address ``probe-sweep ui`` prints opens the experiment on its runs table (not the
     GenAI overview); the best trial's strategy and value are in the table; the parent run's
-    summary renders in the artifact view. Screenshots go to $SCREENSHOTS_DIR (docs/ for the
+    Overview shows its description (the recommendation and the finalists' table); its summary
+    renders in the artifact view. Screenshots go to $SCREENSHOTS_DIR (docs/ for the
     README) or the test's folder."""
     from selenium.webdriver.common.by import By
 
@@ -90,9 +91,14 @@ def test_mlflow_ui_opens_the_sweep_on_its_runs_with_the_best_trial_and_the_summa
         driver.save_screenshot(str(shots / "mlflow_runs.png"))
 
         parent = outcome.session.parent_run_id
-        summary = f"{server.uri}/#/experiments/{outcome.session.experiment_id}/runs/{parent}"
-        driver.get(f"{summary}/artifacts/summary.html?workflowType=machine_learning")
+        run_page = f"{server.uri}/#/experiments/{outcome.session.experiment_id}/runs/{parent}"
         recommended = f"Recommended freeze strategy: {outcome.recommendation.strategy}"
+        # one click from the runs table: the parent's Overview, its description rendered
+        driver.get(f"{run_page}?workflowType=machine_learning")
+        described = [recommended, "trainable parameters", "3 trials: "]
+        assert _text_appears(driver, described), "the parent's description does not show"
+        driver.save_screenshot(str(shots / "mlflow_overview.png"))
+        driver.get(f"{run_page}/artifacts/summary.html?workflowType=machine_learning")
         assert _frame_shows(driver, recommended), "the summary page does not render"
         driver.save_screenshot(str(shots / "mlflow_summary.png"))
     finally:

@@ -82,6 +82,11 @@ def test_agreeing_folds_are_no_more_evidence_than_their_few_epochs() -> None:
     assert judged(0.6).verdict == Verdict.CHANCE  # 0.600 "to 0.600" on 7 epochs is not
 
 
+def test_an_unbounded_interval_reads_as_no_interval() -> None:
+    assert Interval(0.875, -math.inf, math.inf, 1).text() == "0.875 (no interval: 1 score)"
+    assert Interval(0.8, 0.7, 0.9, 6).text(signed=True) == "+0.800 (95% CI +0.700 to +0.900)"
+
+
 def test_paired_differences_use_only_the_pairs_both_have() -> None:
     first = _scores([0.80, 0.82, 0.78, 0.80, 0.81, 0.79])
     second = {key: value - 0.05 for key, value in first.items() if key != (2, 2)}
