@@ -221,9 +221,13 @@ class Recommendation:
         first, *rest = self.text().splitlines()
         listed = {_finalist_line(f).strip() for f in self.finalists}
         rows = [_finalist_row(f, chosen=f.strategy == self.strategy) for f in self.finalists]
-        scored = self.metric.removeprefix("val_")
+        scored = (
+            f"{self.metric} (its best trial)"
+            if self.verdict == Verdict.UNEVALUATED
+            else f"{self.metric.removeprefix('val_')} on the folds"
+        )
         table = [
-            f"| finalist | {scored} on the folds | trainable parameters | s per epoch |",
+            f"| finalist | {scored} | trainable parameters | s per epoch |",
             "| --- | --- | --- | --- |",
             *rows,
         ]

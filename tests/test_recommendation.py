@@ -171,6 +171,10 @@ def test_a_single_finalist_and_a_sweep_without_evaluation() -> None:
     assert only.verdict == Verdict.ONLY and only.strategy == "lora" and only.difference is None
     bare = unevaluated("lora", 0.9, COSTS["lora"], METRIC, 0.5)
     assert bare.verdict == Verdict.UNEVALUATED and "without an interval" in bare.text()
+    header = f"| finalist | {METRIC} (its best trial) | trainable parameters | s per epoch |"
+    assert bare.markdown().startswith(f"### {bare.text().splitlines()[0]}\n\n{header}\n")
+    assert "| finalist | balanced_accuracy on the folds |" in only.markdown()
+    assert f"| **lora** | {only.finalists[0].score.text()} | 4,500 |" in only.markdown()
 
 
 def test_the_report_round_trip_gives_the_same_text() -> None:
