@@ -19,6 +19,7 @@ from types import FrameType
 
 POLL_S = 0.5
 GRACE_S = 10.0  # for the group to end on SIGTERM before it is killed
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class _Told(Exception):
@@ -45,21 +46,26 @@ def end_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def guard(command: list[str]) -> int:
-    """Run ``command`` until it ends, this process is told to stop, or its parent is gone."""
+    """Run ``command`` until it ends, this process is told to stop, or its parent is gone;
+    the command's exit code when it ended on its own, else 0."""
     parent = os.getppid()
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
+    ended_on_its_own = False
     try:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, _raise)
         while process.poll() is None and os.getppid() == parent:
             time.sleep(POLL_S)
+        ended_on_its_own = process.returncode is not None
     except _Told:
         pass
     finally:
+        for sig in STOP_SIGNALS:  # a second one (Ctrl-C, then ui ending the guard) is ignored
+            signal.signal(sig, signal.SIG_IGN)
         end_group(process)
-    return process.returncode or 0
+    return process.returncode if ended_on_its_own else 0
 
 
 if __name__ == "__main__":
