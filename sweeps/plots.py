@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import optuna
 from sklearn.metrics import ConfusionMatrixDisplay
 
+from search_spaces.freeze_strategy import STRATEGY_PARAM
 from sweeps.ledger import TrialRecord
 
 
@@ -19,34 +20,85 @@ def draw_into_files() -> None:
     matplotlib.use("Agg")
 
 
+def _figure(axes_or_figure: Any) -> Any:
+    """The figure of a plot returned as a figure, its axes, or an array of axes."""
+    if hasattr(axes_or_figure, "flat"):
+        return axes_or_figure.flat[0].figure
+    return getattr(axes_or_figure, "figure", axes_or_figure)
+
+
+def _title(axes: Any, text: str) -> None:
+    """Replaces Optuna's own title ("Slice Plot") with one that says what is compared."""
+    if hasattr(axes, "flat"):
+        _figure(axes).suptitle(text)
+    else:
+        for side in ("left", "right"):
+            axes.set_title("", loc=side)
+        axes.set_title(text)
+
+
 def _save(axes_or_figure: Any, path: Path) -> Path:
-    figure = getattr(axes_or_figure, "figure", axes_or_figure)
-    if hasattr(axes_or_figure, "flat"):  # an array of axes
-        figure = axes_or_figure.flat[0].figure
-    figure.tight_layout()
+    figure = _figure(axes_or_figure)
+    figure.set_layout_engine("constrained")  # room for titles, labels and colour bars
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
 
 
-def optuna_plots(study: optuna.Study, folder: Path) -> list[Path]:
-    """Optimisation history, parameter importances, parallel coordinates (those that apply)."""
+def optuna_plots(study: optuna.Study, metric: str, folder: Path) -> list[Path]:
+    """The search's course and the importance of the parameters every trial has (those that
+    apply: importances need two completed trials)."""
     from optuna.visualization import matplotlib as ovm
 
-    paths: list[Path] = []
-    plots: dict[str, Callable[[optuna.Study], Any]] = {
-        "optimization_history": ovm.plot_optimization_history,
-        "param_importances": ovm.plot_param_importances,
-        "parallel_coordinate": ovm.plot_parallel_coordinate,
+    plots: dict[str, tuple[Callable[..., Any], str]] = {
+        "optimization_history": (
+            ovm.plot_optimization_history,
+            f"{metric} of each search trial\nin order, and the best so far",
+        ),
+        "param_importances": (
+            ovm.plot_param_importances,
+            f"Importance of each parameter\nfor {metric}",
+        ),
     }
+    paths = []
+    for name, (plot, title) in plots.items():
+        axes = _optuna(plot, study, target_name=metric)
+        if axes is not None:
+            _title(axes, title)
+            paths.append(_save(axes, folder / f"{name}.png"))
+    return paths
+
+
+def parameter_plots(study: optuna.Study, metric: str, folder: Path) -> list[Path]:
+    """For each freeze strategy, its trials' metric against each parameter it sampled: one
+    set of axes across strategies would mix parameters that only some of them have."""
+    from optuna.visualization import matplotlib as ovm
+
+    groups: dict[str, list[optuna.trial.FrozenTrial]] = {}
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        groups.setdefault(str(trial.params.get(STRATEGY_PARAM, "all")), []).append(trial)
+    paths = []
+    for strategy, trials in sorted(groups.items()):
+        own = optuna.create_study(directions=study.directions)
+        own.add_trials(trials)
+        names = sorted({name for t in trials for name in t.params} - {STRATEGY_PARAM})
+        axes = _optuna(ovm.plot_slice, own, params=names, target_name=metric) if names else None
+        if axes is not None:
+            title = f"{strategy}: {metric} against each parameter ({len(trials)} finished trials)"
+            _title(axes, title)
+            paths.append(_save(axes, folder / f"parameters_{strategy}.png"))
+    return paths
+
+
+def _optuna(plot: Callable[..., Any], study: optuna.Study, **options: Any) -> Any:
+    """Optuna's matplotlib plot, or None where it does not apply to this study."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna marks its matplotlib backend experimental
-        for name, plot in plots.items():
-            try:
-                paths.append(_save(plot(study), folder / f"{name}.png"))
-            except (ValueError, RuntimeError, ZeroDivisionError):
-                plt.close("all")  # e.g. importances need two completed trials
-    return paths
+        try:
+            return plot(study, **options)
+        except (ValueError, RuntimeError, ZeroDivisionError):
+            plt.close("all")
+            return None
 
 
 def strategy_plot(records: list[TrialRecord], metric: str, mode: str, path: Path) -> Path:

@@ -17,6 +17,7 @@ from sweeps.plots import (
     draw_into_files,
     learning_curves,
     optuna_plots,
+    parameter_plots,
     strategy_plot,
 )
 from sweeps.protocol import Phase
@@ -30,28 +31,33 @@ from sweeps.tracking_session import DESCRIPTION, PARENT
 
 def draw_plots(
     spec: SweepSpec, directory: SweepDir, ledger: Ledger, final: FinalFit | None
-) -> list[Path]:
+) -> dict[str, list[Path]]:
+    """The plots, by the summary page's section (its heading) that shows them."""
     draw_into_files()
     folder = directory.plots
     folder.mkdir(exist_ok=True)
-    paths = []
+    searched = ledger.of_phase(Phase.SEARCH)
+    sections = {
+        "How the strategies compared": [
+            strategy_plot(searched, spec.metric, spec.mode, folder / "strategies.png"),
+            learning_curves(searched, spec.metric, spec.mode, folder / "learning_curves.png"),
+        ]
+    }
     study = directory.load_study(SEARCH)
     if study is not None and not spec.objectives:
-        paths += optuna_plots(study, folder)
-    searched = ledger.of_phase(Phase.SEARCH)
-    paths.append(strategy_plot(searched, spec.metric, spec.mode, folder / "strategies.png"))
-    paths.append(learning_curves(searched, spec.metric, spec.mode, folder / "learning_curves.png"))
+        sections["The search"] = optuna_plots(study, spec.metric, folder)
+        sections["Parameters within each strategy"] = parameter_plots(study, spec.metric, folder)
     if final is not None:
         evaluation = final.evaluation
-        paths.append(
+        sections["The recommended model on the held-out test split"] = [
             confusion_matrix(
                 evaluation.labels,
                 evaluation.predictions,
                 evaluation.class_names,
                 folder / "confusion_matrix.png",
             )
-        )
-    return paths
+        ]
+    return {heading: paths for heading, paths in sections.items() if paths}
 
 
 def _table(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -84,8 +90,8 @@ def publish_report(
             outbox.log_artifact(PARENT, path)
     for path in (directory.report, *tables):
         outbox.log_artifact(PARENT, path)
-    plots = draw_plots(spec, directory, ledger, final) if conclusion.board else []
-    for path in plots:
+    plots = draw_plots(spec, directory, ledger, final) if conclusion.board else {}
+    for path in (path for paths in plots.values() for path in paths):
         outbox.log_artifact(PARENT, path, "plots")
     directory.summary.write_text(summary_page(spec, conclusion, plots))
     outbox.log_artifact(PARENT, directory.summary)

@@ -18,7 +18,8 @@ th, td { border: 1px solid #d0d7de; padding: 0.3em 0.7em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .verdict { font-size: 1.3em; font-weight: 600; }
 .chosen { background: #dafbe1; }
-img { max-width: 48%; margin: 0.5em 1% 0.5em 0; border: 1px solid #d0d7de; }
+img { max-width: 100%; margin: 0.5em 1% 0.5em 0; border: 1px solid #d0d7de; }
+img.half { max-width: 48%; }
 pre { background: #f6f8fa; padding: 0.8em; }
 """
 
@@ -87,14 +88,19 @@ def _recommendation(recommendation: Recommendation | None) -> str:
     )
 
 
-def _image(path: Path) -> str:
-    encoded = base64.b64encode(path.read_bytes()).decode()
-    return f"<img alt='{html.escape(path.stem)}' src='data:image/png;base64,{encoded}'>"
+def _images(paths: list[Path]) -> str:
+    """A pair side by side, any other number one per line: no empty cell beside the last."""
+    size = " class=half" if len(paths) == 2 else ""
+    return "".join(
+        f"<img{size} alt='{html.escape(p.stem)}' "
+        f"src='data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}'>"
+        for p in paths
+    )
 
 
-def summary_page(spec: SweepSpec, conclusion: Conclusion, plots: list[Path]) -> str:
+def summary_page(spec: SweepSpec, conclusion: Conclusion, plots: dict[str, list[Path]]) -> str:
     """The page: the recommendation with its statistics, the strategies compared, the plots
-    and the leaderboard."""
+    by section (``publish.draw_plots``) and the leaderboard."""
     ranks = [
         [r.strategy, str(r.n_trials), _number(r.best), _number(r.top_k_mean)]
         for r in conclusion.ranks
@@ -119,7 +125,7 @@ def summary_page(spec: SweepSpec, conclusion: Conclusion, plots: list[Path]) -> 
 {_recommendation(conclusion.recommendation)}
 <h2>Strategies in the search</h2>
 {_table(["strategy", "trials", "best " + conclusion.metric, top_k], ranks)}
-{"".join(_image(p) for p in plots)}
+{"".join(f"<h2>{html.escape(heading)}</h2>{_images(paths)}" for heading, paths in plots.items())}
 <h2>Leaderboard</h2>
 {_table(["trial", "strategy", conclusion.metric, "epochs", "status"], board)}
 </body></html>

@@ -104,12 +104,47 @@ def cli(*args: str, **popen) -> subprocess.Popen:
     )
 
 
-def wait_for(condition, timeout_s: float = 180.0, every_s: float = 0.5) -> None:
+def eventually(condition, timeout_s: float = 180.0, every_s: float = 0.5) -> bool:
+    """Whether ``condition()`` holds within ``timeout_s``, asked every ``every_s``."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
+            return False
         time.sleep(every_s)
+    return True
+
+
+def wait_for(condition, timeout_s: float = 180.0, every_s: float = 0.5) -> None:
+    if not eventually(condition, timeout_s, every_s):
+        raise TimeoutError("condition not met in time")
+
+
+def _parents() -> dict[int, int]:
+    """Each live (not zombie) process's parent, from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):  # ended meanwhile
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                parents[int(stat.parent.name)] = int(fields[1])
+    return parents
+
+
+def descendants(pid: int) -> set[int]:
+    """The live processes ``pid`` started, and theirs."""
+    parents = _parents()
+    found, todo = set(), [pid]
+    while todo:
+        pid = todo.pop()
+        children = {child for child, parent in parents.items() if parent == pid}
+        found |= children
+        todo += children
+    return found
+
+
+def running(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (not ended, not zombies)."""
+    return pids & _parents().keys()
 
 
 OUR_MODULES = re.compile(rb"(sweeps|search_spaces|probe_core)\.[a-z_]+")

@@ -2,11 +2,10 @@
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
-from sweep_helpers import MlflowServer, small_spec
+from sweep_helpers import MlflowServer, eventually, small_spec
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 EXPAND_BUTTON = "button[data-component-id*='runnamecellrenderer']"
@@ -41,12 +40,7 @@ def _browser(user_dir: Path):
 
 
 def _text_appears(driver, texts: list[str], timeout_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if all(text in driver.page_source for text in texts):
-            return True
-        time.sleep(0.5)
-    return False
+    return eventually(lambda: all(text in driver.page_source for text in texts), timeout_s)
 
 
 def test_mlflow_ui_opens_the_sweep_on_its_runs_with_the_best_trial_and_the_summary(
@@ -111,13 +105,13 @@ def _frame_shows(driver, text: str, timeout_s: float = 60.0) -> bool:
     """Whether an iframe of the page (MLflow renders HTML artifacts in one) shows ``text``."""
     from selenium.webdriver.common.by import By
 
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def shown() -> bool:
         for frame in driver.find_elements(By.TAG_NAME, "iframe"):
             driver.switch_to.frame(frame)
             found = text in driver.page_source
             driver.switch_to.default_content()
             if found:
                 return True
-        time.sleep(0.5)
-    return False
+        return False
+
+    return eventually(shown, timeout_s)

@@ -317,7 +317,7 @@ def test_the_summary_page_says_when_nothing_could_be_judged() -> None:
     found = recommend(_read(records, ["lora"]), COSTS, METRIC, "max")
     spec = SweepSpec(name="s", data={"kind": "synthetic"}, trial={"backbone": {"name": "EEGNet"}})
     counts = dict.fromkeys(protocol.ENDED, 0)
-    page = summary_page(spec, Conclusion([], [], counts, 0, found, METRIC), [])
+    page = summary_page(spec, Conclusion([], [], counts, 0, found, METRIC), {})
     assert "Not enough evidence: nothing is recommended." in page
     assert "<td>lora</td><td>–</td><td>– to –</td>" in page
 

@@ -1,18 +1,15 @@
 """End-to-end sweeps on a real two-node Ray cluster with real MLflow stores."""
 
-import contextlib
 import json
 import math
 import signal
-import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
-from sweep_helpers import MlflowServer, runs_by_kind, small_spec, write_spec
+from sweep_helpers import MlflowServer, eventually, runs_by_kind, small_spec, write_spec
 
 from probe_core import TrialConfig, run_trial
 from sweeps import protocol
@@ -153,11 +150,19 @@ def test_report_recommendation_and_best_config(finished_sweep) -> None:
     }
     versions = client.search_model_versions("name = 'probe-sweep-test'")
     assert len(versions) == 1 and versions[0].run_id == parent.info.run_id
-    assert {
+    records = Ledger(sweep_dir / "trials.jsonl").of_phase("search")
+    reported = {r.strategy for r in records if r.best(spec.metric, spec.mode) is not None}
+    assert plots == {
         "plots/strategies.png",
+        "plots/learning_curves.png",
         "plots/optimization_history.png",
+        "plots/param_importances.png",
         "plots/confusion_matrix.png",
-    } <= plots
+        *(f"plots/parameters_{strategy}.png" for strategy in reported),
+    }
+    # pictures side by side only in pairs: none beside an empty cell
+    for section in page.split("<h2>")[1:]:
+        assert section.count("<img class=half") in (0, 2), section[:80]
 
 
 def test_a_task_with_nothing_to_learn_recommends_nothing(ray_cluster, tmp_path, capsys) -> None:
@@ -243,36 +248,11 @@ def test_status_and_report_commands(finished_sweep, capsys) -> None:
     assert "Recommended freeze strategy:" in capsys.readouterr().out
 
 
-def _descendants(pid: int) -> set[int]:
-    """The processes ``pid`` started, and theirs (from /proc)."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents[int(stat.parent.name)] = int(fields[1])
-    found, todo = set(), [pid]
-    while todo:
-        pid = todo.pop()
-        children = {child for child, parent in parents.items() if parent == pid}
-        found |= children
-        todo += children
-    return found
-
-
-def _running(pids: set[int]) -> set[int]:
-    running = set()
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                running.add(pid)
-    return running
-
-
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_ui_serves_the_sweep_on_loopback_and_its_servers_end_with_it(finished_sweep, stop):
     """Ctrl-C, SIGTERM (a process manager, a background job) or SIGKILL: MLflow's UI with its
     workers and the Optuna dashboard end with ``probe-sweep ui``."""
-    from sweep_helpers import cli, wait_for
+    from sweep_helpers import cli, descendants, running, wait_for
 
     spec, sweep_dir = finished_sweep
     ui = cli("ui", str(sweep_dir))
@@ -293,12 +273,12 @@ def test_ui_serves_the_sweep_on_loopback_and_its_servers_end_with_it(finished_sw
         dashboard = dashboard_line.split(": ", 1)[1].strip()
         studies = json.loads(urllib.request.urlopen(f"{dashboard}/api/studies", timeout=10).read())
         assert {study["study_name"] for study in studies["study_summaries"]} == {"main.search"}
-        servers = _descendants(ui.pid)
+        servers = descendants(ui.pid)
         assert len(servers) >= 4  # a guard and a server each, and MLflow's workers
 
         ui.send_signal(stop)
         assert ui.wait(timeout=60) == (-stop if stop == signal.SIGKILL else 0)
-        wait_for(lambda: not _running(servers), timeout_s=30)
+        wait_for(lambda: not running(servers), timeout_s=30)
         for address in (base, dashboard):
             with pytest.raises(OSError):
                 urllib.request.urlopen(address, timeout=5)
@@ -319,14 +299,12 @@ def _wait_until_idle(timeout_s: float = 60.0) -> None:
     """Actors of a finished sweep release their resources asynchronously."""
     import ray
 
-    if not ray.is_initialized():
-        return
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def idle() -> bool:
         total, free = ray.cluster_resources(), ray.available_resources()
-        if all(free.get(k, 0) >= v for k, v in total.items() if k in ("CPU", "GPU")):
-            return
-        time.sleep(0.5)
+        return all(free.get(k, 0) >= v for k, v in total.items() if k in ("CPU", "GPU"))
+
+    if ray.is_initialized():
+        eventually(idle, timeout_s)
 
 
 def test_sweep_logs_to_a_tracking_server_from_trials_on_both_nodes(
