@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser sweep test lint bench
+.PHONY: install browser sweep screenshots test lint bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
 		echo "chromium could not be installed: the browser test will be skipped"
+
+# The README's screenshots (docs/mlflow_*.png): the quickstart as `make sweep` leaves it, opened
+# by `probe-sweep ui` in Chromium and checked by the browser test.
+screenshots: sweep browser
+	BROWSE_SWEEP=probe_sweeps/quickstart SCREENSHOTS_DIR=docs $(BIN)/python -m pytest -q tests/test_browser.py
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .

@@ -84,7 +84,7 @@ def parameter_plots(study: optuna.Study, metric: str, folder: Path) -> list[Path
         names = sorted({name for t in trials for name in t.params} - {STRATEGY_PARAM})
         axes = _optuna(ovm.plot_slice, own, params=names, target_name=metric) if names else None
         if axes is not None:
-            title = f"{strategy}: {metric} against each parameter ({len(trials)} finished trials)"
+            title = f"{strategy}: {metric} against each parameter ({len(trials)} trials)"
             _title(axes, title)
             paths.append(_save(axes, folder / f"parameters_{strategy}.png"))
     return paths
@@ -109,7 +109,7 @@ def strategy_plot(records: list[TrialRecord], metric: str, mode: str, path: Path
         if best is not None:
             groups.setdefault(record.strategy, []).append(best)
     names = sorted(groups, key=lambda n: max(groups[n]), reverse=mode == "max")
-    figure, axes = plt.subplots(figsize=(1.2 * len(names) + 3, 4))
+    figure, axes = plt.subplots(figsize=(max(1.2 * len(names) + 3, 6), 4))
     axes.boxplot([groups[n] for n in names], tick_labels=names, showfliers=False)
     for i, name in enumerate(names, 1):
         axes.scatter([i] * len(groups[name]), groups[name], s=14, alpha=0.7)

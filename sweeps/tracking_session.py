@@ -3,6 +3,7 @@
 import contextlib
 import json
 import threading
+import time
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,34 @@ EXPERIMENT_DESCRIPTION = (
     "its description holds the recommended freeze strategy with the evidence; its child runs "
     "are the trials (expand it in the runs table)."
 )
+
+RUNS_VIEW = "probe-sweep"
+"""The runs table's view that ``probe-sweep ui``'s address opens: MLflow's UI keeps a saved
+view in the experiment tag ``mlflow.sharedViewState.<name>`` and opens it from an address with
+``viewStateShareKey=<name>`` (it is also in the table's Views menu)."""
+RUNS_VIEW_COLUMNS = [
+    "tags.`recommended_strategy`",  # a sweep's (parent run's) answer, with its interval
+    "tags.`verdict`",
+    "metrics.`recommended_mean`",
+    "metrics.`recommended_ci_low`",
+    "metrics.`recommended_ci_high`",
+    "metrics.`best_value`",  # a trial's (child run's) best validation value and size
+    "metrics.`trainable_params`",
+]
+
+
+def runs_view_tag() -> dict[str, str]:
+    """The saved view, as MLflow's UI writes one: a named envelope around the table's state
+    (columns in this order, wide enough for their names; runs still nested under their sweep)."""
+    widths = {column: 40 + 7 * len(column.split("`")[1]) for column in RUNS_VIEW_COLUMNS}
+    state = {
+        "selectedColumns": RUNS_VIEW_COLUMNS,
+        "columnOrder": RUNS_VIEW_COLUMNS,
+        "columnWidths": widths,
+    }
+    now = int(time.time() * 1000)
+    envelope = {"name": RUNS_VIEW, "createdAt": now, "state": json.dumps(state)}
+    return {f"mlflow.sharedViewState.{RUNS_VIEW}": json.dumps(envelope)}
 
 
 class TrackingUnavailable(UserError):
@@ -104,7 +133,7 @@ def open_session(uri: str, experiment: str, directory: SweepDir) -> TrackingSess
         experiment_id = client.create_experiment(
             experiment, artifact_location=location, tags=EXPERIMENT_KIND
         )
-    for key, value in EXPERIMENT_KIND.items():  # also for an experiment made elsewhere
+    for key, value in {**EXPERIMENT_KIND, **runs_view_tag()}.items():  # also for one made elsewhere
         client.set_experiment_tag(experiment_id, key, value)
     if found is None or DESCRIPTION not in found.tags:  # never over the user's own
         client.set_experiment_tag(experiment_id, DESCRIPTION, EXPERIMENT_DESCRIPTION)

@@ -17,7 +17,7 @@ from types import FrameType
 
 from sweeps.errors import SweepError
 from sweeps.sweep_dir import SweepDir
-from sweeps.tracking_session import TrackingSession
+from sweeps.tracking_session import RUNS_VIEW, TrackingSession
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,13 @@ class Server:
 
 
 def experiment_page(uri: str, experiment_id: str) -> str:
-    """The experiment in MLflow's UI, on its runs table: MLflow 3's UI opens an experiment by
-    its global mode (GenAI by default) unless the address names one."""
-    return f"{uri.rstrip('/')}/#/experiments/{experiment_id}?workflowType=machine_learning"
+    """The experiment in MLflow's UI, on its runs table (MLflow 3's UI opens an experiment by
+    its global mode, GenAI by default, unless the address names one) with the columns that
+    answer the sweep (``tracking_session.RUNS_VIEW``, saved with the experiment)."""
+    return (
+        f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs"
+        f"?workflowType=machine_learning&viewStateShareKey={RUNS_VIEW}"
+    )
 
 
 def free_port() -> int:

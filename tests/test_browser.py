@@ -1,11 +1,12 @@
 """The MLflow UI, in a real headless Chromium, as a user opens a sweep in it."""
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-from sweep_helpers import MlflowServer, eventually, small_spec
+from sweep_helpers import cli, eventually, small_spec
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 EXPAND_BUTTON = "button[data-component-id*='runnamecellrenderer']"
@@ -43,62 +44,79 @@ def _text_appears(driver, texts: list[str], timeout_s: float = 60.0) -> bool:
     return eventually(lambda: all(text in driver.page_source for text in texts), timeout_s)
 
 
-def test_mlflow_ui_opens_the_sweep_on_its_runs_with_the_best_trial_and_the_summary(
-    ray_cluster, tmp_path
+@pytest.fixture
+def browsed_sweep(request, tmp_path) -> Path:
+    """The sweep to browse: $BROWSE_SWEEP (``make screenshots`` browses the quickstart's for
+    the README), else a small one run here on the shared cluster."""
+    if os.environ.get("BROWSE_SWEEP"):
+        return Path(os.environ["BROWSE_SWEEP"])
+    from sweeps.sweep import run_sweep
+
+    cluster = request.getfixturevalue("ray_cluster")
+    run_sweep(small_spec(tmp_path, "browsed", ray_address=cluster.address, num_samples=3))
+    return tmp_path / "sweeps" / "browsed"
+
+
+def test_the_address_ui_prints_shows_the_answer_then_the_trials_and_the_summary(
+    browsed_sweep, tmp_path
 ) -> None:
-    """The address ``probe-sweep ui`` prints opens the experiment on its runs table (not the
-    GenAI overview); the best trial's strategy and value are in the table; the parent run's
-    Overview shows its description (the recommendation and the finalists' table); its summary
-    renders in the artifact view. Screenshots go to $SCREENSHOTS_DIR (docs/ for the
-    README) or the test's folder."""
+    """What a user sees first: the address ``probe-sweep ui`` prints opens the runs table (not
+    the GenAI overview) with the saved view's columns, so the sweep's row shows the recommended
+    strategy and its interval; expanding it lists the trials, the best one by name. One click
+    on the sweep shows its Overview with the description (the recommendation and the
+    finalists' table); its summary renders in the artifact view. Screenshots go to
+    $SCREENSHOTS_DIR (docs/ for the README) or the test's folder."""
     from selenium.webdriver.common.by import By
 
-    from sweeps.sweep import run_sweep
-    from sweeps.ui import experiment_page
+    from sweeps.spec import load_spec
 
     shots = Path(os.environ.get("SCREENSHOTS_DIR", tmp_path))
-    server = MlflowServer(tmp_path)
-    server.start()
-    driver = None
+    metric = load_spec(browsed_sweep / "spec.yaml").metric
+    report = json.loads((browsed_sweep / "report.json").read_text())
+    headline = (browsed_sweep / "recommendation.txt").read_text().splitlines()[0].split(" (")[0]
+    best = report["leaderboard"][0]
+    best_run = f"{best['strategy']} {best[metric]:.3f} ({best['trial_id']})"
+    ui, driver = cli("ui", str(browsed_sweep)), None
     try:
-        spec = small_spec(
-            tmp_path,
-            "browsed",
-            ray_address=ray_cluster.address,
-            tracking={"uri": server.uri},
-            num_samples=3,
-        )
-        outcome = run_sweep(spec)
-        best = outcome.conclusion.board[0]
-        best_run = f"{best['strategy']} {best[spec.metric]:.3f} ({best['trial_id']})"
+        address = ui.stdout.readline().split(": ", 1)[1].strip()
         driver = _browser(tmp_path / "chromium")
-        driver.get(experiment_page(server.uri, outcome.session.experiment_id))
-        assert _text_appears(driver, ["browsed"]), "the parent run is not listed"
+        driver.get(address)
+        assert eventually(lambda: _sweep_rows(driver), timeout_s=60), "no sweep is listed"
         assert "/runs" in driver.current_url, f"opened {driver.current_url}, not the runs table"
         for close in driver.find_elements(By.CSS_SELECTOR, ASSISTANT_CLOSE):
             close.click()  # MLflow's assistant panel: not ours, and it hides half the table
-        assert not _text_appears(driver, [best_run], timeout_s=1), "children before expanding"
-        # child runs are nested under their parent: the run-name cell's button expands it
-        for button in driver.find_elements(By.CSS_SELECTOR, EXPAND_BUTTON):
+        answer = ["recommended_strategy", "recommended_mean", "best_value"]
+        answer.append(str(report["recommendation"]["strategy"]))  # None when none is
+        assert _text_appears(driver, answer), "the sweep's row does not show its answer"
+        assert not _text_appears(driver, [best_run], timeout_s=1), "trials before expanding"
+        driver.save_screenshot(str(shots / "mlflow_runs.png"))
+        # the trials are nested under their sweep: the run-name cell's button expands it
+        for button in _sweep_rows(driver):
             button.click()
         assert _text_appears(driver, [best_run]), f"the best run {best_run} is not listed"
-        driver.save_screenshot(str(shots / "mlflow_runs.png"))
+        driver.save_screenshot(str(shots / "mlflow_trials.png"))
 
-        parent = outcome.session.parent_run_id
-        run_page = f"{server.uri}/#/experiments/{outcome.session.experiment_id}/runs/{parent}"
-        recommended = f"Recommended freeze strategy: {outcome.recommendation.strategy}"
-        # one click from the runs table: the parent's Overview, its description rendered
-        driver.get(f"{run_page}?workflowType=machine_learning")
-        described = [recommended, "trainable parameters", "3 trials: "]
-        assert _text_appears(driver, described), "the parent's description does not show"
+        parent = json.loads((browsed_sweep / "sweep.json").read_text())["parent_run_id"]
+        driver.find_element(By.CSS_SELECTOR, f"a[href*='/runs/{parent}']").click()
+        described = [headline, "trainable parameters", f"{sum(report['counts'].values())} trials: "]
+        assert _text_appears(driver, described), "the sweep's description does not show"
         driver.save_screenshot(str(shots / "mlflow_overview.png"))
-        driver.get(f"{run_page}/artifacts/summary.html?workflowType=machine_learning")
-        assert _frame_shows(driver, recommended), "the summary page does not render"
+        summary = f"{driver.current_url.split('?')[0]}/artifacts/summary.html"
+        driver.get(f"{summary}?workflowType=machine_learning")
+        assert _frame_shows(driver, headline), "the summary page does not render"
         driver.save_screenshot(str(shots / "mlflow_summary.png"))
     finally:
         if driver is not None:
             driver.quit()
-        server.stop()
+        ui.terminate()
+        ui.wait(timeout=60)
+
+
+def _sweep_rows(driver) -> list:
+    """The buttons that expand a sweep's row (its run-name cell) to list its trials."""
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, EXPAND_BUTTON)
 
 
 def _frame_shows(driver, text: str, timeout_s: float = 60.0) -> bool:

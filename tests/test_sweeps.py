@@ -260,15 +260,17 @@ def test_ui_serves_the_sweep_on_loopback_and_its_servers_end_with_it(finished_sw
         mlflow_line, dashboard_line = ui.stdout.readline(), ui.stdout.readline()
         assert mlflow_line.startswith("MLflow UI: http://127.0.0.1:"), mlflow_line
         url = mlflow_line.split(": ", 1)[1].strip()
-        assert url.endswith("?workflowType=machine_learning")  # opens on the runs table
-        base, experiment_id = url.removesuffix("?workflowType=machine_learning").split(
-            "/#/experiments/"
-        )
+        page, options = url.split("?")
+        # the runs table, with the view saved with the experiment (the browser test shows it)
+        assert options == "workflowType=machine_learning&viewStateShareKey=probe-sweep", options
+        base, experiment_id = page.removesuffix("/runs").split("/#/experiments/")
         query = f"{base}/api/2.0/mlflow/experiments/get?experiment_id={experiment_id}"
         experiment = json.loads(urllib.request.urlopen(query, timeout=10).read())["experiment"]
         assert experiment["name"] == "main"
         tags = {t["key"]: t["value"] for t in experiment["tags"]}
         assert tags["mlflow.experimentKind"] == "custom_model_development"
+        view = json.loads(tags["mlflow.sharedViewState.probe-sweep"])
+        assert "selectedColumns" in json.loads(view["state"])
         assert dashboard_line.startswith("Optuna dashboard: http://127.0.0.1:"), dashboard_line
         dashboard = dashboard_line.split(": ", 1)[1].strip()
         studies = json.loads(urllib.request.urlopen(f"{dashboard}/api/studies", timeout=10).read())
