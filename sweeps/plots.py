@@ -1,5 +1,6 @@
 """Pictures for the parent run, drawn with Optuna's and matplotlib's own plotting."""
 
+import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -8,6 +9,7 @@ from typing import Any, cast
 import matplotlib
 import matplotlib.pyplot as plt
 import optuna
+from matplotlib.ticker import NullFormatter
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from search_spaces.freeze_strategy import STRATEGY_PARAM
@@ -69,25 +71,60 @@ def optuna_plots(study: optuna.Study, metric: str, folder: Path) -> list[Path]:
     return paths
 
 
-def parameter_plots(study: optuna.Study, metric: str, folder: Path) -> list[Path]:
-    """For each freeze strategy, its trials' metric against each parameter it sampled: one
-    set of axes across strategies would mix parameters that only some of them have."""
-    from optuna.visualization import matplotlib as ovm
-
+def parameter_plots(study: optuna.Study, metric: str, folder: Path, columns: int = 4) -> list[Path]:
+    """For each freeze strategy, its trials' metric against each parameter it sampled, at most
+    ``columns`` to a row: one set of axes across strategies would mix parameters that only
+    some of them have."""
     groups: dict[str, list[optuna.trial.FrozenTrial]] = {}
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         groups.setdefault(str(trial.params.get(STRATEGY_PARAM, "all")), []).append(trial)
     paths = []
     for strategy, trials in sorted(groups.items()):
-        own = optuna.create_study(directions=study.directions)
-        own.add_trials(trials)
         names = sorted({name for t in trials for name in t.params} - {STRATEGY_PARAM})
-        axes = _optuna(ovm.plot_slice, own, params=names, target_name=metric) if names else None
-        if axes is not None:
-            title = f"{strategy}: {metric} against each parameter ({len(trials)} trials)"
-            _title(axes, title)
-            paths.append(_save(axes, folder / f"parameters_{strategy}.png"))
+        if not names:
+            continue
+        rows = math.ceil(len(names) / columns)
+        width = min(len(names), columns)
+        figure, grid = plt.subplots(
+            rows, width, figsize=(3.2 * width, 2.8 * rows), sharey=True, squeeze=False
+        )
+        for axes, name in zip(grid.flat, names, strict=False):
+            _parameter_axes(axes, trials, name)
+        for axes in grid.flat[len(names) :]:
+            axes.remove()
+        grid[0, 0].set_ylabel(metric)
+        title = f"{strategy}: {metric} against each parameter ({len(trials)} trials)"
+        figure.suptitle(f"{title}, later trials darker")
+        paths.append(_save(figure, folder / f"parameters_{strategy}.png"))
     return paths
+
+
+def _parameter_axes(axes: Any, trials: list[optuna.trial.FrozenTrial], name: str) -> None:
+    """The trials that sampled ``name``: their value against it over the searched range (a
+    log axis where it was sampled on one, the choices in order for a categorical parameter),
+    later trials darker."""
+    sampled = [t for t in trials if name in t.params]
+    distribution = sampled[0].distributions[name]
+    values = [t.params[name] for t in sampled]
+    if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+        choices = [str(c) for c in distribution.choices]
+        axes.set_xticks(range(len(choices)), choices, rotation=30 if len(choices) > 3 else 0)
+        axes.set_xlim(-0.5, len(choices) - 0.5)
+        values = [choices.index(str(v)) for v in values]
+    else:
+        assert isinstance(
+            distribution,
+            optuna.distributions.FloatDistribution | optuna.distributions.IntDistribution,
+        )
+        if distribution.log:
+            axes.set_xscale("log")
+            axes.xaxis.set_minor_formatter(NullFormatter())  # overlapping within a decade
+        margin = (distribution.high - distribution.low) * 0.04 if not distribution.log else 0
+        axes.set_xlim(distribution.low - margin, distribution.high + margin)
+    scores = [t.value for t in sampled]
+    order = range(len(sampled))
+    axes.scatter(values, scores, c=order, cmap="Blues", vmin=-len(sampled) / 2, edgecolors="grey")
+    axes.set_xlabel(name)
 
 
 def _optuna(plot: Callable[..., Any], study: optuna.Study, **options: Any) -> Any:
@@ -109,7 +146,7 @@ def strategy_plot(records: list[TrialRecord], metric: str, mode: str, path: Path
         if best is not None:
             groups.setdefault(record.strategy, []).append(best)
     names = sorted(groups, key=lambda n: max(groups[n]), reverse=mode == "max")
-    figure, axes = plt.subplots(figsize=(max(1.2 * len(names) + 3, 6), 4))
+    figure, axes = plt.subplots(figsize=(6, 4))  # the size of the learning curves beside it
     axes.boxplot([groups[n] for n in names], tick_labels=names, showfliers=False)
     for i, name in enumerate(names, 1):
         axes.scatter([i] * len(groups[name]), groups[name], s=14, alpha=0.7)

@@ -105,6 +105,11 @@ def test_the_address_ui_prints_shows_the_answer_then_the_trials_and_the_summary(
         driver.get(f"{summary}?workflowType=machine_learning")
         assert _frame_shows(driver, headline), "the summary page does not render"
         driver.save_screenshot(str(shots / "mlflow_summary.png"))
+        # the whole summary page, its plots to be looked at
+        driver.get((browsed_sweep / "summary.html").resolve().as_uri())
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(1200, height + 100)
+        driver.save_screenshot(str(shots / "summary_page.png"))
     finally:
         if driver is not None:
             driver.quit()
