@@ -14,6 +14,7 @@ A strategy is one subclass of ``Strategy`` that declares its ``kind``: defining 
 kinds follow (docs/ARCHITECTURE.md, "Adding a strategy").
 """
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
 import pydantic
@@ -30,6 +31,16 @@ from probe_core.wrapper import DownstreamWrapper, DownstreamWrapperModel
 STRATEGIES: Registry[type["Strategy"]] = Registry("strategy")
 """Every strategy class by its ``kind``, in the order they were defined (the order spaces offer
 them)."""
+
+
+class Family(StrEnum):
+    """The four kinds of answer a selection is between: a choice within a family matters less
+    than the family (the selection benchmark asks a sweep to get the family right)."""
+
+    PROBE = "probe"  # a head on a frozen backbone
+    PARAMETER_EFFICIENT = "parameter-efficient"  # some of the backbone: LoRA, attention, blocks
+    FULL = "full adaptation"  # the whole pretrained backbone: LP-FT, full fine-tune
+    FROM_SCRATCH = "from scratch"  # the same network, its checkpoint unused
 
 
 def _set_backbone_trainable(model: DownstreamWrapperModel, trainable: bool) -> None:
@@ -57,6 +68,8 @@ class Strategy(pydantic.BaseModel):
     """True for a frozen backbone read by a trained head: the head is what the strategy is."""
     searched: ClassVar[bool] = True
     """Whether the search spaces offer it (not a strategy that needs input only a user has)."""
+    family: ClassVar[Family | None] = Family.FULL
+    """Its family; None where its settings decide (the seed's layer rules)."""
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -94,6 +107,7 @@ class Strategy(pydantic.BaseModel):
 
 class _FrozenBackbone(Strategy):
     is_probe: ClassVar[bool] = True
+    family: ClassVar[Family | None] = Family.PROBE
 
     def prepare(self, model: DownstreamWrapperModel, facts: BackboneFacts) -> None:
         _set_backbone_trainable(model, False)
@@ -163,6 +177,7 @@ class LastKBlocks(Strategy):
     """Train the last ``k`` blocks (and everything registered after them); freeze the rest."""
 
     kind: Literal["last_k_blocks"] = "last_k_blocks"
+    family: ClassVar[Family | None] = Family.PARAMETER_EFFICIENT
     k: pydantic.PositiveInt = 1
 
     @classmethod
@@ -193,6 +208,7 @@ class AttentionOnly(Strategy):
     """Train only the attention projections (query, key, value, output)."""
 
     kind: Literal["attention_only"] = "attention_only"
+    family: ClassVar[Family | None] = Family.PARAMETER_EFFICIENT
 
     @classmethod
     def applies_to(cls, facts: BackboneFacts) -> bool:
@@ -212,6 +228,7 @@ class Lora(Strategy):
     projections)."""
 
     kind: Literal["lora"] = "lora"
+    family: ClassVar[Family | None] = Family.PARAMETER_EFFICIENT
     rank: pydantic.PositiveInt = 8
     alpha: pydantic.PositiveFloat = 16.0
     dropout: float = pydantic.Field(0.0, ge=0.0, lt=1.0)
@@ -285,6 +302,7 @@ class FromScratch(Strategy):
 
     kind: Literal["from_scratch"] = "from_scratch"
     uses_pretrained: ClassVar[bool] = False
+    family: ClassVar[Family | None] = Family.FROM_SCRATCH
 
 
 class LayerPatterns(Strategy):
@@ -292,6 +310,7 @@ class LayerPatterns(Strategy):
     for reproducing neuralbench's named presets."""
 
     kind: Literal["layers"] = "layers"
+    family: ClassVar[Family | None] = None  # freezing all, the last layer or nothing
     searched: ClassVar[bool] = False  # layer names come from a user (see the ``preset`` space)
     layers_to_freeze: list[str] | None = None
     layers_to_unfreeze: list[str] | Literal["last"] | None = None

@@ -6,9 +6,10 @@ import torch
 
 from probe_core.assembly import build_model
 from probe_core.introspection import parameter_summary
-from probe_core.strategies import StrategyError
+from probe_core.strategies import STRATEGIES, Family, StrategyError
 from probe_core.training import TrialRunner, seed_everything, train
 from probe_core.trial_config import TrialConfig
+from search_spaces.freeze_strategy import searched_kinds
 
 LABRAM = {"name": "Labram", "kwargs": {"num_layers": 3, "embed_dim": 40, "num_heads": 2}}
 
@@ -161,3 +162,25 @@ def test_layer_patterns_strategy_uses_seed_rules(small_data) -> None:
     assert changed == {"wrapped_model.conv_separable_point.weight"}
     with pytest.raises(ValueError, match="exactly one of layers_to_freeze and layers_to_unfreeze"):
         _config({"kind": "layers"})
+
+
+@pytest.mark.parametrize("kind", searched_kinds())
+def test_a_strategy_s_family_says_how_much_of_the_backbone_trains(kind, patch_data) -> None:
+    """Probes train none of the backbone, parameter-efficient strategies some (LoRA: only its
+    updates), full adaptation and from scratch nearly all of it (the selection benchmark
+    scores a sweep on the family it picks)."""
+    strategy = {"kind": kind, "lp_epochs": 1} if kind == "lp_ft" else {"kind": kind}
+    config = _config(strategy, LABRAM, epochs=2)
+    names = {n for n, _ in build_model(config, patch_data)[0].named_parameters()}
+    share = len(_backbone_names(changed_parameters(config, patch_data))) / len(
+        _backbone_names(names)
+    )
+    family = STRATEGIES[kind].family
+    assert family is not None
+    expected = {
+        Family.PROBE: share == 0,
+        Family.PARAMETER_EFFICIENT: 0 < share < 0.5,
+        Family.FULL: share > 0.9,
+        Family.FROM_SCRATCH: share > 0.9 and not STRATEGIES[kind].uses_pretrained,
+    }
+    assert expected[family], (kind, family, share)
