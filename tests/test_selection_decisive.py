@@ -1,0 +1,68 @@
+"""The selection benchmark's test of a decisive task: a lead over another family's best that
+is large and consistent over the seeds, not a tie or noise; and the task set's conditions."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.selection.decisive import criteria, verdict  # noqa: E402  (not an installed package)
+
+STRATEGIES = ["linear_probe", "lora", "full_finetune", "from_scratch"]
+
+
+def runs(task: str, means: dict[str, float], noise: list[float], lr: float = 1e-3) -> list[dict]:
+    """Five seeds per strategy at one learning rate (and a worse one beside it), each seed's
+    test score its strategy's mean plus that seed's ``noise``."""
+    table = []
+    for kind, mean in means.items():
+        for seed, wobble in enumerate(noise):
+            table.append({"task": task, "arm": kind, "lr": lr, "seed": seed, "val": mean,
+                          "test": mean + wobble})  # fmt: skip
+            table.append({"task": task, "arm": kind, "lr": lr * 10, "seed": seed,
+                          "val": mean - 0.2, "test": 0.25})  # fmt: skip
+    return table
+
+
+NOISE = [0.01, -0.01, 0.0, 0.005, -0.005]
+
+
+def test_a_consistent_lead_over_another_family_is_decisive() -> None:
+    means = {"linear_probe": 0.70, "lora": 0.66, "full_finetune": 0.60, "from_scratch": 0.50}
+    found = verdict(runs("t", means, NOISE), STRATEGIES)
+    assert (found.winner, found.family, found.rival) == ("linear_probe", "probe", "lora")
+    assert found.lead == 0.04 and found.p_value < 0.001 and found.decisive
+
+
+def test_a_lead_within_noise_or_within_the_family_is_not_decisive() -> None:
+    means = {"linear_probe": 0.70, "lora": 0.69, "full_finetune": 0.60, "from_scratch": 0.50}
+    assert not verdict(runs("t", means, NOISE), STRATEGIES).decisive  # 1 point
+    rival = {seed: 0.66 + wobble for seed, wobble in enumerate([0.08, -0.08, 0.0, 0.06, -0.06])}
+    table = [
+        {**r, "test": rival[r["seed"]]} if r["arm"] == "lora" and r["lr"] == 1e-3 else r
+        for r in runs("t", {**means, "lora": 0.66}, [0.0] * 5)
+    ]
+    noisy = verdict(table, STRATEGIES)
+    assert noisy.lead == 0.04 and noisy.p_value > 0.05 and not noisy.decisive
+    # a lead over the same family does not count: the rival is the best of another family
+    probes = ["linear_probe", "mlp_probe", "full_finetune"]
+    means = {"linear_probe": 0.70, "mlp_probe": 0.60, "full_finetune": 0.69}
+    assert verdict(runs("t", means, NOISE), probes).rival == "full_finetune"
+
+
+def test_the_task_set_needs_decisive_tasks_winners_of_three_families_and_no_safe_default() -> None:
+    winners = {
+        "a": {"linear_probe": 0.70, "lora": 0.60, "full_finetune": 0.60, "from_scratch": 0.5},
+        "b": {"linear_probe": 0.60, "lora": 0.70, "full_finetune": 0.60, "from_scratch": 0.5},
+        "c": {"linear_probe": 0.50, "lora": 0.60, "full_finetune": 0.70, "from_scratch": 0.6},
+    }
+    table = {"tasks": {name: {"strategies": STRATEGIES} for name in winners}, "runs": []}
+    for name, means in winners.items():
+        table["runs"] += runs(name, means, NOISE)
+    found = criteria(table)
+    assert found["decisive"] == ["a", "b", "c"]
+    assert found["winning_families"] == ["full adaptation", "parameter-efficient", "probe"]
+    assert found["met"] == {
+        "at least 6 decisive tasks": False,
+        "winners span at least 3 families": True,
+        "no fixed strategy near the best on more than half": True,
+    }
