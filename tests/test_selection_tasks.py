@@ -16,7 +16,7 @@ from bench.selection.ground_truth import (  # noqa: E402  (a benchmark package, 
     is_current,
     summarise,
 )
-from bench.selection.tasks import CACHE, TASKS  # noqa: E402
+from bench.selection.tasks import CACHE, CANDIDATES, REALDATA, TASKS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +74,13 @@ def test_the_stored_summary_is_the_summary_of_the_stored_runs(table) -> None:
 def test_the_best_strategy_differs_between_tasks(table) -> None:
     winners = {table["summary"][task.name]["winner"] for task in TASKS}
     assert len(winners) >= 3, winners
+
+
+@pytest.mark.skipif(not REALDATA.exists(), reason=f"real recordings not at {REALDATA}")
+@pytest.mark.parametrize("task", CANDIDATES, ids=lambda task: task.name)
+def test_a_task_on_real_recordings_adapts_to_recordings_its_source_never_saw(task) -> None:
+    assert task.source.data.kind == task.target.kind == "epochs"
+    assert not set(task.source.data.paths) & set(task.target.paths)  # no leak into the test
+    assert task.base.backbone.checkpoint == str(task.source.output)
+    parts = task.base.split.split(task.target.build())
+    assert parts.test is not None and len(parts.test) >= 6

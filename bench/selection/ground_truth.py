@@ -7,6 +7,9 @@ target with ``run_trial`` and tested on its held-out split. The file is rewritte
 run and a rerun resumes from it (runs of a task whose definition changed are dropped).
 
     python -m bench.selection.ground_truth [--tasks few_shot ...] [--seeds 5] [--out FILE]
+        [--learning-rates 1e-4 3e-4 ...]
+
+``--tasks`` also takes the candidate tasks (``tasks.CANDIDATES``), which the default leaves out.
 """
 
 import argparse
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from bench.selection.tasks import TASKS, SelectionTask
+from bench.selection.tasks import CANDIDATES, TASKS, SelectionTask
 from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain, run_trial
 from search_spaces.config_paths import with_values
 from search_spaces.context import make_context
@@ -31,6 +34,7 @@ LEARNING_RATES = (3e-4, 1e-3, 3e-3)
 PRESET_SEEDS = 3
 METRIC = "balanced_accuracy"
 DEFAULT_OUT = Path(__file__).parent / "ground_truth.json"
+EVERY_TASK = TASKS + CANDIDATES
 
 
 def task_definition(task: SelectionTask) -> dict:
@@ -61,12 +65,17 @@ def _without_checkpoint(config: TrialConfig) -> TrialConfig:
     return config.model_copy(update={"backbone": backbone})
 
 
-def planned_runs(task: SelectionTask, presets: list[str], seeds: int) -> list[dict]:
+def planned_runs(
+    task: SelectionTask,
+    presets: list[str],
+    seeds: int,
+    learning_rates: tuple[float, ...] = LEARNING_RATES,
+) -> list[dict]:
     """The runs of ``task``: the strategies' grid, then the presets at the base learning rate."""
     runs = [
         {"task": task.name, "arm": kind, "lr": lr, "seed": seed}
         for kind in task.strategies
-        for lr in LEARNING_RATES
+        for lr in learning_rates
         for seed in range(seeds)
     ]
     base_lr = task.base.optimizer.lr
@@ -180,14 +189,22 @@ def load(path: Path) -> tuple[list[dict], dict]:
     document = json.loads(path.read_text())
     stored = document["tasks"]
     current = {
-        task.name for task in TASKS if task.name in stored and is_current(stored[task.name], task)
+        task.name
+        for task in EVERY_TASK
+        if task.name in stored and is_current(stored[task.name], task)
     }
     return [r for r in document["runs"] if r["task"] in current], document["sources"]
 
 
-def write(path: Path, runs: list[dict], sources: dict, seeds: int) -> None:
+def write(
+    path: Path,
+    runs: list[dict],
+    sources: dict,
+    seeds: int,
+    learning_rates: tuple[float, ...] = LEARNING_RATES,
+) -> None:
     """The whole table, atomically: a header, per-task summaries, one line per run."""
-    tasks = [task for task in TASKS if any(r["task"] == task.name for r in runs)]
+    tasks = [task for task in EVERY_TASK if any(r["task"] == task.name for r in runs)]
     used = {task.source.output.name: sources[task.source.output.name] for task in tasks}
     document = {
         "machine": machine(),
@@ -196,7 +213,7 @@ def write(path: Path, runs: list[dict], sources: dict, seeds: int) -> None:
             sum(r["seconds"] for r in runs) + sum(s["seconds"] for s in used.values()), 1
         ),
         "grid": {
-            "learning_rates": list(LEARNING_RATES),
+            "learning_rates": list(learning_rates),
             "seeds": seeds,
             "strategy_settings": "defaults",
             "preset_seeds": PRESET_SEEDS,
@@ -221,25 +238,30 @@ def write(path: Path, runs: list[dict], sources: dict, seeds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", nargs="+", choices=[t.name for t in TASKS], help="default all")
+    parser.add_argument(
+        "--tasks", nargs="+", choices=[t.name for t in EVERY_TASK], help="default: TASKS"
+    )
     parser.add_argument("--seeds", type=int, default=5, help="model seeds per strategy and lr")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--learning-rates", nargs="+", type=float, default=list(LEARNING_RATES))
     args = parser.parse_args()
+    learning_rates = tuple(args.learning_rates)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=FutureWarning)
     runs, sources = load(args.out)
     done = {(r["task"], r["arm"], r["lr"], r["seed"]) for r in runs}
-    for task in [t for t in TASKS if args.tasks is None or t.name in args.tasks]:
+    chosen = TASKS if args.tasks is None else [t for t in EVERY_TASK if t.name in args.tasks]
+    for task in chosen:
         sources[task.source.output.name] = ensure_source(task)
         dataset = task.target.build()
         presets = available_presets(make_context(task.base, dataset))
-        for run in planned_runs(task, presets, args.seeds):
+        for run in planned_runs(task, presets, args.seeds, learning_rates):
             if (run["task"], run["arm"], run["lr"], run["seed"]) in done:
                 continue
             runs.append(execute(task, run, dataset))
-            write(args.out, runs, sources, args.seeds)
+            write(args.out, runs, sources, args.seeds, learning_rates)
             print(json.dumps(runs[-1]), flush=True)
-    write(args.out, runs, sources, args.seeds)
+    write(args.out, runs, sources, args.seeds, learning_rates)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Strategy-selection tasks with known answers: a pretraining source and a target each, built so
 that the best way to adapt the pretrained backbone differs from task to task.
 
-Everything is simulated (``SyntheticData``) and small enough that one trial takes seconds on one
+``TASKS`` are simulated (``SyntheticData``) and small enough that one trial takes seconds on one
 CPU core. ``ground_truth.py`` trains every applicable strategy on every task and stores the
 answer in ``ground_truth.json``; a recommendation is then scored against that table by regret.
+``CANDIDATES`` are tasks on real recordings (``../shared/realdata``, never committed) whose
+ground truth is being measured: they join ``TASKS`` once the table holds them.
 """
 
 import hashlib
@@ -12,11 +14,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from probe_core import PretrainConfig, SyntheticData, TrialConfig
+from probe_core import DataConfig, EpochsData, PretrainConfig, SyntheticData, TrialConfig
 from probe_core.assembly import backbone_with_facts
 from search_spaces.config_paths import with_values
 from search_spaces.freeze_strategy import applicable_strategies
 
+REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
+"""The real recordings, beside the project (see their README)."""
 CACHE = Path(__file__).parent / ".cache"
 """Pretrained source checkpoints (gitignored), named by a digest of their config."""
 
@@ -42,7 +46,7 @@ class SelectionTask:
     description: str
     expected_winner: str
     source: PretrainConfig
-    target: SyntheticData
+    target: DataConfig
     base: TrialConfig
 
     @cached_property
@@ -61,7 +65,9 @@ def _digest(values: dict) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _source(backbone: dict, data: SyntheticData, epochs: int) -> PretrainConfig:
+def _source(
+    backbone: dict, data: DataConfig, epochs: int, batch_size: int = 64, lr: float = 3e-3
+) -> PretrainConfig:
     """Supervised pretraining of ``backbone`` on ``data``, cached under a digest of the config:
     a changed source is never read from a stale checkpoint."""
     config = PretrainConfig(
@@ -69,8 +75,8 @@ def _source(backbone: dict, data: SyntheticData, epochs: int) -> PretrainConfig:
         data=data,
         output=CACHE / "unnamed",
         split={"val_fraction": 0.2, "test_fraction": 0.0},
-        training={"max_epochs": epochs, "batch_size": 64},
-        optimizer={"lr": 3e-3},
+        training={"max_epochs": epochs, "batch_size": batch_size},
+        optimizer={"lr": lr},
     )
     name = f"{backbone['name']}-{_digest(config.model_dump(mode='json', exclude={'output'}))}"
     return config.model_copy(update={"output": CACHE / f"{name}.safetensors"})
@@ -81,7 +87,7 @@ def _task(
     description: str,
     expected_winner: str,
     source: PretrainConfig,
-    target: SyntheticData,
+    target: DataConfig,
     train_per_class: int | None,
     training: dict | None = None,
     wrapper: dict | None = None,
@@ -171,5 +177,55 @@ TASKS: list[SelectionTask] = [
         _source(CONFORMER, SOURCE_DATA, epochs=20),
         _population(mu_hz=9.5),
         train_per_class=10,
+    ),
+]
+
+
+def _ssvep(subjects: range) -> EpochsData:
+    """SSVEP subjects as ``bench/real_data.py`` reads them: 64 Hz (ShallowFBCSPNet's filters
+    then span 0.39 s, enough to tell 13 from 17 Hz), aligned and standardised per subject."""
+    paths = [REALDATA / "ssvep_exo" / f"sub-{s:02d}-epo.fif" for s in subjects]
+    return EpochsData(paths=paths, resample=64.0, align=True, standardise=True)
+
+
+def _sessions(sessions: tuple[int, ...]) -> EpochsData:
+    """Motor imagery S001, hands against feet (the classes told apart best: 0.93 for CSP), in
+    µV as recorded: band power is what tells them apart."""
+    paths = [REALDATA / "eegmmidb_s001" / f"sub-01_ses-0{s}-epo.fif" for s in sessions]
+    return EpochsData(paths=paths, classes=["hands", "feet"])
+
+
+SSVEP_SOURCE = _source(SHALLOW, _ssvep(range(1, 7)), epochs=30, batch_size=32, lr=1e-3)
+
+CANDIDATES: list[SelectionTask] = [
+    _task(
+        "ssvep_few_shot",
+        "Real SSVEP: ShallowFBCSPNet pretrained on subjects 1-6, adapted to subjects 7-12 with "
+        "8 labelled trials per class and subject.",
+        "unknown: being measured",
+        SSVEP_SOURCE,
+        _ssvep(range(7, 13)),
+        train_per_class=8,
+        training={"max_epochs": 30},
+    ),
+    _task(
+        "ssvep_two_shot",
+        "Real SSVEP as ssvep_few_shot with 2 labelled trials per class and subject: too few to "
+        "fine-tune the backbone on.",
+        "unknown: being measured",
+        SSVEP_SOURCE,
+        _ssvep(range(7, 13)),
+        train_per_class=2,
+        training={"max_epochs": 30, "batch_size": 8},
+    ),
+    _task(
+        "mi_third_session",
+        "Real motor imagery (S001, hands against feet): ShallowFBCSPNet pretrained on sessions "
+        "1-2, adapted to session 3.",
+        "unknown: being measured",
+        _source(SHALLOW, _sessions((1, 2)), epochs=30, batch_size=16, lr=1e-3),
+        _sessions((3,)),
+        train_per_class=None,
+        training={"max_epochs": 30, "batch_size": 8},
     ),
 ]
