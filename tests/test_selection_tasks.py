@@ -77,9 +77,11 @@ def test_the_best_strategy_differs_between_tasks(table) -> None:
 
 
 @pytest.mark.skipif(not REALDATA.exists(), reason=f"real recordings not at {REALDATA}")
-@pytest.mark.parametrize("task", CANDIDATES, ids=lambda task: task.name)
+@pytest.mark.parametrize(
+    "task", [t for t in CANDIDATES if t.target.kind == "epochs"], ids=lambda task: task.name
+)
 def test_a_task_on_real_recordings_adapts_to_recordings_its_source_never_saw(task) -> None:
-    assert task.source.data.kind == task.target.kind == "epochs"
+    assert task.source.data.kind == "epochs"
     assert not set(task.source.data.paths) & set(task.target.paths)  # no leak into the test
     assert task.base.backbone.checkpoint == str(task.source.output)
     parts = task.base.split.split(task.target.build())

@@ -199,6 +199,25 @@ SSVEP_SOURCE = _source(SHALLOW, _ssvep(range(1, 7)), epochs=30, batch_size=32, l
 
 CANDIDATES: list[SelectionTask] = [
     _task(
+        "transformer_few_shot",
+        "The small EEGConformer of the transformer task with 3 labelled trials per class and "
+        "subject: too few to fine-tune all of it, enough to adapt its attention.",
+        "attention-only or LoRA (if full fine-tuning overfits)",
+        _source(CONFORMER, SOURCE_DATA, epochs=20),
+        _population(mu_hz=9.5),
+        train_per_class=3,
+        training={"batch_size": 8},
+    ),
+    _task(
+        "misleading_source",
+        "A source trained long and hard on shuffled labels: its weights memorise noise, so "
+        "every strategy that starts from them starts worse than a fresh network.",
+        "from scratch (if fine-tuning cannot undo the source in 15 epochs)",
+        _source(SHALLOW, SOURCE_DATA.model_copy(update={"shuffle_labels": True}), 60, lr=1e-2),
+        _population(),
+        train_per_class=15,
+    ),
+    _task(
         "ssvep_few_shot",
         "Real SSVEP: ShallowFBCSPNet pretrained on subjects 1-6, adapted to subjects 7-12 with "
         "8 labelled trials per class and subject.",
