@@ -6,6 +6,8 @@ truth's best strategy (mean test score over seeds, at the learning rate its vali
 picked) minus the recommended strategy's; compute is the epochs a method trained, as a share of
 the ground truth's grid. The fixed baselines are read from the table: always full fine-tune,
 always linear probe, and neuralbench's presets × 3 seeds, taking the best mean validation score.
+Beside that strategy-level regret, the config-level one (``yardstick.py``): what each method
+delivers, trained again with 5 seeds and scored on the test split, against the same best.
 
     python -m bench.selection.compare               # every task (about 15 minutes on 2 CPUs)
     python -m bench.selection.compare --reduced     # two tasks, fewer trials and seeds
@@ -20,10 +22,13 @@ from pathlib import Path
 
 from bench.selection.ground_truth import DEFAULT_OUT
 from bench.selection.tasks import TASKS, SelectionTask
-from probe_core import pretrain
+from bench.selection.yardstick import Yardstick
+from probe_core import TrialConfig, pretrain
+from search_spaces.config_paths import with_values
+from search_spaces.presets import PRESETS
 from sweeps.ledger import Ledger
 from sweeps.spec import SweepSpec
-from sweeps.sweep import run_sweep
+from sweeps.sweep import SweepOutcome, run_sweep
 
 warnings.filterwarnings("ignore")
 REGRET_TARGET = 0.01
@@ -66,6 +71,25 @@ def regret(summary: dict, strategy: str | None) -> float:
     return best - (scores[strategy]["test_mean"] if strategy else 0.0)
 
 
+def delivered(outcome: SweepOutcome) -> TrialConfig | None:
+    """The config a sweep hands its user (``best_config.yaml``), if it recommended one."""
+    path = outcome.directory.best_config
+    return TrialConfig.load(path) if path.exists() else None
+
+
+def fixed_configs(task: SelectionTask, summary: dict) -> dict[str, TrialConfig]:
+    """What the choices that need no sweep deliver: a strategy at its defaults and the base
+    learning rate, or the preset with the best mean validation score."""
+    presets = summary["presets"]
+    picked = max(presets, key=lambda name: presets[name]["val_mean"])
+    lr = task.base.optimizer.lr
+    return {
+        "always full fine-tune": task.trial({"kind": "full_finetune"}, lr, 0),
+        "always linear probe": task.trial({"kind": "linear_probe"}, lr, 0),
+        "neuralbench presets": with_values(task.base, PRESETS[picked]),
+    }
+
+
 def grid_epochs(truth: dict, task: str) -> int:
     """Epochs of the ground truth's strategy grid (the presets left out)."""
     return sum(
@@ -95,7 +119,14 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--reduced", action="store_true", help="two tasks, 10 trials, 1 seed")
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
+    parser.add_argument(
+        "--delivered",
+        type=Path,
+        default=Path(__file__).parent / "delivered.json",
+        help="the delivered configs' test scores, kept across runs",
+    )
     args = parser.parse_args()
+    yardstick = Yardstick(args.delivered)
     truth = json.loads(args.truth.read_text())
     names = args.tasks or list(truth["summary"])
     trials, seeds = args.trials, 2
@@ -107,6 +138,8 @@ def main() -> None:
         if not task.source.output.exists():
             pretrain(task.source)
         summary = truth["summary"][task.name]
+        best_score = max(s["test_mean"] for s in summary["strategies"].values())
+        dataset = task.target.build()
         row = {"task": task.name, "grid_epochs": grid_epochs(truth, task.name)}
         ours = sweep_spec(task, folder, "tpe", trials, seeds)
         outcome = run_sweep(ours)
@@ -115,17 +148,24 @@ def main() -> None:
             "strategy": chosen,
             "verdict": outcome.recommendation and outcome.recommendation.verdict,
             "regret": regret(summary, chosen),
+            "config_regret": yardstick.regret(best_score, delivered(outcome), dataset),
             "compute": epochs_trained(ours) / row["grid_epochs"],
         }
         evaluation_trials = ours.confirmation.trials
         random = sweep_spec(task, folder, "random", trials + evaluation_trials, seeds=0)
-        picked = run_sweep(random).recommendation
+        random_outcome = run_sweep(random)
+        picked = random_outcome.recommendation
         row["random search"] = {
             "strategy": picked and picked.strategy,
             "regret": regret(summary, picked and picked.strategy),
+            "config_regret": yardstick.regret(best_score, delivered(random_outcome), dataset),
             "compute": epochs_trained(random) / row["grid_epochs"],
         }
         row["fixed"] = fixed_baselines(summary)
+        row["fixed_config_regret"] = {
+            name: yardstick.regret(best_score, config, dataset)
+            for name, config in fixed_configs(task, summary).items()
+        }
         best = max(summary["strategies"], key=lambda s: summary["strategies"][s]["test_mean"])
         row["best"] = best
         rows.append(row)
@@ -162,6 +202,16 @@ def print_table(rows: list[dict]) -> None:
     print(
         "mean regret (points of balanced accuracy): "
         + ", ".join(f"{k} {100 * v:.1f}" for k, v in means.items())
+    )
+    configs = {
+        "probe-sweep": [r["probe-sweep"]["config_regret"] for r in rows],
+        "random search": [r["random search"]["config_regret"] for r in rows],
+    }
+    for name in rows[0]["fixed_config_regret"]:
+        configs[name] = [r["fixed_config_regret"][name] for r in rows]
+    print(
+        "mean config-level regret (what each delivers, 5 seeds on the test split): "
+        + ", ".join(f"{k} {100 * statistics.mean(v):.1f}" for k, v in configs.items())
     )
     within = sum(r["probe-sweep"]["regret"] <= REGRET_TARGET for r in rows)
     compute = max(r["probe-sweep"]["compute"] for r in rows)
