@@ -18,8 +18,10 @@ import json
 import statistics
 import tempfile
 import warnings
+from collections import Counter
 from pathlib import Path
 
+from bench.selection.decisive import family
 from bench.selection.ground_truth import DEFAULT_OUT
 from bench.selection.tasks import TASKS, SelectionTask
 from bench.selection.yardstick import Yardstick
@@ -36,19 +38,20 @@ COMPUTE_TARGET = 0.25
 
 
 def sweep_spec(
-    task: SelectionTask, folder: Path, sampler: str, trials: int, seeds: int
+    task: SelectionTask, folder: Path, sampler: str, trials: int, seeds: int, sweep_seed: int = 0
 ) -> SweepSpec:
     """The task as a user would sweep it: its target data and base trial, every strategy, and
-    the finalists evaluated on 3 folds × ``seeds`` (none with 0)."""
+    the finalists evaluated on 3 folds × ``seeds`` (none with 0); ``sweep_seed`` seeds the
+    sampler (which trials, in which order)."""
     base = task.base.model_dump(mode="json", exclude={"data"})
     confirmation = {"finalists": 2, "folds": 3, "seeds": seeds}
     return SweepSpec.model_validate(
         {
-            "name": f"{task.name}-{sampler}",
+            "name": f"{task.name}-{sampler}-{sweep_seed}",
             "data": task.target.model_dump(mode="json"),
             "trial": base,
             "spaces": ["freeze_strategy", "probe_head", "optimizer"],
-            "sampler": {"name": sampler, "seed": 0},
+            "sampler": {"name": sampler, "seed": sweep_seed},
             # a probe's first epochs say little: 3 before the first cut (of 15 or 20)
             "scheduler": {"kind": "asha", "grace_period": 3, "reduction_factor": 3},
             "num_samples": trials,
@@ -117,7 +120,10 @@ def main() -> None:
     parser.add_argument("--truth", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--tasks", nargs="*", help="task names (default: all in the table)")
     parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--reduced", action="store_true", help="two tasks, 10 trials, 1 seed")
+    parser.add_argument("--sweep-seeds", type=int, default=3, help="sweeps per task")
+    parser.add_argument(
+        "--reduced", action="store_true", help="two tasks, 10 trials, 1 seed, 1 sweep"
+    )
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     parser.add_argument(
         "--delivered",
@@ -131,48 +137,79 @@ def main() -> None:
     names = args.tasks or list(truth["summary"])
     trials, seeds = args.trials, 2
     if args.reduced:
-        names, trials, seeds = names[:2], 10, 1
+        names, trials, seeds, args.sweep_seeds = names[:2], 10, 1, 1
     folder = Path(tempfile.mkdtemp(prefix="bench_selection_"))
     rows = []
     for task in (t for t in TASKS if t.name in names):
         if not task.source.output.exists():
             pretrain(task.source)
-        summary = truth["summary"][task.name]
-        best_score = max(s["test_mean"] for s in summary["strategies"].values())
-        dataset = task.target.build()
-        row = {"task": task.name, "grid_epochs": grid_epochs(truth, task.name)}
-        ours = sweep_spec(task, folder, "tpe", trials, seeds)
-        outcome = run_sweep(ours)
-        chosen = outcome.recommendation.strategy if outcome.recommendation else None
-        row["probe-sweep"] = {
-            "strategy": chosen,
-            "verdict": outcome.recommendation and outcome.recommendation.verdict,
-            "regret": regret(summary, chosen),
-            "config_regret": yardstick.regret(best_score, delivered(outcome), dataset),
-            "compute": epochs_trained(ours) / row["grid_epochs"],
-        }
-        evaluation_trials = ours.confirmation.trials
-        random = sweep_spec(task, folder, "random", trials + evaluation_trials, seeds=0)
-        random_outcome = run_sweep(random)
-        picked = random_outcome.recommendation
-        row["random search"] = {
-            "strategy": picked and picked.strategy,
-            "regret": regret(summary, picked and picked.strategy),
-            "config_regret": yardstick.regret(best_score, delivered(random_outcome), dataset),
-            "compute": epochs_trained(random) / row["grid_epochs"],
-        }
-        row["fixed"] = fixed_baselines(summary)
-        row["fixed_config_regret"] = {
-            name: yardstick.regret(best_score, config, dataset)
-            for name, config in fixed_configs(task, summary).items()
-        }
-        best = max(summary["strategies"], key=lambda s: summary["strategies"][s]["test_mean"])
-        row["best"] = best
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+        for sweep_seed in range(args.sweep_seeds):
+            rows.append(compare_task(task, truth, yardstick, folder, trials, seeds, sweep_seed))
+            print(json.dumps(rows[-1]), flush=True)
     print_table(rows)
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
+
+
+def compare_task(
+    task: SelectionTask,
+    truth: dict,
+    yardstick: Yardstick,
+    folder: Path,
+    trials: int,
+    seeds: int,
+    sweep_seed: int,
+) -> dict:
+    """One sweep of ``task`` and random search with as many trials, each with ``sweep_seed``,
+    and the fixed baselines: their picks, regrets and compute."""
+    summary = truth["summary"][task.name]
+    best_score = max(s["test_mean"] for s in summary["strategies"].values())
+    dataset = task.target.build()
+    row = {
+        "task": task.name,
+        "sweep_seed": sweep_seed,
+        "grid_epochs": grid_epochs(truth, task.name),
+    }
+    ours = sweep_spec(task, folder, "tpe", trials, seeds, sweep_seed)
+    outcome = run_sweep(ours)
+    chosen = outcome.recommendation.strategy if outcome.recommendation else None
+    row["probe-sweep"] = {
+        "strategy": chosen,
+        "verdict": outcome.recommendation and outcome.recommendation.verdict,
+        "regret": regret(summary, chosen),
+        "config_regret": yardstick.regret(best_score, delivered(outcome), dataset),
+        "compute": epochs_trained(ours) / row["grid_epochs"],
+    }
+    evaluation_trials = ours.confirmation.trials
+    random = sweep_spec(task, folder, "random", trials + evaluation_trials, 0, sweep_seed)
+    random_outcome = run_sweep(random)
+    picked = random_outcome.recommendation
+    row["random search"] = {
+        "strategy": picked and picked.strategy,
+        "regret": regret(summary, picked and picked.strategy),
+        "config_regret": yardstick.regret(best_score, delivered(random_outcome), dataset),
+        "compute": epochs_trained(random) / row["grid_epochs"],
+    }
+    row["fixed"] = fixed_baselines(summary)
+    row["fixed_config_regret"] = {
+        name: yardstick.regret(best_score, config, dataset)
+        for name, config in fixed_configs(task, summary).items()
+    }
+    row["best"] = max(summary["strategies"], key=lambda s: summary["strategies"][s]["test_mean"])
+    return row
+
+
+def family_agreement(rows: list[dict], method: str) -> dict[str, str]:
+    """Per task, how many of its sweeps picked the family picked most often (``2 of 3``);
+    nothing picked counts as its own answer."""
+    picks: dict[str, list[str]] = {}
+    for row in rows:
+        strategy = row[method]["strategy"]
+        picks.setdefault(row["task"], []).append(family(strategy) if strategy else "nothing")
+    return {
+        task: f"{Counter(found).most_common(1)[0][1]} of {len(found)}"
+        for task, found in picks.items()
+    }
 
 
 def print_table(rows: list[dict]) -> None:
@@ -210,9 +247,18 @@ def print_table(rows: list[dict]) -> None:
     for name in rows[0]["fixed_config_regret"]:
         configs[name] = [r["fixed_config_regret"][name] for r in rows]
     print(
-        "mean config-level regret (what each delivers, 5 seeds on the test split): "
-        + ", ".join(f"{k} {100 * statistics.mean(v):.1f}" for k, v in configs.items())
+        "config-level regret (what each delivers, 5 seeds on the test split), mean / worst: "
+        + ", ".join(
+            f"{k} {100 * statistics.mean(v):.1f} / {100 * max(v):.1f}" for k, v in configs.items()
+        )
     )
+    for method in ("probe-sweep", "random search"):
+        near = sum(regret <= REGRET_TARGET for regret in configs[method])
+        print(
+            f"{method}: config-level regret ≤ {100 * REGRET_TARGET:.0f} point in {near} of "
+            f"{len(rows)} (task, sweep seed) runs; the family it picks most often, per task: "
+            + ", ".join(f"{task} {share}" for task, share in family_agreement(rows, method).items())
+        )
     within = sum(r["probe-sweep"]["regret"] <= REGRET_TARGET for r in rows)
     compute = max(r["probe-sweep"]["compute"] for r in rows)
     print(
