@@ -22,25 +22,15 @@ def draw_into_files() -> None:
     matplotlib.use("Agg")
 
 
-def _figure(axes_or_figure: Any) -> Any:
-    """The figure of a plot returned as a figure, its axes, or an array of axes."""
-    if hasattr(axes_or_figure, "flat"):
-        return axes_or_figure.flat[0].figure
-    return getattr(axes_or_figure, "figure", axes_or_figure)
-
-
 def _title(axes: Any, text: str) -> None:
-    """Replaces Optuna's own title ("Slice Plot") with one that says what is compared."""
-    if hasattr(axes, "flat"):
-        _figure(axes).suptitle(text)
-    else:
-        for side in ("left", "right"):
-            axes.set_title("", loc=side)
-        axes.set_title(text)
+    """Replaces Optuna's titles (centred or on the left) with one that says what is compared."""
+    for side in ("left", "right"):
+        axes.set_title("", loc=side)
+    axes.set_title(text)
 
 
 def _save(axes_or_figure: Any, path: Path) -> Path:
-    figure = _figure(axes_or_figure)
+    figure = getattr(axes_or_figure, "figure", axes_or_figure)  # a figure, or one's axes
     figure.set_layout_engine("constrained")  # room for titles, labels and colour bars
     figure.savefig(path, dpi=110)
     plt.close(figure)
