@@ -5,7 +5,8 @@ and so does random search with as many trials, picking its best trial. Regret is
 truth's best strategy (mean test score over seeds, at the learning rate its validation score
 picked) minus the recommended strategy's; compute is the epochs a method trained, as a share of
 the ground truth's grid. The fixed baselines are read from the table: always full fine-tune,
-always linear probe, and neuralbench's presets × 3 seeds, taking the best mean validation score.
+always linear probe, and neuralbench's presets × 3 seeds, taking the best mean validation score;
+at config level also the best single strategy across the tasks, chosen in hindsight.
 Beside that strategy-level regret, the config-level one (``yardstick.py``): what each method
 delivers, trained again with 5 seeds and scored on the test split, against the same best.
 
@@ -26,8 +27,6 @@ from bench.selection.ground_truth import DEFAULT_OUT
 from bench.selection.tasks import TASKS, SelectionTask
 from bench.selection.yardstick import Yardstick
 from probe_core import TrialConfig, pretrain
-from search_spaces.config_paths import with_values
-from search_spaces.presets import PRESETS
 from sweeps.ledger import Ledger
 from sweeps.spec import SweepSpec
 from sweeps.sweep import SweepOutcome, run_sweep
@@ -80,17 +79,21 @@ def delivered(outcome: SweepOutcome) -> TrialConfig | None:
     return TrialConfig.load(path) if path.exists() else None
 
 
-def fixed_configs(task: SelectionTask, summary: dict) -> dict[str, TrialConfig]:
-    """What the choices that need no sweep deliver: a strategy at its defaults and the base
-    learning rate, or the preset with the best mean validation score."""
-    presets = summary["presets"]
-    picked = max(presets, key=lambda name: presets[name]["val_mean"])
+def fixed_config_regret(truth: dict, task: SelectionTask, best: float) -> dict[str, float]:
+    """Config-level regret of the choices that need no sweep, read from the ground truth's own
+    runs (the same yardstick: those configs trained with each seed and tested): every strategy
+    at its defaults and the base learning rate (``always <kind>``), and the preset with the
+    best mean validation score (neuralbench's pick)."""
+    runs = [r for r in truth["runs"] if r["task"] == task.name]
     lr = task.base.optimizer.lr
-    return {
-        "always full fine-tune": task.trial({"kind": "full_finetune"}, lr, 0),
-        "always linear probe": task.trial({"kind": "linear_probe"}, lr, 0),
-        "neuralbench presets": with_values(task.base, PRESETS[picked]),
-    }
+    regrets = {}
+    for kind in task.strategies:
+        tests = [r["test"] for r in runs if r["arm"] == kind and r["lr"] == lr]
+        regrets[f"always {kind}"] = best - statistics.mean(tests)
+    presets = truth["summary"][task.name]["presets"]
+    picked = max(presets, key=lambda name: presets[name]["val_mean"])
+    regrets["neuralbench presets"] = best - presets[picked]["test_mean"]
+    return regrets
 
 
 def grid_epochs(truth: dict, task: str) -> int:
@@ -191,10 +194,7 @@ def compare_task(
         "compute": epochs_trained(random) / row["grid_epochs"],
     }
     row["fixed"] = fixed_baselines(summary)
-    row["fixed_config_regret"] = {
-        name: yardstick.regret(best_score, config, dataset)
-        for name, config in fixed_configs(task, summary).items()
-    }
+    row["fixed_config_regret"] = fixed_config_regret(truth, task, best_score)
     row["best"] = max(summary["strategies"], key=lambda s: summary["strategies"][s]["test_mean"])
     return row
 
@@ -244,8 +244,13 @@ def print_table(rows: list[dict]) -> None:
         "probe-sweep": [r["probe-sweep"]["config_regret"] for r in rows],
         "random search": [r["random search"]["config_regret"] for r in rows],
     }
-    for name in rows[0]["fixed_config_regret"]:
-        configs[name] = [r["fixed_config_regret"][name] for r in rows]
+    shared = set.intersection(*(set(r["fixed_config_regret"]) for r in rows))
+    fixed = {name: [r["fixed_config_regret"][name] for r in rows] for name in sorted(shared)}
+    strategies = [name for name in fixed if name.startswith("always ")]
+    hindsight = min(strategies, key=lambda name: statistics.mean(fixed[name]))
+    configs["best fixed strategy in hindsight: " + hindsight] = fixed[hindsight]
+    for name in ("always full_finetune", "always linear_probe", "neuralbench presets"):
+        configs[name] = fixed[name]
     print(
         "config-level regret (what each delivers, 5 seeds on the test split), mean / worst: "
         + ", ".join(
