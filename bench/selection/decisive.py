@@ -98,9 +98,11 @@ def criteria(table: dict) -> dict:
     near: dict[str, list[str]] = {}
     for name, task in table["tasks"].items():
         runs = [r for r in table["runs"] if r["task"] == name]
-        found = verdict(runs, task["strategies"])
-        tasks[name] = {**asdict(found), "decisive": found.decisive}
-        for kind in near_best(runs, task["strategies"]):
+        ran = [kind for kind in task["strategies"] if any(r["arm"] == kind for r in runs)]
+        found = verdict(runs, ran)
+        missing = len(task["strategies"]) - len(ran)  # a table still being filled
+        tasks[name] = {**asdict(found), "decisive": found.decisive, "strategies_missing": missing}
+        for kind in near_best(runs, ran):
             near.setdefault(kind, []).append(name)
     decisive = [name for name, found in tasks.items() if found["decisive"]]
     families = sorted({tasks[name]["family"] for name in decisive})
@@ -128,6 +130,8 @@ def main() -> None:
     found = criteria(json.loads(parser.parse_args().table.read_text()))
     for name, task in found["tasks"].items():
         mark = "decisive" if task["decisive"] else "not decisive"
+        if task["strategies_missing"]:
+            mark += f" so far ({task['strategies_missing']} strategies not run yet)"
         print(
             f"{name}: {task['winner']} ({task['family']}) ahead of {task['rival']} by "
             f"{task['lead']:+.3f}, paired p {task['p_value']:.3f} over {task['seeds']} seeds: "

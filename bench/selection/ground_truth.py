@@ -7,19 +7,22 @@ target with ``run_trial`` and tested on its held-out split. The file is rewritte
 run and a rerun resumes from it (runs of a task whose definition changed are dropped).
 
     python -m bench.selection.ground_truth [--tasks few_shot ...] [--seeds 5] [--out FILE]
-        [--learning-rates 1e-4 3e-4 ...]
+        [--learning-rates 1e-4 3e-4 ...] [--jobs 2]
 
 ``--tasks`` also takes the candidate tasks (``tasks.CANDIDATES``), which the default leaves out.
 """
 
 import argparse
 import datetime
+import functools
 import json
+import multiprocessing
 import os
 import platform
 import statistics
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -35,6 +38,7 @@ PRESET_SEEDS = 3
 METRIC = "balanced_accuracy"
 DEFAULT_OUT = Path(__file__).parent / "ground_truth.json"
 EVERY_TASK = TASKS + CANDIDATES
+BY_NAME = {task.name: task for task in EVERY_TASK}
 
 
 def task_definition(task: SelectionTask) -> dict:
@@ -94,9 +98,11 @@ def trial_config(task: SelectionTask, run: dict) -> TrialConfig:
     return task.trial({"kind": arm}, run["lr"], run["seed"])
 
 
-def execute(task: SelectionTask, run: dict, dataset: EEGDataset) -> dict:
+def execute(run: dict) -> dict:
+    """One run, as a worker process does it: single-threaded, its task's data built once."""
+    task = BY_NAME[run["task"]]
     start = time.perf_counter()
-    result = run_trial(trial_config(task, run), dataset, evaluate_test=True)
+    result = run_trial(trial_config(task, run), target_data(task.name), evaluate_test=True)
     return {
         **run,
         "val": round(result.val_metrics[METRIC], 4),
@@ -106,6 +112,18 @@ def execute(task: SelectionTask, run: dict, dataset: EEGDataset) -> dict:
         "epochs": len(result.history),
         "seconds": round(time.perf_counter() - start, 2),
     }
+
+
+@functools.cache
+def target_data(name: str) -> EEGDataset:
+    return BY_NAME[name].target.build()
+
+
+def single_threaded() -> None:
+    """Each run on one thread, so that ``--jobs`` runs share the CPUs without contention; the
+    same in the driver (pretraining) and in every worker."""
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def ensure_source(task: SelectionTask) -> dict:
@@ -244,23 +262,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="model seeds per strategy and lr")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--learning-rates", nargs="+", type=float, default=list(LEARNING_RATES))
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once, one thread each")
     args = parser.parse_args()
     learning_rates = tuple(args.learning_rates)
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    single_threaded()
     runs, sources = load(args.out)
     done = {(r["task"], r["arm"], r["lr"], r["seed"]) for r in runs}
     chosen = TASKS if args.tasks is None else [t for t in EVERY_TASK if t.name in args.tasks]
-    for task in chosen:
-        sources[task.source.output.name] = ensure_source(task)
-        dataset = task.target.build()
-        presets = available_presets(make_context(task.base, dataset))
-        for run in planned_runs(task, presets, args.seeds, learning_rates):
-            if (run["task"], run["arm"], run["lr"], run["seed"]) in done:
-                continue
-            runs.append(execute(task, run, dataset))
-            write(args.out, runs, sources, args.seeds, learning_rates)
-            print(json.dumps(runs[-1]), flush=True)
+    spawn = multiprocessing.get_context("spawn")  # workers never inherit a used torch runtime
+    with ProcessPoolExecutor(args.jobs, mp_context=spawn, initializer=single_threaded) as pool:
+        for task in chosen:
+            sources[task.source.output.name] = ensure_source(task)
+            presets = available_presets(make_context(task.base, target_data(task.name)))
+            planned = planned_runs(task, presets, args.seeds, learning_rates)
+            todo = [r for r in planned if (r["task"], r["arm"], r["lr"], r["seed"]) not in done]
+            for record in pool.map(execute, todo):  # in order, each as soon as it and those
+                runs.append(record)  # before it are done
+                write(args.out, runs, sources, args.seeds, learning_rates)
+                print(json.dumps(record), flush=True)
     write(args.out, runs, sources, args.seeds, learning_rates)
 
 
