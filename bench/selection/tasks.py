@@ -119,6 +119,7 @@ def _population(**options) -> SyntheticData:
 
 SOURCE_DATA = SyntheticData(subjects=SOURCE_SUBJECTS, n_classes=4, trials_per_class=40)
 SHALLOW_SOURCE = _source(SHALLOW, SOURCE_DATA, epochs=15)
+CONFORMER_SOURCE = _source(CONFORMER, SOURCE_DATA, epochs=20)
 
 TASKS: list[SelectionTask] = [
     _task(
@@ -174,7 +175,7 @@ TASKS: list[SelectionTask] = [
         "A small EEGConformer, new subjects with slightly slower mu rhythms: attention-only wins, "
         "level with full fine-tune at 7% of its trainable parameters; LoRA, LP-FT close.",
         "attention-only or LoRA, on par with full fine-tune at a fraction of its parameters",
-        _source(CONFORMER, SOURCE_DATA, epochs=20),
+        CONFORMER_SOURCE,
         _population(mu_hz=9.5),
         train_per_class=10,
     ),
@@ -203,7 +204,7 @@ CANDIDATES: list[SelectionTask] = [
         "The small EEGConformer of the transformer task with 3 labelled trials per class and "
         "subject: too few to fine-tune all of it, enough to adapt its attention.",
         "attention-only or LoRA (if full fine-tuning overfits)",
-        _source(CONFORMER, SOURCE_DATA, epochs=20),
+        CONFORMER_SOURCE,
         _population(mu_hz=9.5),
         train_per_class=3,
         training={"batch_size": 8},
