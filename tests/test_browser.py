@@ -69,6 +69,8 @@ def test_the_address_ui_prints_shows_the_answer_then_the_trials_and_the_summary(
     from selenium.webdriver.common.by import By
 
     from sweeps.spec import load_spec
+    from sweeps.sweep_dir import SweepDir
+    from sweeps.tracking_session import TrackingSession
 
     shots = Path(os.environ.get("SCREENSHOTS_DIR", tmp_path))
     metric = load_spec(browsed_sweep / "spec.yaml").metric
@@ -96,7 +98,7 @@ def test_the_address_ui_prints_shows_the_answer_then_the_trials_and_the_summary(
         assert _text_appears(driver, [best_run]), f"the best run {best_run} is not listed"
         driver.save_screenshot(str(shots / "mlflow_trials.png"))
 
-        parent = json.loads((browsed_sweep / "sweep.json").read_text())["parent_run_id"]
+        parent = TrackingSession.load(SweepDir.open(browsed_sweep)).parent_run_id
         driver.find_element(By.CSS_SELECTOR, f"a[href*='/runs/{parent}']").click()
         described = [headline, "trainable parameters", f"{sum(report['counts'].values())} trials: "]
         assert _text_appears(driver, described), "the sweep's description does not show"
