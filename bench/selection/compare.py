@@ -149,7 +149,7 @@ def main() -> None:
         for sweep_seed in range(args.sweep_seeds):
             rows.append(compare_task(task, truth, yardstick, folder, trials, seeds, sweep_seed))
             print(json.dumps(rows[-1]), flush=True)
-    print_table(rows)
+    print(report(rows))
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
 
@@ -212,16 +212,19 @@ def family_agreement(rows: list[dict], method: str) -> dict[str, str]:
     }
 
 
-def print_table(rows: list[dict]) -> None:
-    print(
+def report(rows: list[dict]) -> str:
+    """The published table and figures, from the rows alone (a test can recompute them from
+    the stored results)."""
+    lines: list[str] = []
+    lines.append(
         "| task | best (grid) | probe-sweep: choice, regret, compute | random search | "
         "always FT | always LP | neuralbench presets |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         ours, random, fixed = row["probe-sweep"], row["random search"], row["fixed"]
         presets = fixed["neuralbench presets"]
-        print(
+        lines.append(
             f"| {row['task']} | {row['best']} | {ours['strategy']} ({ours['verdict']}), "
             f"{100 * ours['regret']:.1f}, {100 * ours['compute']:.0f} % | "
             f"{random['strategy']}, {100 * random['regret']:.1f}, "
@@ -236,7 +239,7 @@ def print_table(rows: list[dict]) -> None:
         "always linear probe": statistics.mean(r["fixed"]["always linear probe"] for r in rows),
         "neuralbench presets": statistics.mean(r["fixed"]["neuralbench presets"] for r in rows),
     }
-    print(
+    lines.append(
         "mean regret (points of balanced accuracy): "
         + ", ".join(f"{k} {100 * v:.1f}" for k, v in means.items())
     )
@@ -251,7 +254,7 @@ def print_table(rows: list[dict]) -> None:
     configs["best fixed strategy in hindsight: " + hindsight] = fixed[hindsight]
     for name in ("always full_finetune", "always linear_probe", "neuralbench presets"):
         configs[name] = fixed[name]
-    print(
+    lines.append(
         "config-level regret (what each delivers, 5 seeds on the test split), mean / worst: "
         + ", ".join(
             f"{k} {100 * statistics.mean(v):.1f} / {100 * max(v):.1f}" for k, v in configs.items()
@@ -259,18 +262,19 @@ def print_table(rows: list[dict]) -> None:
     )
     for method in ("probe-sweep", "random search"):
         near = sum(regret <= REGRET_TARGET for regret in configs[method])
-        print(
+        lines.append(
             f"{method}: config-level regret ≤ {100 * REGRET_TARGET:.0f} point in {near} of "
             f"{len(rows)} (task, sweep seed) runs; the family it picks most often, per task: "
             + ", ".join(f"{task} {share}" for task, share in family_agreement(rows, method).items())
         )
     within = sum(r["probe-sweep"]["regret"] <= REGRET_TARGET for r in rows)
     compute = max(r["probe-sweep"]["compute"] for r in rows)
-    print(
+    lines.append(
         f"probe-sweep: regret ≤ {100 * REGRET_TARGET:.0f} point on {within} of {len(rows)} "
         f"tasks; at most {100 * compute:.0f} % of the grid's epochs "
         f"(target ≤ {100 * COMPUTE_TARGET:.0f} %)"
     )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
