@@ -1,9 +1,9 @@
 """One yardstick for every method of the selection benchmark: the config a method delivers (a
-sweep's best config, random search's best trial, a fixed strategy at its defaults, the preset
-neuralbench would pick), trained again on the task's split with ``SEEDS`` model seeds and scored
-once each on the held-out test split, as the ground truth's runs were. Regret is the ground
-truth's best mean test score minus this; it is below 0 where a delivered config beats every
-strategy at its defaults."""
+sweep's best config, random search's best trial) trained again on the task's split with
+``SEEDS`` model seeds and scored once each on the held-out test split, as the ground truth's
+runs were (those are the yardstick of the fixed choices: a strategy at its defaults, a preset).
+Regret is the ground truth's best mean test score minus this; it is below 0 where a delivered
+config beats every strategy at its defaults."""
 
 import hashlib
 import json
