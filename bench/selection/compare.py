@@ -270,8 +270,8 @@ def report(rows: list[dict]) -> str:
     within = sum(r["probe-sweep"]["regret"] <= REGRET_TARGET for r in rows)
     compute = max(r["probe-sweep"]["compute"] for r in rows)
     lines.append(
-        f"probe-sweep: regret ≤ {100 * REGRET_TARGET:.0f} point on {within} of {len(rows)} "
-        f"tasks; at most {100 * compute:.0f} % of the grid's epochs "
+        f"probe-sweep: strategy-level regret ≤ {100 * REGRET_TARGET:.0f} point in {within} of "
+        f"{len(rows)} runs; at most {100 * compute:.0f} % of the grid's epochs "
         f"(target ≤ {100 * COMPUTE_TARGET:.0f} %)"
     )
     return "\n".join(lines)

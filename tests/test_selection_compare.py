@@ -1,0 +1,64 @@
+"""The selection benchmark's published figures, recomputed from rows alone: regrets, the best
+fixed strategy in hindsight, the runs within a point, and how often sweeps agree on a family."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.selection.compare import family_agreement, report  # noqa: E402  (not installed)
+
+
+def _row(task: str, seed: int, ours: str | None, ours_regret: float) -> dict:
+    return {
+        "task": task,
+        "sweep_seed": seed,
+        "best": "full_finetune",
+        "probe-sweep": {
+            "strategy": ours,
+            "verdict": "separated",
+            "regret": ours_regret,
+            "config_regret": ours_regret,
+            "compute": 0.2,
+        },  # fmt: skip
+        "random search": {
+            "strategy": "lora",
+            "regret": 0.05,
+            "config_regret": 0.06,
+            "compute": 0.2,
+        },  # fmt: skip
+        "fixed": {
+            "always full fine-tune": 0.0,
+            "always linear probe": 0.1,
+            "neuralbench presets": 0.02,
+            "neuralbench pick": "mlp_freeze",
+        },  # fmt: skip
+        "fixed_config_regret": {
+            "always full_finetune": 0.01 * (seed + 1),
+            "always linear_probe": 0.2,
+            "always lora": 0.005,
+            "neuralbench presets": 0.03,
+        },  # fmt: skip
+    }
+
+
+ROWS = [
+    _row("a", 0, "full_finetune", 0.0),
+    _row("a", 1, "lp_ft", 0.004),
+    _row("a", 2, "lora", 0.03),
+    _row("b", 0, None, 0.8),
+]
+
+
+def test_sweeps_agree_on_the_family_they_pick_most_often() -> None:
+    assert family_agreement(ROWS, "probe-sweep") == {"a": "2 of 3", "b": "1 of 1"}
+    assert family_agreement(ROWS, "random search") == {"a": "3 of 3", "b": "1 of 1"}
+
+
+def test_the_report_recomputes_regrets_hindsight_and_the_runs_within_a_point() -> None:
+    text = report(ROWS)
+    # (0 + 0.4 + 3 + 80) / 4 points: a sweep that recommends nothing is charged the whole best
+    assert "mean regret (points of balanced accuracy): probe-sweep 20.9, random search 5.0" in text
+    assert "best fixed strategy in hindsight: always lora 0.5 / 0.5" in text
+    assert "always full_finetune 1.8 / 3.0" in text  # 1, 2, 3 and 1 points
+    assert "probe-sweep: config-level regret ≤ 1 point in 2 of 4 (task, sweep seed) runs" in text
+    assert "probe-sweep: strategy-level regret ≤ 1 point in 2 of 4 runs" in text
