@@ -17,6 +17,7 @@ from pathlib import Path
 
 from scipy import stats
 
+from bench.selection.ground_truth import DEFAULT_OUT, tuned_runs
 from probe_core.strategies import STRATEGIES
 
 MARGIN = 0.02
@@ -46,14 +47,8 @@ class Verdict:
 
 
 def scores_by_seed(runs: list[dict], kind: str) -> dict[int, float]:
-    """``kind``'s test score per seed at the learning rate with the best mean validation score
-    (the ground truth's choice: what a tuned user would have used)."""
-    by_lr: dict[float, list[dict]] = {}
-    for run in runs:
-        if run["arm"] == kind:
-            by_lr.setdefault(run["lr"], []).append(run)
-    lr = max(sorted(by_lr), key=lambda lr: statistics.mean(r["val"] for r in by_lr[lr]))
-    return {r["seed"]: r["test"] for r in by_lr[lr]}
+    """``kind``'s test score per seed at its tuned learning rate (the ground truth's choice)."""
+    return {r["seed"]: r["test"] for r in tuned_runs(runs, kind)}
 
 
 def family(kind: str) -> str:
@@ -123,8 +118,6 @@ def criteria(table: dict) -> dict:
 
 
 def main() -> None:
-    from bench.selection.ground_truth import DEFAULT_OUT
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", nargs="?", type=Path, default=DEFAULT_OUT)
     found = criteria(json.loads(parser.parse_args().table.read_text()))

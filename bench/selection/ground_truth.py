@@ -143,6 +143,19 @@ def ensure_source(task: SelectionTask) -> dict:
     return json.loads(record.read_text())
 
 
+def tuned_runs(runs: list[dict], kind: str) -> list[dict]:
+    """``kind``'s runs (one per seed) at the learning rate with the best mean validation score:
+    what a user who tuned it would have had. Empty when it has no runs."""
+    by_lr: dict[float, list[dict]] = {}
+    for run in runs:
+        if run["arm"] == kind:
+            by_lr.setdefault(run["lr"], []).append(run)
+    if not by_lr:
+        return []
+    lr = max(sorted(by_lr), key=lambda lr: statistics.mean(r["val"] for r in by_lr[lr]))
+    return by_lr[lr]
+
+
 def summarise(runs: list[dict], task: SelectionTask) -> dict:
     """Per strategy: test score (mean ± std over seeds) at the learning rate with the best mean
     validation score; the winner by mean test score (exact ties, such as last_k_blocks and
@@ -151,13 +164,9 @@ def summarise(runs: list[dict], task: SelectionTask) -> dict:
     score."""
     strategies = {}
     for kind in task.strategies:
-        by_lr: dict[float, list[dict]] = {}
-        for run in runs:
-            if run["arm"] == kind:
-                by_lr.setdefault(run["lr"], []).append(run)
-        if by_lr:
-            lr = max(sorted(by_lr), key=lambda lr: statistics.mean(r["val"] for r in by_lr[lr]))
-            strategies[kind] = {"lr": lr, **_scores(by_lr[lr])}
+        tuned = tuned_runs(runs, kind)
+        if tuned:
+            strategies[kind] = {"lr": tuned[0]["lr"], **_scores(tuned)}
     presets = {}
     for arm in sorted({r["arm"] for r in runs if r["arm"].startswith("preset:")}):
         presets[arm.removeprefix("preset:")] = _scores([r for r in runs if r["arm"] == arm])
