@@ -26,7 +26,7 @@ from bench.selection.decisive import family
 from bench.selection.ground_truth import DEFAULT_OUT
 from bench.selection.tasks import TASKS, SelectionTask
 from bench.selection.yardstick import Yardstick
-from probe_core import TrialConfig, pretrain
+from probe_core import EEGDataset, TrialConfig, pretrain
 from sweeps.ledger import Ledger
 from sweeps.spec import SweepSpec
 from sweeps.sweep import SweepOutcome, run_sweep
@@ -146,8 +146,10 @@ def main() -> None:
     for task in (t for t in TASKS if t.name in names):
         if not task.source.output.exists():
             pretrain(task.source)
+        dataset = task.target.build()  # for the yardstick, once for all of the task's sweeps
         for sweep_seed in range(args.sweep_seeds):
-            rows.append(compare_task(task, truth, yardstick, folder, trials, seeds, sweep_seed))
+            row = compare_task(task, dataset, truth, yardstick, folder, trials, seeds, sweep_seed)
+            rows.append(row)
             print(json.dumps(rows[-1]), flush=True)
     print(report(rows))
     if args.out:
@@ -156,6 +158,7 @@ def main() -> None:
 
 def compare_task(
     task: SelectionTask,
+    dataset: EEGDataset,
     truth: dict,
     yardstick: Yardstick,
     folder: Path,
@@ -167,7 +170,6 @@ def compare_task(
     and the fixed baselines: their picks, regrets and compute."""
     summary = truth["summary"][task.name]
     best_score = max(s["test_mean"] for s in summary["strategies"].values())
-    dataset = task.target.build()
     row = {
         "task": task.name,
         "sweep_seed": sweep_seed,

@@ -4,8 +4,9 @@ that the best way to adapt the pretrained backbone differs from task to task.
 ``TASKS`` are simulated (``SyntheticData``) and small enough that one trial takes seconds on one
 CPU core. ``ground_truth.py`` trains every applicable strategy on every task and stores the
 answer in ``ground_truth.json``; a recommendation is then scored against that table by regret.
-``CANDIDATES`` are tasks on real recordings (``../shared/realdata``, never committed) whose
-ground truth is being measured: they join ``TASKS`` once the table holds them.
+``CANDIDATES`` are tasks whose ground truth is being measured (``pilot.json``): simulated ones
+meant to make other families win, and tasks on the real recordings (``../shared/realdata``,
+never committed). They join ``TASKS`` once the table holds them.
 """
 
 import hashlib
