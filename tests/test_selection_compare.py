@@ -1,11 +1,14 @@
 """The selection benchmark's published figures, recomputed from rows alone: regrets, the best
 fixed strategy in hindsight, the runs within a point, and how often sweeps agree on a family."""
 
+import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.selection.compare import family_agreement, report  # noqa: E402  (not installed)
+from bench.selection.compare import RESULTS, family_agreement, report  # noqa: E402  (not installed)
+
+SELECTION = Path(__file__).resolve().parents[1] / "docs" / "SELECTION.md"
 
 
 def _row(task: str, seed: int, ours: str | None, ours_regret: float) -> dict:
@@ -62,3 +65,11 @@ def test_the_report_recomputes_regrets_hindsight_and_the_runs_within_a_point() -
     assert "always full_finetune 1.8 / 3.0" in text  # 1, 2, 3 and 1 points
     assert "probe-sweep: config-level regret ≤ 1 point in 2 of 4 (task, sweep seed) runs" in text
     assert "probe-sweep: strategy-level regret ≤ 1 point in 2 of 4 runs" in text
+
+
+def test_the_published_table_is_the_report_of_the_stored_results() -> None:
+    rows = json.loads(RESULTS.read_text())  # every pick and score of the published runs
+    assert {(row["task"], row["sweep_seed"]) for row in rows} == {
+        (row["task"], seed) for row in rows for seed in range(3)
+    }  # three sweeps of every task
+    assert report(rows) in SELECTION.read_text()

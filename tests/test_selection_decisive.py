@@ -1,11 +1,15 @@
 """The selection benchmark's test of a decisive task: a lead over another family's best that
 is large and consistent over the seeds, not a tie or noise; and the task set's conditions."""
 
+import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.selection.decisive import criteria, verdict  # noqa: E402  (not an installed package)
+from bench.selection.decisive import criteria, text, verdict  # noqa: E402  (not installed)
+from bench.selection.ground_truth import DEFAULT_OUT  # noqa: E402
+
+SELECTION = Path(__file__).resolve().parents[1] / "docs" / "SELECTION.md"
 
 STRATEGIES = ["linear_probe", "lora", "full_finetune", "from_scratch"]
 
@@ -66,3 +70,7 @@ def test_the_task_set_needs_decisive_tasks_winners_of_three_families_and_no_safe
         "winners span at least 3 families": True,
         "no fixed strategy near the best on more than half": True,
     }
+
+
+def test_the_published_verdicts_are_those_of_the_stored_ground_truth() -> None:
+    assert text(criteria(json.loads(DEFAULT_OUT.read_text()))) in SELECTION.read_text()

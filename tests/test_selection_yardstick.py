@@ -34,6 +34,9 @@ def test_a_config_is_scored_once_per_seed_and_kept_whatever_its_own_seed(
     assert len(json.loads((tmp_path / "delivered.json").read_text())) == 1
     again.test_scores(_config(1e-2), small_data)  # another config: trained and kept beside
     assert len(json.loads((tmp_path / "delivered.json").read_text())) == 2
-    assert again.regret(0.9, None, small_data) == 0.9  # nothing delivered: all of the best
-    mean = sum(scores) / 2
-    assert abs(again.regret(0.9, _config(1e-3), small_data) - (0.9 - mean)) < 1e-12
+    nothing = again.judge(0.9, None, small_data)
+    assert nothing == {"config_regret": 0.9, "delivered": None}  # a user would have nothing
+    judged = again.judge(0.9, _config(1e-3), small_data)
+    assert abs(judged["config_regret"] - (0.9 - sum(scores) / 2)) < 1e-12
+    assert judged["delivered"]["strategy"] == "full_finetune"
+    assert judged["delivered"]["test_scores"] == [round(score, 4) for score in scores]

@@ -23,8 +23,8 @@ from collections import Counter
 from pathlib import Path
 
 from bench.selection.decisive import family
-from bench.selection.ground_truth import DEFAULT_OUT
-from bench.selection.tasks import TASKS, SelectionTask
+from bench.selection.ground_truth import DEFAULT_OUT, METRIC
+from bench.selection.tasks import REALDATA, TASKS, SelectionTask
 from bench.selection.yardstick import Yardstick
 from probe_core import EEGDataset, TrialConfig, pretrain
 from sweeps.ledger import Ledger
@@ -37,11 +37,18 @@ COMPUTE_TARGET = 0.25
 
 
 def sweep_spec(
-    task: SelectionTask, folder: Path, sampler: str, trials: int, seeds: int, sweep_seed: int = 0
+    task: SelectionTask,
+    folder: Path,
+    sampler: str,
+    trials: int,
+    seeds: int,
+    sweep_seed: int = 0,
+    with_reference: bool = True,
 ) -> SweepSpec:
     """The task as a user would sweep it: its target data and base trial, every strategy, and
     the finalists evaluated on 3 folds × ``seeds`` (none with 0); ``sweep_seed`` seeds the
-    sampler (which trials, in which order)."""
+    sampler (which trials, in which order); the classical reference beside them unless
+    ``with_reference`` is off."""
     base = task.base.model_dump(mode="json", exclude={"data"})
     confirmation = {"finalists": 2, "folds": 3, "seeds": seeds}
     return SweepSpec.model_validate(
@@ -55,6 +62,7 @@ def sweep_spec(
             "scheduler": {"kind": "asha", "grace_period": 3, "reduction_factor": 3},
             "num_samples": trials,
             "confirmation": confirmation,
+            "reference": (task.reference or {}) if with_reference else None,
             "tracking": {"uri": f"sqlite:///{folder / 'mlflow.db'}"},
             "storage_path": str(folder / "sweeps"),
         }
@@ -118,6 +126,11 @@ def fixed_baselines(summary: dict) -> dict[str, float]:
     }
 
 
+RESULTS = Path(__file__).parent / "results.json"
+REDUCED = ("few_shot", "ssvep_few_shot")
+"""``--reduced``: one simulated task and one on real recordings (left out where they are absent)."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--truth", type=Path, default=DEFAULT_OUT)
@@ -125,9 +138,14 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--sweep-seeds", type=int, default=3, help="sweeps per task")
     parser.add_argument(
-        "--reduced", action="store_true", help="two tasks, 10 trials, 1 seed, 1 sweep"
+        "--reduced", action="store_true", help=f"{' and '.join(REDUCED)}, 10 trials, 1 sweep"
     )
-    parser.add_argument("--out", type=Path, help="write the rows as JSON here")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"every row, written after each and resumed from (default: {RESULTS.name}; "
+        "a temporary file with --reduced)",
+    )
     parser.add_argument(
         "--delivered",
         type=Path,
@@ -139,21 +157,29 @@ def main() -> None:
     truth = json.loads(args.truth.read_text())
     names = args.tasks or list(truth["summary"])
     trials, seeds = args.trials, 2
-    if args.reduced:
-        names, trials, seeds, args.sweep_seeds = names[:2], 10, 1, 1
     folder = Path(tempfile.mkdtemp(prefix="bench_selection_"))
-    rows = []
+    out = args.out or RESULTS
+    if args.reduced:
+        names, trials, seeds, args.sweep_seeds = list(REDUCED), 10, 1, 1
+        out = args.out or folder / "results.json"
+    rows = json.loads(out.read_text()) if out.exists() else []
+    done = {(row["task"], row["sweep_seed"]) for row in rows}
     for task in (t for t in TASKS if t.name in names):
+        if task.target.kind == "epochs" and not REALDATA.exists():
+            print(f"{task.name} left out: the real recordings are not at {REALDATA}")
+            continue
+        todo = [s for s in range(args.sweep_seeds) if (task.name, s) not in done]
+        if not todo:
+            continue
         if not task.source.output.exists():
             pretrain(task.source)
         dataset = task.target.build()  # for the yardstick, once for all of the task's sweeps
-        for sweep_seed in range(args.sweep_seeds):
+        for sweep_seed in todo:
             row = compare_task(task, dataset, truth, yardstick, folder, trials, seeds, sweep_seed)
             rows.append(row)
-            print(json.dumps(rows[-1]), flush=True)
+            out.write_text(json.dumps(rows, indent=1))
+            print(json.dumps(row), flush=True)
     print(report(rows))
-    if args.out:
-        args.out.write_text(json.dumps(rows, indent=1))
 
 
 def compare_task(
@@ -182,19 +208,29 @@ def compare_task(
         "strategy": chosen,
         "verdict": outcome.recommendation and outcome.recommendation.verdict,
         "regret": regret(summary, chosen),
-        "config_regret": yardstick.regret(best_score, delivered(outcome), dataset),
+        **yardstick.judge(best_score, delivered(outcome), dataset),
         "compute": epochs_trained(ours) / row["grid_epochs"],
     }
     evaluation_trials = ours.confirmation.trials
-    random = sweep_spec(task, folder, "random", trials + evaluation_trials, 0, sweep_seed)
+    random = sweep_spec(
+        task, folder, "random", trials + evaluation_trials, 0, sweep_seed, with_reference=False
+    )
     random_outcome = run_sweep(random)
     picked = random_outcome.recommendation
     row["random search"] = {
         "strategy": picked and picked.strategy,
         "regret": regret(summary, picked and picked.strategy),
-        "config_regret": yardstick.regret(best_score, delivered(random_outcome), dataset),
+        **yardstick.judge(best_score, delivered(random_outcome), dataset),
         "compute": epochs_trained(random) / row["grid_epochs"],
     }
+    recommendation = outcome.recommendation
+    reference = recommendation and recommendation.reference
+    if recommendation and reference and reference.test_metrics:  # on the same test split
+        row["classical reference"] = {
+            "kind": reference.kind,
+            "recommended": recommendation.answered_by_reference,
+            "regret": best_score - reference.test_metrics[METRIC],
+        }
     row["fixed"] = fixed_baselines(summary)
     row["fixed_config_regret"] = fixed_config_regret(truth, task, best_score)
     row["best"] = max(summary["strategies"], key=lambda s: summary["strategies"][s]["test_mean"])
@@ -268,6 +304,19 @@ def report(rows: list[dict]) -> str:
             f"{method}: config-level regret ≤ {100 * REGRET_TARGET:.0f} point in {near} of "
             f"{len(rows)} (task, sweep seed) runs; the family it picks most often, per task: "
             + ", ".join(f"{task} {share}" for task, share in family_agreement(rows, method).items())
+        )
+    classical: dict[str, list[dict]] = {}
+    for row in rows:
+        if "classical reference" in row:
+            classical.setdefault(row["task"], []).append(row["classical reference"])
+    if classical:
+        lines.append(
+            "classical reference, regret on the test split (sweeps that recommended it): "
+            + ", ".join(
+                f"{task} {found[0]['kind']} {100 * found[0]['regret']:.1f} "
+                f"({sum(f['recommended'] for f in found)} of {len(found)})"
+                for task, found in classical.items()
+            )
         )
     within = sum(r["probe-sweep"]["regret"] <= REGRET_TARGET for r in rows)
     compute = max(r["probe-sweep"]["compute"] for r in rows)

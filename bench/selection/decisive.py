@@ -117,23 +117,32 @@ def criteria(table: dict) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("table", nargs="?", type=Path, default=DEFAULT_OUT)
-    found = criteria(json.loads(parser.parse_args().table.read_text()))
+def text(found: dict) -> str:
+    """``criteria``'s findings, one line each, as published in docs/SELECTION.md."""
+    lines = []
     for name, task in found["tasks"].items():
         mark = "decisive" if task["decisive"] else "not decisive"
         if task["strategies_missing"]:
             mark += f" so far ({task['strategies_missing']} strategies not run yet)"
-        print(
+        lines.append(
             f"{name}: {task['winner']} ({task['family']}) ahead of {task['rival']} by "
             f"{task['lead']:+.3f}, paired p {task['p_value']:.3f} over {task['seeds']} seeds: "
             f"{mark}"
         )
     for kind, names in sorted(found["near_best"].items()):
-        print(f"always {kind}: within {NEAR} of the best on {len(names)} of {len(found['tasks'])}")
-    for condition, met in found["met"].items():
-        print(f"{'met' if met else 'MISSED'}: {condition}")
+        lines.append(
+            f"always {kind}: within {NEAR} of the best on {len(names)} of {len(found['tasks'])}"
+        )
+    lines += [
+        f"{'met' if met else 'MISSED'}: {condition}" for condition, met in found["met"].items()
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("table", nargs="?", type=Path, default=DEFAULT_OUT)
+    print(text(criteria(json.loads(parser.parse_args().table.read_text()))))
 
 
 if __name__ == "__main__":

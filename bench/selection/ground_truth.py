@@ -8,8 +8,6 @@ run and a rerun resumes from it (runs of a task whose definition changed are dro
 
     python -m bench.selection.ground_truth [--tasks few_shot ...] [--seeds 5] [--out FILE]
         [--learning-rates 1e-4 3e-4 ...] [--jobs 2]
-
-``--tasks`` also takes the candidate tasks (``tasks.CANDIDATES``), which the default leaves out.
 """
 
 import argparse
@@ -27,18 +25,17 @@ from pathlib import Path
 
 import torch
 
-from bench.selection.tasks import CANDIDATES, TASKS, SelectionTask
+from bench.selection.tasks import REALDATA, TASKS, SelectionTask
 from probe_core import EEGDataset, PretrainConfig, TrialConfig, pretrain, run_trial
 from search_spaces.config_paths import with_values
 from search_spaces.context import make_context
 from search_spaces.presets import PRESETS, available_presets
 
-LEARNING_RATES = (3e-4, 1e-3, 3e-3)
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 PRESET_SEEDS = 3
 METRIC = "balanced_accuracy"
 DEFAULT_OUT = Path(__file__).parent / "ground_truth.json"
-EVERY_TASK = TASKS + CANDIDATES
-BY_NAME = {task.name: task for task in EVERY_TASK}
+BY_NAME = {task.name: task for task in TASKS}
 
 
 def task_definition(task: SelectionTask) -> dict:
@@ -216,9 +213,7 @@ def load(path: Path) -> tuple[list[dict], dict]:
     document = json.loads(path.read_text())
     stored = document["tasks"]
     current = {
-        task.name
-        for task in EVERY_TASK
-        if task.name in stored and is_current(stored[task.name], task)
+        task.name for task in TASKS if task.name in stored and is_current(stored[task.name], task)
     }
     return [r for r in document["runs"] if r["task"] in current], document["sources"]
 
@@ -231,7 +226,7 @@ def write(
     learning_rates: tuple[float, ...] = LEARNING_RATES,
 ) -> None:
     """The whole table, atomically: a header, per-task summaries, one line per run."""
-    tasks = [task for task in EVERY_TASK if any(r["task"] == task.name for r in runs)]
+    tasks = [task for task in TASKS if any(r["task"] == task.name for r in runs)]
     used = {task.source.output.name: sources[task.source.output.name] for task in tasks}
     document = {
         "machine": machine(),
@@ -265,23 +260,25 @@ def write(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--tasks", nargs="+", choices=[t.name for t in EVERY_TASK], help="default: TASKS"
-    )
+    parser.add_argument("--tasks", nargs="+", choices=[t.name for t in TASKS], help="default: all")
     parser.add_argument("--seeds", type=int, default=5, help="model seeds per strategy and lr")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--learning-rates", nargs="+", type=float, default=list(LEARNING_RATES))
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, one thread each")
     args = parser.parse_args()
+    if not all(task.available for task in TASKS):
+        parser.error(f"the table holds tasks on the real recordings: none at {REALDATA}")
     learning_rates = tuple(args.learning_rates)
     single_threaded()
     runs, sources = load(args.out)
     done = {(r["task"], r["arm"], r["lr"], r["seed"]) for r in runs}
-    chosen = TASKS if args.tasks is None else [t for t in EVERY_TASK if t.name in args.tasks]
+    chosen = TASKS if args.tasks is None else [t for t in TASKS if t.name in args.tasks]
+    for task in TASKS:  # every source the table names, under its name in this version
+        if task in chosen or any(r["task"] == task.name for r in runs):
+            sources[task.source.output.name] = ensure_source(task)
     spawn = multiprocessing.get_context("spawn")  # workers never inherit a used torch runtime
     with ProcessPoolExecutor(args.jobs, mp_context=spawn, initializer=single_threaded) as pool:
         for task in chosen:
-            sources[task.source.output.name] = ensure_source(task)
             presets = available_presets(make_context(task.base, target_data(task.name)))
             planned = planned_runs(task, presets, args.seeds, learning_rates)
             todo = [r for r in planned if (r["task"], r["arm"], r["lr"], r["seed"]) not in done]

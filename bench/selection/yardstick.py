@@ -39,12 +39,21 @@ class Yardstick:
             self.path.write_text(json.dumps(self.scores, indent=1))
         return self.scores[key][: self.seeds]
 
-    def regret(self, best: float, config: TrialConfig | None, dataset: EEGDataset) -> float:
-        """``best`` minus ``config``'s mean test score on ``dataset`` (the task's target); all
-        of ``best`` where nothing was delivered (a user would have nothing)."""
+    def judge(self, best: float, config: TrialConfig | None, dataset: EEGDataset) -> dict:
+        """What ``config`` scores on ``dataset`` (the task's target) and its config-level regret,
+        ``best`` minus its mean test score: all of ``best`` where nothing was delivered (a user
+        would have nothing)."""
         if config is None:
-            return best
-        return best - statistics.mean(self.test_scores(config, dataset))
+            return {"config_regret": best, "delivered": None}
+        scores = self.test_scores(config, dataset)
+        return {
+            "config_regret": best - statistics.mean(scores),
+            "delivered": {
+                "strategy": config.strategy.kind,
+                "lr": config.optimizer.lr,
+                "test_scores": [round(score, 4) for score in scores],
+            },
+        }
 
 
 def _digest(config: TrialConfig) -> str:
