@@ -8,10 +8,13 @@ the ground truth's grid. The fixed baselines are read from the table: always ful
 always linear probe, and neuralbench's presets × 3 seeds, taking the best mean validation score;
 at config level also the best single strategy across the tasks, chosen in hindsight.
 Beside that strategy-level regret, the config-level one (``yardstick.py``): what each method
-delivers, trained again with 5 seeds and scored on the test split, against the same best.
+delivers, trained again with 5 seeds and scored on the test split, against the same best. On
+tasks with a classical pipeline of their own (SSVEP), the sweep's classical reference is scored
+on the same test split. Every row (task × sweep seed) is written to ``results.json`` as it ends,
+and a rerun resumes from it.
 
-    python -m bench.selection.compare               # every task (about 15 minutes on 2 CPUs)
-    python -m bench.selection.compare --reduced     # two tasks, fewer trials and seeds
+    python -m bench.selection.compare               # 3 sweeps of every task (hours on 2 CPUs)
+    python -m bench.selection.compare --reduced     # one simulated and one real task, 1 sweep
 """
 
 import argparse
@@ -164,18 +167,20 @@ def main() -> None:
         out = args.out or folder / "results.json"
     rows = json.loads(out.read_text()) if out.exists() else []
     done = {(row["task"], row["sweep_seed"]) for row in rows}
-    for task in (t for t in TASKS if t.name in names):
-        if task.target.kind == "epochs" and not REALDATA.exists():
-            print(f"{task.name} left out: the real recordings are not at {REALDATA}")
-            continue
-        todo = [s for s in range(args.sweep_seeds) if (task.name, s) not in done]
-        if not todo:
-            continue
-        if not task.source.output.exists():
-            pretrain(task.source)
-        dataset = task.target.build()  # for the yardstick, once for all of the task's sweeps
-        for sweep_seed in todo:
-            row = compare_task(task, dataset, truth, yardstick, folder, trials, seeds, sweep_seed)
+    chosen = [t for t in TASKS if t.name in names]
+    for task in [t for t in chosen if not t.available]:
+        print(f"{task.name} left out: the real recordings are not at {REALDATA}")
+    datasets: dict[str, EEGDataset] = {}  # for the yardstick, built once per task
+    # every task once, then every task again: a run cut short still covers every task
+    for sweep_seed in range(args.sweep_seeds):
+        for task in (t for t in chosen if t.available and (t.name, sweep_seed) not in done):
+            if not task.source.output.exists():
+                pretrain(task.source)
+            if task.name not in datasets:
+                datasets[task.name] = task.target.build()
+            row = compare_task(
+                task, datasets[task.name], truth, yardstick, folder, trials, seeds, sweep_seed
+            )
             rows.append(row)
             out.write_text(json.dumps(rows, indent=1))
             print(json.dumps(row), flush=True)
