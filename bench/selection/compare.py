@@ -130,6 +130,7 @@ def fixed_baselines(summary: dict) -> dict[str, float]:
 
 
 RESULTS = Path(__file__).parent / "results.json"
+DELIVERED = Path(__file__).parent / "delivered.json"
 REDUCED = ("few_shot", "ssvep_few_shot")
 """``--reduced``: one simulated task and one on real recordings (left out where they are absent)."""
 
@@ -152,19 +153,20 @@ def main() -> None:
     parser.add_argument(
         "--delivered",
         type=Path,
-        default=Path(__file__).parent / "delivered.json",
-        help="the delivered configs' test scores, kept across runs",
+        help=f"the delivered configs' test scores, kept across runs (default: {DELIVERED.name}; "
+        "a temporary file with --reduced)",
     )
     args = parser.parse_args()
-    yardstick = Yardstick(args.delivered)
     truth = json.loads(args.truth.read_text())
     names = args.tasks or list(truth["summary"])
     trials, seeds = args.trials, 2
     folder = Path(tempfile.mkdtemp(prefix="bench_selection_"))
-    out = args.out or RESULTS
-    if args.reduced:
+    out, delivered_scores = args.out or RESULTS, args.delivered or DELIVERED
+    if args.reduced:  # the published files stay as they are
         names, trials, seeds, args.sweep_seeds = list(REDUCED), 10, 1, 1
         out = args.out or folder / "results.json"
+        delivered_scores = args.delivered or folder / "delivered.json"
+    yardstick = Yardstick(delivered_scores)
     rows = json.loads(out.read_text()) if out.exists() else []
     done = {(row["task"], row["sweep_seed"]) for row in rows}
     chosen = [t for t in TASKS if t.name in names]
