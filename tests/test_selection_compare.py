@@ -61,6 +61,7 @@ def test_the_report_recomputes_regrets_hindsight_and_the_runs_within_a_point() -
     text = report(ROWS)
     # (0 + 0.4 + 3 + 80) / 4 points: a sweep that recommends nothing is charged the whole best
     assert "mean regret (points of balanced accuracy): probe-sweep 20.9, random search 5.0" in text
+    assert "| lp_ft (separated), 0.4 / 0.4, 20 % | lora, 5.0 / 6.0, 20 % |" in text  # a, seed 1
     assert "best fixed strategy in hindsight: always lora 0.5 / 0.5" in text
     assert "always full_finetune 1.8 / 3.0" in text  # 1, 2, 3 and 1 points
     assert "probe-sweep: config-level regret ≤ 1 point in 2 of 4 (task, sweep seed) runs" in text

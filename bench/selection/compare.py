@@ -262,8 +262,8 @@ def report(rows: list[dict]) -> str:
     the stored results)."""
     lines: list[str] = []
     lines.append(
-        "| task | best (grid) | probe-sweep: choice, regret, compute | random search | "
-        "always FT | always LP | neuralbench presets |"
+        "| task | best (grid) | probe-sweep: choice (verdict), regret strategy / config, compute "
+        "| random search: the same | always FT | always LP | neuralbench presets |"
     )
     lines.append("| --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
@@ -271,8 +271,9 @@ def report(rows: list[dict]) -> str:
         presets = fixed["neuralbench presets"]
         lines.append(
             f"| {row['task']} | {row['best']} | {ours['strategy']} ({ours['verdict']}), "
-            f"{100 * ours['regret']:.1f}, {100 * ours['compute']:.0f} % | "
-            f"{random['strategy']}, {100 * random['regret']:.1f}, "
+            f"{100 * ours['regret']:.1f} / {100 * ours['config_regret']:.1f}, "
+            f"{100 * ours['compute']:.0f} % | {random['strategy']}, "
+            f"{100 * random['regret']:.1f} / {100 * random['config_regret']:.1f}, "
             f"{100 * random['compute']:.0f} % | {100 * fixed['always full fine-tune']:.1f} | "
             f"{100 * fixed['always linear probe']:.1f} | "
             f"{fixed['neuralbench pick']}, {100 * presets:.1f} |"
@@ -285,7 +286,7 @@ def report(rows: list[dict]) -> str:
         "neuralbench presets": statistics.mean(r["fixed"]["neuralbench presets"] for r in rows),
     }
     lines.append(
-        "mean regret (points of balanced accuracy): "
+        "strategy-level mean regret (points of balanced accuracy): "
         + ", ".join(f"{k} {100 * v:.1f}" for k, v in means.items())
     )
     configs = {
