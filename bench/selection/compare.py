@@ -8,12 +8,12 @@ the ground truth's grid. The fixed baselines are read from the table: always ful
 always linear probe, and neuralbench's presets × 3 seeds, taking the best mean validation score;
 at config level also the best single strategy across the tasks, chosen in hindsight.
 Beside that strategy-level regret, the config-level one (``yardstick.py``): what each method
-delivers, trained again with 5 seeds and scored on the test split, against the same best. On
-tasks with a classical pipeline of their own (SSVEP), the sweep's classical reference is scored
+delivers, trained again with 5 seeds and scored on the test split, against the same best. The
+sweep's classical reference (tangent space; canonical correlation on the SSVEP tasks) is scored
 on the same test split. Every row (task × sweep seed) is written to ``results.json`` as it ends,
 and a rerun resumes from it.
 
-    python -m bench.selection.compare               # 3 sweeps of every task (hours on 2 CPUs)
+    python -m bench.selection.compare               # 3 sweeps of every task (~8 min each, 2 CPUs)
     python -m bench.selection.compare --reduced     # one simulated and one real task, 1 sweep
 """
 
