@@ -13,7 +13,7 @@ sweep's classical reference (tangent space; canonical correlation on the SSVEP t
 on the same test split. Every row (task × sweep seed) is written to ``results.json`` as it ends,
 and a rerun resumes from it.
 
-    python -m bench.selection.compare               # 3 sweeps of every task (~8 min each, 2 CPUs)
+    python -m bench.selection.compare               # 3 sweeps of every task (~7 min each, 2 CPUs)
     python -m bench.selection.compare --reduced     # one simulated and one real task, 1 sweep
 """
 
