@@ -35,6 +35,7 @@ LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 PRESET_SEEDS = 3
 METRIC = "balanced_accuracy"
 DEFAULT_OUT = Path(__file__).parent / "ground_truth.json"
+REALDATA_MARK = "$REALDATA"
 BY_NAME = {task.name: task for task in TASKS}
 
 
@@ -43,8 +44,8 @@ def task_definition(task: SelectionTask) -> dict:
     return {
         "description": task.description,
         "expected_winner": task.expected_winner,
-        "source": task.source.model_dump(mode="json", exclude={"output"}),
-        "base_trial": _without_checkpoint(task.base).model_dump(mode="json"),
+        "source": _portable(task.source.model_dump(mode="json", exclude={"output"})),
+        "base_trial": _portable(_without_checkpoint(task.base).model_dump(mode="json")),
         "strategies": list(task.strategies),
     }
 
@@ -52,13 +53,36 @@ def task_definition(task: SelectionTask) -> dict:
 def is_current(stored: dict, task: SelectionTask) -> bool:
     """Whether runs made under the ``stored`` definition still hold for ``task``: compared as
     validated configs, so that a config field added later with a default does not outdate them."""
-    source = PretrainConfig.model_validate({**stored["source"], "output": task.source.output})
-    base = TrialConfig.model_validate(stored["base_trial"])
+    source = PretrainConfig.model_validate(
+        {**_local(stored["source"]), "output": task.source.output}
+    )
+    base = TrialConfig.model_validate(_local(stored["base_trial"]))
     return (
         stored["strategies"] == list(task.strategies)
         and source == task.source
         and base == _without_checkpoint(task.base)
     )
+
+
+def _portable(value):
+    """``value`` with every path under the real recordings written as ``$REALDATA/...``, so that
+    the table still holds on a machine that keeps the recordings elsewhere (CI does)."""
+    return _rewrite_prefix(value, f"{REALDATA}/", f"{REALDATA_MARK}/")
+
+
+def _local(value):
+    """The inverse of ``_portable`` on this machine."""
+    return _rewrite_prefix(value, f"{REALDATA_MARK}/", f"{REALDATA}/")
+
+
+def _rewrite_prefix(value, old: str, new: str):
+    if isinstance(value, dict):
+        return {key: _rewrite_prefix(item, old, new) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rewrite_prefix(item, old, new) for item in value]
+    if isinstance(value, str) and value.startswith(old):
+        return new + value.removeprefix(old)
+    return value
 
 
 def _without_checkpoint(config: TrialConfig) -> TrialConfig:
