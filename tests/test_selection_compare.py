@@ -70,12 +70,11 @@ def test_the_report_recomputes_regrets_hindsight_and_the_runs_within_a_point() -
 
 
 def test_the_published_table_is_the_report_of_the_stored_results() -> None:
-    """Every task of the ground truth swept, sweep seeds 0, 1, ... in order (the issue asks for 3
-    each; the rows so far are published, and a rerun of compare resumes from them)."""
+    """Every task of the ground truth swept with sweep seeds 0, 1 and 2 (the issue asks for 3)."""
     rows = json.loads(RESULTS.read_text())  # every pick and score of the published runs
     seeds: dict[str, list[int]] = {}
     for row in rows:
         seeds.setdefault(row["task"], []).append(row["sweep_seed"])
     assert set(seeds) == set(json.loads(DEFAULT_OUT.read_text())["tasks"])
-    assert all(found == list(range(len(found))) for found in seeds.values()), seeds
+    assert all(found == [0, 1, 2] for found in seeds.values()), seeds
     assert report(rows) in SELECTION.read_text()
