@@ -22,6 +22,7 @@ import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -64,18 +65,18 @@ def is_current(stored: dict, task: SelectionTask) -> bool:
     )
 
 
-def _portable(value):
+def _portable(value: Any) -> Any:
     """``value`` with every path under the real recordings written as ``$REALDATA/...``, so that
     the table still holds on a machine that keeps the recordings elsewhere (CI does)."""
     return _rewrite_prefix(value, f"{REALDATA}/", f"{REALDATA_MARK}/")
 
 
-def _local(value):
+def _local(value: Any) -> Any:
     """The inverse of ``_portable`` on this machine."""
     return _rewrite_prefix(value, f"{REALDATA_MARK}/", f"{REALDATA}/")
 
 
-def _rewrite_prefix(value, old: str, new: str):
+def _rewrite_prefix(value: Any, old: str, new: str) -> Any:
     if isinstance(value, dict):
         return {key: _rewrite_prefix(item, old, new) for key, item in value.items()}
     if isinstance(value, list):
