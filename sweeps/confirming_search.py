@@ -13,6 +13,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from sweeps import protocol
+from sweeps.learning_rate_choice import with_learning_rate
 from sweeps.protocol import Phase
 from sweeps.ranking import rank_strategies
 from sweeps.saved_state import SavedAsData, State
@@ -21,7 +22,11 @@ from sweeps.wrapping_search import WrappingSearcher, ended_trial
 
 
 def evaluation_config(
-    config: dict[str, Any], fold: int, folds: int, repetition: int
+    config: dict[str, Any],
+    fold: int,
+    folds: int,
+    repetition: int,
+    phase: Phase = Phase.CONFIRMATION,
 ) -> dict[str, Any]:
     """A search trial's Tune config as the evaluation trial of one fold and repetition (fresh
     folds, and the repetition as its model seed), scored on the fold at the epoch its
@@ -39,7 +44,7 @@ def evaluation_config(
         "training": {**training, "patience": patience},
     }
     # the phase as a plain string: Tune saves trial configs pickled, and pickles name classes
-    return {**config, protocol.TRIAL: evaluated, protocol.PHASE: Phase.CONFIRMATION.value}
+    return {**config, protocol.TRIAL: evaluated, protocol.PHASE: phase.value}
 
 
 class ConfirmingSearcher(WrappingSearcher):
@@ -80,21 +85,28 @@ class ConfirmingSearcher(WrappingSearcher):
         return self.queue.pop(0)
 
     def _evaluation_configs(self) -> list[dict[str, Any]]:
-        """Per fold and repetition, every finalist: an interrupted evaluation still pairs up."""
+        """Per fold and repetition, every finalist, then the leading one at each other learning
+        rate: an interrupted evaluation still pairs up."""
         plan = self.confirmation
         ended = list(self.ended.values())
         ranks = rank_strategies(ended, protocol.BEST_VALUE, self.rank_mode, plan.top_k)
-        finalists = [self.ended[rank.best_trial_id] for rank in ranks[: plan.finalists]]
+        finalists = [self.ended[rank.best_trial_id].config for rank in ranks[: plan.finalists]]
+        planned = [(trial, Phase.CONFIRMATION) for trial in finalists]
+        for factor in plan.learning_rate_factors if finalists else []:
+            leader = finalists[0]
+            lr = leader["optimizer"]["lr"] * factor
+            planned.append((with_learning_rate(leader, lr), Phase.LEARNING_RATE))
         return [
             evaluation_config(
-                {protocol.TRIAL: record.config, protocol.CPUS: self._cpus()},
+                {protocol.TRIAL: trial, protocol.CPUS: self._cpus()},
                 fold,
                 plan.folds,
                 repetition,
+                phase,
             )
             for fold in range(plan.folds)
             for repetition in range(1, plan.seeds + 1)  # fresh: the search ran seed 0 by default
-            for record in finalists
+            for trial, phase in planned
         ]
 
     def _cpus(self) -> float:

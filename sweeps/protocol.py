@@ -22,10 +22,12 @@ ENDED = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED)
 
 
 class Phase(StrEnum):
-    """Why a trial ran: the search, or evaluating a finalist on one fold × repetition."""
+    """Why a trial ran: the search, evaluating a finalist on one fold × repetition, or
+    evaluating the leading finalist at another learning rate on the same fold × repetition."""
 
     SEARCH = "search"
     CONFIRMATION = "confirmation"
+    LEARNING_RATE = "learning_rate"
 
 
 # --- the Tune config of a trial ---------------------------------------------------------------

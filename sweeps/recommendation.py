@@ -43,6 +43,7 @@ from sweeps.evidence import (
     paired_difference,
     sampling_floor,
 )
+from sweeps.learning_rate_choice import LearningRateChoice
 
 
 class Verdict(StrEnum):
@@ -157,6 +158,8 @@ class Recommendation:
     gaps: list[str] = field(default_factory=list)
     """Where a finalist's fold scores sit far below its search score: by how much, and why."""
     reference: Reference | None = None
+    learning_rate: LearningRateChoice | None = None
+    """The recommended strategy's learning rate, where others were evaluated on its folds."""
 
     @property
     def answered_by_reference(self) -> bool:
@@ -206,6 +209,8 @@ class Recommendation:
             lines += [f"    {_finalist_line(f)}" for f in self.finalists]
         if self.difference is not None:
             lines.append(f"  difference to {self.runner_up}: {self.difference.text(signed=True)}")
+        if self.learning_rate is not None:
+            lines.append(f"  {self.learning_rate.text()}")
         lines += [f"  {gap}" for gap in self.gaps]
         if self.test_metrics:
             lines.append(f"  held-out test: {_test_text(self.test_metrics)}")
@@ -247,6 +252,9 @@ class Recommendation:
         difference = values["difference"] and Interval(**values["difference"])
         verdict = Verdict(values["verdict"])
         reference = values.get("reference") and Reference.from_dict(values["reference"])
+        learning_rate = values.get("learning_rate") and LearningRateChoice.from_dict(
+            values["learning_rate"]
+        )
         return cls(
             **{
                 **values,
@@ -254,6 +262,7 @@ class Recommendation:
                 "finalists": finalists,
                 "difference": difference,
                 "reference": reference,
+                "learning_rate": learning_rate,
             }
         )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from probe_core.classical import ReferenceScores
 from sweeps.evaluation import Evaluation, read_evaluation
+from sweeps.learning_rate_choice import choose_learning_rate
 from sweeps.ledger import TrialRecord
 from sweeps.protocol import ENDED, TrialStatus
 from sweeps.ranking import StrategyRank, format_leaderboard, leaderboard, rank_strategies
@@ -69,11 +70,13 @@ def conclude(
     chance: float,
     search_trained: int,
     reference: ReferenceScores | None = None,
+    learning_rate_trials: list[TrialRecord] | None = None,
 ) -> Conclusion:
     """Rank the ``searched`` trials and recommend a strategy from the ``confirmed`` ones (the
-    finalists' evaluation trials), none when no trial reported; hold the classical
-    ``reference`` against them. ``chance``: the metric's chance level on the whole data;
-    ``search_trained``: a search trial's training examples."""
+    finalists' evaluation trials), none when no trial reported, and its learning rate from the
+    ``learning_rate_trials`` (the leader's evaluation at other learning rates); hold the
+    classical ``reference`` against them. ``chance``: the metric's chance level on the whole
+    data; ``search_trained``: a search trial's training examples."""
     board = leaderboard(searched, metric, mode)
     ranks = rank_strategies(searched, metric, mode, plan.top_k)
     counts = {status: sum(r.status == status for r in searched) for status in ENDED}
@@ -107,6 +110,19 @@ def conclude(
             recommendation, ranks, searched, confirmed, mode=mode, search_trained=search_trained
         )
         recommendation.gaps = [gap.text() for gap in gaps]
+        if recommendation.strategy is not None:
+            best = next(r for r in ranks if r.strategy == recommendation.strategy)
+            searched_lr = next(
+                r.config["optimizer"]["lr"] for r in searched if r.trial_id == best.best_trial_id
+            )
+            recommendation.learning_rate = choose_learning_rate(
+                recommendation.strategy,
+                searched_lr,
+                evaluation,
+                learning_rate_trials or [],
+                metric.removeprefix("val_"),
+                mode,
+            )
     if recommendation is not None and reference is not None:
         scored = metric.removeprefix("val_")
         scores = {

@@ -75,11 +75,24 @@ class Confirmation(_Config):
     """A difference of the metric that counts as a tie (when within noise too): then the
     cheaper finalist is recommended."""
     top_k: pydantic.PositiveInt = 3  # strategies are ranked by best and top-k mean
+    learning_rate_factors: list[pydantic.PositiveFloat] = []
+    """The leading finalist's best config is also evaluated at its learning rate times each
+    factor, on the same folds and repetitions (e.g. ``[0.3, 3]``). When it is the one
+    recommended, the learning rate with the best mean over those folds is the one delivered
+    (``best_config.yaml``): a search of a few trials per strategy rarely lands on the best
+    one. Empty: the search's learning rate is delivered."""
+
+    @pydantic.field_validator("learning_rate_factors")
+    @classmethod
+    def _not_one(cls, factors: list[float]) -> list[float]:
+        if 1.0 in factors or len(set(factors)) < len(factors):
+            raise ValueError("distinct factors other than 1 (1 is the finalist itself)")
+        return factors
 
     @property
     def trials(self) -> int:
         """Evaluation trials at most (fewer when fewer strategies reported)."""
-        return self.finalists * self.folds * self.seeds
+        return (self.finalists + len(self.learning_rate_factors)) * self.folds * self.seeds
 
 
 class Checkpoints(_Config):

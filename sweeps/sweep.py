@@ -29,6 +29,7 @@ from sweeps.cpu_plan import plan_cpus
 from sweeps.errors import SweepError
 from sweeps.final_fit import final_fit
 from sweeps.interrupts import raise_if_interrupted
+from sweeps.learning_rate_choice import with_learning_rate
 from sweeps.ledger import Ledger
 from sweeps.outbox import Outbox, describe_unsent
 from sweeps.process import configure_process
@@ -275,6 +276,7 @@ class SweepRun:
             chance=chance_level(spec.trial.training.metric, self.class_counts),
             search_trained=self.search_trained,
             reference=reference,
+            learning_rate_trials=ledger.of_phase(Phase.LEARNING_RATE),
         )
         log.info(conclusion.counts_line())
         if conclusion.board:
@@ -283,6 +285,9 @@ class SweepRun:
         if conclusion.result:
             best = ledger.trials[conclusion.best_trial_id].config
             checkpoint = directory.trial_checkpoint(conclusion.best_trial_id, CHECKPOINT_FILE)
+            choice = conclusion.recommendation and conclusion.recommendation.learning_rate
+            if choice and choice.chosen != choice.searched:  # trained again at that rate
+                best, checkpoint = with_learning_rate(best, choice.chosen), None
             final = final_fit(spec, best, self.data_ref, checkpoint)
             assert conclusion.recommendation is not None  # ``conclusion.result`` says so
             conclusion.recommendation.test_metrics = final.evaluation.test_metrics

@@ -21,8 +21,9 @@ from sweeps.trainable import CHECKPOINT_FILE
 @pytest.fixture(scope="module")
 def finished_sweep(ray_cluster, tmp_path_factory, pretrained_shallow):
     """An 8-trial ASHA sweep run one trial at a time (a deterministic order, so the pruning
-    is too), with the finalists' evaluation, through the CLI and the cluster's address: a
-    pretrained backbone adapted to new subjects of its population, which it can learn."""
+    is too), with the finalists' evaluation (the leader's also at other learning rates),
+    through the CLI and the cluster's address: a pretrained backbone adapted to new subjects
+    of its population, which it can learn."""
     tmp = tmp_path_factory.mktemp("sweep")
     spec = small_spec(
         tmp,
@@ -37,7 +38,7 @@ def finished_sweep(ray_cluster, tmp_path_factory, pretrained_shallow):
         num_samples=8,
         max_concurrent=1,
         scheduler={"kind": "asha", "grace_period": 1, "reduction_factor": 2},
-        confirmation={"seeds": 1, "folds": 3},
+        confirmation={"seeds": 1, "folds": 3, "learning_rate_factors": [0.1, 3]},
         tracking={"register_model": "probe-sweep-test"},
         checkpoints={"every_epochs": 2},
     )
@@ -58,8 +59,10 @@ def test_every_trial_is_one_child_run_under_one_parent(finished_sweep) -> None:
     search = [c for c in children if c.data.tags["phase"] == "search"]
     confirmation = [c for c in children if c.data.tags["phase"] == "confirmation"]
     assert len(search) == 8 and len(confirmation) == 2 * 3  # two finalists × 3 folds × 1 seed
+    rates = [c for c in children if c.data.tags["phase"] == "learning_rate"]
+    assert len(rates) == 2 * 3  # the leader at 2 other learning rates × 3 folds × 1 seed
     (reference,) = [c for c in children if c.data.tags["phase"] == "classical_reference"]
-    assert len(children) == 8 + 6 + 1
+    assert len(children) == 8 + 6 + 6 + 1
     folds = MlflowClient(spec.tracking.uri).get_metric_history(
         reference.info.run_id, "fold_balanced_accuracy"
     )
@@ -165,6 +168,45 @@ def test_report_recommendation_and_best_config(finished_sweep) -> None:
         assert section.count("<img class=half") in (0, 2), section[:80]
 
 
+def test_the_leaders_other_learning_rates_choose_the_delivered_one(finished_sweep) -> None:
+    """Recomputed from the ledger: the leading finalist's best config at each other learning
+    rate, paired with its fold scores at the search's; the best gain (if above 0) is the
+    learning rate of best_config.yaml and of the test, and the text says which."""
+    _, sweep_dir = finished_sweep
+    recommendation = json.loads((sweep_dir / "report.json").read_text())["recommendation"]
+    ledger = Ledger(sweep_dir / "trials.jsonl")
+    others = ledger.of_phase("learning_rate")
+    (leader,) = {r.strategy for r in others}
+    best = TrialConfig.load(sweep_dir / "best_config.yaml")
+    choice = recommendation["learning_rate"]
+    if recommendation["strategy"] != leader:  # the runner-up keeps the search's rate
+        assert choice is None
+        return
+    searched = choice["searched"]
+    assert choice["learning_rates"] == pytest.approx([searched * 0.1, searched * 3])
+
+    def scores(records) -> dict:
+        return {
+            (r.config["split"]["fold"], r.config["seed"]): r.history[-1]["fold_balanced_accuracy"]
+            for r in records
+            if r.strategy == leader and r.status == "FINISHED"
+        }
+
+    at_search = scores(ledger.of_phase("confirmation"))
+    gains = {}
+    for lr, found in zip(choice["learning_rates"], choice["differences"], strict=True):
+        mine = scores(r for r in others if r.config["optimizer"]["lr"] == lr)
+        shared = set(mine) & set(at_search)
+        assert found["n"] == len(shared) == 3
+        gains[lr] = sum(mine[k] - at_search[k] for k in shared) / len(shared)
+        assert found["mean"] == pytest.approx(gains[lr])
+    top = max(gains, key=gains.get)
+    assert choice["chosen"] == (top if gains[top] > 0 else searched)
+    assert best.optimizer.lr == choice["chosen"]
+    text = (sweep_dir / "recommendation.txt").read_text()
+    assert f"  learning rate {choice['chosen']:.2g} delivered" in text
+
+
 def test_a_task_with_nothing_to_learn_recommends_nothing(ray_cluster, tmp_path, capsys) -> None:
     """Every epoch the same signal: no strategy can beat chance, and the sweep says so, exits
     3 and writes no best config or model."""
@@ -222,14 +264,23 @@ def test_trials_checkpoint_every_n_epochs_and_at_their_end(finished_sweep) -> No
 
 
 def test_train_best_config_reproduces_the_best_trial(finished_sweep, capsys) -> None:
+    """The search's config trains as its trial did; ``probe-sweep train`` trains the delivered
+    one (at another learning rate where the evaluation chose one) as ``run_trial`` does."""
     spec, sweep_dir = finished_sweep
-    best = TrialConfig.load(sweep_dir / "best_config.yaml")
+    delivered = TrialConfig.load(sweep_dir / "best_config.yaml")
+    choice = json.loads((sweep_dir / "report.json").read_text())["recommendation"]["learning_rate"]
+    lr = choice["searched"] if choice else delivered.optimizer.lr
+    best = delivered.model_copy(
+        update={"optimizer": delivered.optimizer.model_copy(update={"lr": lr})}
+    )
     ledger = Ledger(sweep_dir / "trials.jsonl")
     record = next(r for r in ledger.of_phase("search") if r.config == best.model_dump(mode="json"))
     expected = record.best("val_balanced_accuracy", "max")
     result = run_trial(best)
     if len(record.history) == best.training.max_epochs:
         assert result.val_metrics["balanced_accuracy"] == expected
+    if best != delivered:
+        result = run_trial(delivered)
     capsys.readouterr()
     assert main(["train", str(sweep_dir / "best_config.yaml")]) == 0
     out = capsys.readouterr().out
