@@ -49,11 +49,16 @@ def sweep_spec(
     with_reference: bool = True,
 ) -> SweepSpec:
     """The task as a user would sweep it: its target data and base trial, every strategy, and
-    the finalists evaluated on 3 folds × ``seeds`` (none with 0); ``sweep_seed`` seeds the
-    sampler (which trials, in which order); the classical reference beside them unless
-    ``with_reference`` is off."""
+    the finalists evaluated on 3 folds × ``seeds`` (none with 0), the leading one also at a
+    third and three times its learning rate; ``sweep_seed`` seeds the sampler (which trials,
+    in which order); the classical reference beside them unless ``with_reference`` is off."""
     base = task.base.model_dump(mode="json", exclude={"data"})
-    confirmation = {"finalists": 2, "folds": 3, "seeds": seeds}
+    confirmation = {
+        "finalists": 2,
+        "folds": 3,
+        "seeds": seeds,
+        "learning_rate_factors": [0.3, 3.0],
+    }
     return SweepSpec.model_validate(
         {
             "name": f"{task.name}-{sampler}-{sweep_seed}",
