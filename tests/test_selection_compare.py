@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.selection.compare import RESULTS, family_agreement, report  # noqa: E402  (not installed)
 from bench.selection.ground_truth import DEFAULT_OUT  # noqa: E402
@@ -78,3 +80,20 @@ def test_the_published_table_is_the_report_of_the_stored_results() -> None:
     assert set(seeds) == set(json.loads(DEFAULT_OUT.read_text())["tasks"])
     assert all(found == [0, 1, 2] for found in seeds.values()), seeds
     assert report(rows) in SELECTION.read_text()
+
+
+def test_rows_of_another_learning_rate_plan_are_never_mixed_in(tmp_path, monkeypatch) -> None:
+    """A table made without the leader's other learning rates is not resumed with them (its
+    rows would be mixed with rows of another method)."""
+    from bench.selection import compare
+
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps(ROWS))  # made before the option: no factors
+    monkeypatch.setattr(sys, "argv", ["compare", "--out", str(out), "--tasks", "a"])
+    with pytest.raises(SystemExit) as stopped:
+        compare.main()
+    assert str(stopped.value) == (
+        f"{out}: its rows were made with --learning-rate-factors (none), not 0.3 3.0: pass "
+        "those to resume it, or --out for a new file"
+    )
+    assert json.loads(out.read_text()) == ROWS  # nothing lost

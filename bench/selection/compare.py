@@ -20,9 +20,11 @@ and a rerun resumes from it.
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.selection.decisive import family
@@ -36,6 +38,7 @@ from sweeps.sweep import SweepOutcome, run_sweep
 
 warnings.filterwarnings("ignore")
 REGRET_TARGET = 0.01
+LEARNING_RATE_FACTORS = (0.3, 3.0)
 COMPUTE_TARGET = 0.25
 
 
@@ -47,17 +50,19 @@ def sweep_spec(
     seeds: int,
     sweep_seed: int = 0,
     with_reference: bool = True,
+    learning_rate_factors: Sequence[float] = (),
 ) -> SweepSpec:
     """The task as a user would sweep it: its target data and base trial, every strategy, and
-    the finalists evaluated on 3 folds × ``seeds`` (none with 0), the leading one also at a
-    third and three times its learning rate; ``sweep_seed`` seeds the sampler (which trials,
-    in which order); the classical reference beside them unless ``with_reference`` is off."""
+    the finalists evaluated on 3 folds × ``seeds`` (none with 0), the leading one also at its
+    learning rate times each of ``learning_rate_factors``; ``sweep_seed`` seeds the sampler
+    (which trials, in which order); the classical reference beside them unless
+    ``with_reference`` is off."""
     base = task.base.model_dump(mode="json", exclude={"data"})
     confirmation = {
         "finalists": 2,
         "folds": 3,
         "seeds": seeds,
-        "learning_rate_factors": [0.3, 3.0],
+        "learning_rate_factors": list(learning_rate_factors),
     }
     return SweepSpec.model_validate(
         {
@@ -150,6 +155,16 @@ def main() -> None:
         "--reduced", action="store_true", help=f"{' and '.join(REDUCED)}, 10 trials, 1 sweep"
     )
     parser.add_argument(
+        "--learning-rate-factors",
+        nargs="*",
+        type=float,
+        default=list(LEARNING_RATE_FACTORS),
+        metavar="FACTOR",
+        help="the leader's other learning rates, as factors of its own (default: "
+        f"{' '.join(map(str, LEARNING_RATE_FACTORS))}; none: the search's learning rate only, "
+        "as the published table before 2026-12-03 was made)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help=f"every row, written after each and resumed from (default: {RESULTS.name}; "
@@ -173,6 +188,14 @@ def main() -> None:
         delivered_scores = args.delivered or folder / "delivered.json"
     yardstick = Yardstick(delivered_scores)
     rows = json.loads(out.read_text()) if out.exists() else []
+    factors = args.learning_rate_factors
+    made = {tuple(row.get("learning_rate_factors", [])) for row in rows}
+    if made - {tuple(factors)}:
+        found = " or ".join(_factors_text(f) for f in sorted(made))
+        sys.exit(
+            f"{out}: its rows were made with --learning-rate-factors {found}, not "
+            f"{_factors_text(factors)}: pass those to resume it, or --out for a new file"
+        )
     done = {(row["task"], row["sweep_seed"]) for row in rows}
     chosen = [t for t in TASKS if t.name in names]
     for task in [t for t in chosen if not t.available]:
@@ -186,12 +209,24 @@ def main() -> None:
             if task.name not in datasets:
                 datasets[task.name] = task.target.build()
             row = compare_task(
-                task, datasets[task.name], truth, yardstick, folder, trials, seeds, sweep_seed
+                task,
+                datasets[task.name],
+                truth,
+                yardstick,
+                folder,
+                trials,
+                seeds,
+                sweep_seed,
+                factors,
             )
             rows.append(row)
             out.write_text(json.dumps(rows, indent=1))
             print(json.dumps(row), flush=True)
     print(report(rows))
+
+
+def _factors_text(factors: Sequence[float]) -> str:
+    return " ".join(map(str, factors)) or "(none)"
 
 
 def compare_task(
@@ -203,6 +238,7 @@ def compare_task(
     trials: int,
     seeds: int,
     sweep_seed: int,
+    learning_rate_factors: list[float],
 ) -> dict:
     """One sweep of ``task`` and random search with as many trials, each with ``sweep_seed``,
     and the fixed baselines: their picks, regrets and compute."""
@@ -212,8 +248,11 @@ def compare_task(
         "task": task.name,
         "sweep_seed": sweep_seed,
         "grid_epochs": grid_epochs(truth, task.name),
+        "learning_rate_factors": learning_rate_factors,
     }
-    ours = sweep_spec(task, folder, "tpe", trials, seeds, sweep_seed)
+    ours = sweep_spec(
+        task, folder, "tpe", trials, seeds, sweep_seed, learning_rate_factors=learning_rate_factors
+    )
     outcome = run_sweep(ours)
     chosen = outcome.recommendation.strategy if outcome.recommendation else None
     row["probe-sweep"] = {
