@@ -82,6 +82,19 @@ def test_the_published_table_is_the_report_of_the_stored_results() -> None:
     assert report(rows) in SELECTION.read_text()
 
 
+def test_the_learning_rate_pilot_is_the_report_of_its_stored_rows() -> None:
+    """The pilot of ``learning_rate_factors`` (docs/SELECTION.md): every row made with the
+    leader at a third and three times its learning rate, sweep seeds 0, 1 and 2 of each of its
+    tasks, and its published block the report of those rows."""
+    rows = json.loads(RESULTS.with_name("results_learning_rate.json").read_text())
+    assert {tuple(row["learning_rate_factors"]) for row in rows} == {(0.3, 3.0)}
+    seeds: dict[str, list[int]] = {}
+    for row in rows:
+        seeds.setdefault(row["task"], []).append(row["sweep_seed"])
+    assert len(seeds) >= 3 and all(sorted(found) == [0, 1, 2] for found in seeds.values())
+    assert report(rows) in SELECTION.read_text()
+
+
 def test_rows_of_another_learning_rate_plan_are_never_mixed_in(tmp_path, monkeypatch) -> None:
     """A table made without the leader's other learning rates is not resumed with them (its
     rows would be mixed with rows of another method)."""
