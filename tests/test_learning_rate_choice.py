@@ -7,7 +7,6 @@ import math
 import pytest
 
 from sweeps import protocol
-from sweeps.confirming_search import ConfirmingSearcher
 from sweeps.evaluation import Evaluation
 from sweeps.evidence import paired_difference
 from sweeps.learning_rate_choice import LearningRateChoice, choose_learning_rate
@@ -31,12 +30,15 @@ def _at(strategy: str, lr: float, scores: list[float | None]) -> list[TrialRecor
             "split": {"fold": fold, "folds": 3, "repetition": repetition},
         }
         failed = score is None
-        history = [] if failed else [{protocol.FOLD + "balanced_accuracy": score}]
-        status = TrialStatus.FAILED if failed else TrialStatus.FINISHED
         records.append(
-            TrialRecord(f"{strategy}{lr}{fold}{repetition}", Phase.LEARNING_RATE, config)
+            TrialRecord(
+                f"{strategy}{lr}{fold}{repetition}",
+                Phase.LEARNING_RATE,
+                config,
+                status=TrialStatus.FAILED if failed else TrialStatus.FINISHED,
+                history=[] if failed else [{protocol.FOLD + "balanced_accuracy": score}],
+            )
         )
-        records[-1].status, records[-1].history = status, history
     return records
 
 
@@ -88,48 +90,6 @@ def test_nothing_is_chosen_when_the_verdict_picked_another_finalist() -> None:
     """The other rates were the leader's; the recommended runner-up keeps its own."""
     assert _choose(_at("linear_probe", 3e-3, [0.9] * 6)) is None
     assert _choose([]) is None
-
-
-def test_the_leader_alone_is_evaluated_at_each_other_rate_on_the_same_folds() -> None:
-    plan = Confirmation(folds=3, seeds=2, finalists=2, learning_rate_factors=[0.3, 3])
-    assert plan.trials == (2 + 2) * 3 * 2
-    searcher = ConfirmingSearcher.__new__(ConfirmingSearcher)
-    searcher.confirmation, searcher.rank_mode = plan, "max"
-    searcher.configs = {"t": {protocol.CPUS: 1}}
-    trial = {
-        "seed": 0,
-        "split": {"seed": 0},
-        "training": {"max_epochs": 20, "patience": 5},
-        "optimizer": {"lr": 1e-3},
-    }
-    searcher.ended = {
-        name: TrialRecord(
-            name,
-            Phase.SEARCH,
-            {**trial, "strategy": {"kind": name}},
-            history=[{protocol.BEST_VALUE: value}],
-        )
-        for name, value in (("lora", 0.9), ("mlp_probe", 0.8), ("linear_probe", 0.7))
-    }
-    planned = [
-        (
-            c[protocol.PHASE],
-            c[protocol.TRIAL]["strategy"]["kind"],
-            c[protocol.TRIAL]["optimizer"]["lr"],
-            c[protocol.TRIAL]["split"]["fold"],
-            c[protocol.TRIAL]["split"]["repetition"],
-        )
-        for c in searcher._evaluation_configs()
-    ]
-    assert planned[:4] == [
-        ("confirmation", "lora", 1e-3, 0, 1),
-        ("confirmation", "mlp_probe", 1e-3, 0, 1),
-        ("learning_rate", "lora", 3e-4, 0, 1),
-        ("learning_rate", "lora", 3e-3, 0, 1),
-    ]
-    assert len(planned) == plan.trials
-    rates = {(p[1], p[2]) for p in planned if p[0] == "learning_rate"}
-    assert {(s, round(lr, 12)) for s, lr in rates} == {("lora", 3e-4), ("lora", 3e-3)}
 
 
 def test_a_factor_of_one_or_a_repeated_factor_is_refused() -> None:

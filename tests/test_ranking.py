@@ -143,6 +143,38 @@ def test_the_finalists_are_evaluated_on_every_fold_and_repetition_after_the_sear
     assert restored.inner.completed == ["r1", "s1", "s2", "s3"]  # the study never sees "e0"
 
 
+def test_the_leader_alone_is_evaluated_at_each_other_learning_rate_on_the_same_folds() -> None:
+    configs = [_config(s) for s in ("lora", "mlp_probe", "linear_probe")]
+    for config in configs:
+        config[protocol.TRIAL]["optimizer"] = {"lr": 1e-3}
+    plan = Confirmation(folds=3, seeds=2, finalists=2, learning_rate_factors=[0.3, 3])
+    searcher = ConfirmingSearcher(Scripted(configs), n_search=3, confirmation=plan, mode="max")
+    for trial_id, value in (("a", 0.9), ("b", 0.8), ("c", 0.7)):
+        searcher.suggest(trial_id)
+        searcher.on_trial_complete(trial_id, _ended(value))
+    evaluations = [searcher.suggest(f"e{i}") for i in range(plan.trials)]
+    assert searcher.suggest("last") == Searcher.FINISHED and plan.trials == (2 + 2) * 3 * 2
+    planned = [
+        (
+            c[protocol.PHASE],
+            c[protocol.TRIAL]["strategy"]["kind"],
+            round(c[protocol.TRIAL]["optimizer"]["lr"], 12),
+            c[protocol.TRIAL]["split"]["fold"],
+            c[protocol.TRIAL]["split"]["repetition"],
+        )
+        for c in evaluations
+    ]
+    assert planned[:4] == [
+        ("confirmation", "lora", 1e-3, 0, 1),
+        ("confirmation", "mlp_probe", 1e-3, 0, 1),
+        ("learning_rate", "lora", 3e-4, 0, 1),
+        ("learning_rate", "lora", 3e-3, 0, 1),
+    ]
+    assert sorted(p[1:] for p in planned if p[0] == "learning_rate") == sorted(
+        ("lora", lr, f, r) for lr in (3e-4, 3e-3) for f in range(3) for r in (1, 2)
+    )
+
+
 def test_an_evaluation_without_patience_of_its_own_stops_after_a_quarter_of_its_epochs() -> None:
     config = _config("lora")
     config[protocol.TRIAL]["training"] = {"max_epochs": 20, "patience": None}
