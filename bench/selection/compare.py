@@ -38,8 +38,11 @@ from sweeps.sweep import SweepOutcome, run_sweep
 
 warnings.filterwarnings("ignore")
 REGRET_TARGET = 0.01
-LEARNING_RATE_FACTORS = (0.3, 3.0)
 COMPUTE_TARGET = 0.25
+LEARNING_RATE_FACTORS = (
+    0.3,
+    3.0,
+)  # the leader's other learning rates (``--learning-rate-factors``)
 
 
 def sweep_spec(
