@@ -39,10 +39,8 @@ from sweeps.sweep import SweepOutcome, run_sweep
 warnings.filterwarnings("ignore")
 REGRET_TARGET = 0.01
 COMPUTE_TARGET = 0.25
-LEARNING_RATE_FACTORS = (
-    0.3,
-    3.0,
-)  # the leader's other learning rates (``--learning-rate-factors``)
+# the leader's other learning rates, as factors of its own (``--learning-rate-factors``)
+LEARNING_RATE_FACTORS = (0.3, 3.0)
 
 
 def sweep_spec(
