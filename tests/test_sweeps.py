@@ -203,6 +203,8 @@ def test_the_leaders_other_learning_rates_choose_the_delivered_one(finished_swee
     top = max(gains, key=gains.get)
     assert choice["chosen"] == (top if gains[top] > 0 else searched)
     assert best.optimizer.lr == choice["chosen"]
+    # the delivered config learnt: its held-out test is above chance (2 classes)
+    assert recommendation["test_metrics"]["balanced_accuracy"] > recommendation["chance"] == 0.5
     text = (sweep_dir / "recommendation.txt").read_text()
     assert f"  learning rate {choice['chosen']:.2g} delivered" in text
 
