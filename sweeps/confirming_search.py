@@ -2,7 +2,9 @@
 
 The searcher proposes ``n_search`` trials (the ``--auto`` race's among them); once they have
 all ended it ranks the strategies and proposes the evaluation trials: the best config of each
-finalist strategy on every cross-validation fold × repetition. One Tune run means one set of
+finalist strategy on every cross-validation fold × repetition; once those have ended, with
+``confirmation.learning_rate_factors``, the recommended finalist's config at other learning
+rates on the same folds and repetitions. One Tune run means one set of
 reused trial actors: a second run would start new processes, each paying seconds of imports.
 Evaluation trials report their value under another name than the searched metric, so neither the
 scheduler nor the Optuna study sees them.
@@ -14,11 +16,16 @@ from ray.tune.search import Searcher
 
 from sweeps import protocol
 from sweeps.learning_rate_choice import with_learning_rate
-from sweeps.protocol import Phase
-from sweeps.ranking import rank_strategies
-from sweeps.saved_state import SavedAsData, State
+from sweeps.ledger import TrialRecord
+from sweeps.protocol import Phase, TrialStatus
+from sweeps.ranking import StrategyRank, leaderboard, rank_strategies
+from sweeps.report import costs_of, judge_finalists
+from sweeps.saved_state import SavedAsData, State, records_of, records_state
 from sweeps.spec import Confirmation
 from sweeps.wrapping_search import WrappingSearcher, ended_trial
+
+COSTS = (protocol.TRAINABLE_PARAMS, "epoch_time")
+"""What a search trial reports each epoch that the verdict's cheaper-of-two rule reads."""
 
 
 def evaluation_config(
@@ -48,26 +55,51 @@ def evaluation_config(
 
 
 class ConfirmingSearcher(WrappingSearcher):
+    """The search's trials, then the finalists' evaluation trials, then, with
+    ``learning_rate_factors``, the recommended finalist's at its other learning rates: planned
+    once the evaluation has ended, from the verdict the sweep's report will give on it."""
+
     def __init__(
         self,
         inner: SavedAsData,
         n_search: int,
         confirmation: Confirmation,
+        *,
+        metric: str,
         mode: str,
+        chance: float,
     ) -> None:
         super().__init__(inner)
         self.n_search = n_search
         self.confirmation = confirmation
-        self.rank_mode = mode
+        # the spec's metric, as the verdict reads it (Tune's own ``metric`` is the searched one)
+        self.verdict_metric, self.rank_mode, self.chance = metric, mode, chance
         # configs: the search trials' Tune configs
-        self.queue: list[dict[str, Any]] | None = None
+        self.queue: list[dict[str, Any]] | None = None  # evaluation trials not yet proposed
+        self.evaluating: dict[str, dict[str, Any]] = {}  # those proposed, by trial id
+        self.evaluated: dict[str, TrialRecord] = {}  # and their ends
+        self.rates_planned = not confirmation.learning_rate_factors
+        self.epochs: dict[str, list[dict[str, Any]]] = {}  # the search trials' costs per epoch
 
     def state(self) -> State:
-        return {**super().state(), "queue": self.queue}
+        return {
+            **super().state(),
+            "queue": self.queue,
+            "evaluating": self.evaluating,
+            "evaluated": records_state(self.evaluated),
+            "rates_planned": self.rates_planned,
+            "epochs": self.epochs,
+        }
 
     def load(self, state: State) -> None:
         super().load(state)
         self.queue = state["queue"]
+        # a state saved before 2026-12-03 planned every evaluation trial at once, rates included
+        planned_at_once = self.queue is not None and "rates_planned" not in state
+        self.rates_planned = planned_at_once or state.get("rates_planned", self.rates_planned)
+        self.evaluating = state.get("evaluating", {})
+        self.evaluated = records_of(state.get("evaluated", {}))
+        self.epochs = state.get("epochs", {})
 
     # ray's stub omits Searcher.FINISHED, a str that suggest may return
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
@@ -79,23 +111,52 @@ class ConfirmingSearcher(WrappingSearcher):
         if any(trial_id not in self.ended for trial_id in self.configs):
             return None  # wait for the search to end before ranking
         if self.queue is None:
-            self.queue = self._evaluation_configs()
+            self.queue = self._on_every_fold(self._finalists(), Phase.CONFIRMATION)
+        if not self.queue and not self.rates_planned:
+            if len(self.evaluated) < len(self.evaluating):
+                return None  # wait for the evaluation to end before its verdict
+            self.queue, self.rates_planned = self._other_learning_rates(), True
         if not self.queue:
             return Searcher.FINISHED
-        return self.queue.pop(0)
+        self.evaluating[trial_id] = self.queue.pop(0)
+        return self.evaluating[trial_id]
 
-    def _evaluation_configs(self) -> list[dict[str, Any]]:
-        """Per fold and repetition, every finalist, then the leading one at each other learning
-        rate: an interrupted evaluation still pairs up."""
+    def _ranks(self) -> list[StrategyRank]:
+        ended, top_k = list(self.ended.values()), self.confirmation.top_k
+        return rank_strategies(ended, protocol.BEST_VALUE, self.rank_mode, top_k)
+
+    def _finalists(self) -> list[dict[str, Any]]:
+        """The best search config of each finalist strategy, the best first."""
+        ranks = self._ranks()[: self.confirmation.finalists]
+        return [self.ended[rank.best_trial_id].config for rank in ranks]
+
+    def _other_learning_rates(self) -> list[dict[str, Any]]:
+        """The recommended finalist's config at its learning rate times each factor (none when
+        nothing is recommended)."""
+        board = leaderboard(list(self.ended.values()), protocol.BEST_VALUE, self.rank_mode)
+        confirmed = [r for r in self.evaluated.values() if r.phase == Phase.CONFIRMATION]
+        _, verdict = judge_finalists(
+            confirmed,
+            costs_of(board, self._ranks()),
+            plan=self.confirmation,
+            metric=self.verdict_metric,
+            mode=self.rank_mode,
+            chance=self.chance,
+        )
+        chosen = [c for c in self._finalists() if c["strategy"]["kind"] == verdict.strategy]
+        return self._on_every_fold(
+            [
+                with_learning_rate(config, config["optimizer"]["lr"] * factor)
+                for config in chosen
+                for factor in self.confirmation.learning_rate_factors
+            ],
+            Phase.LEARNING_RATE,
+        )
+
+    def _on_every_fold(self, trials: list[dict[str, Any]], phase: Phase) -> list[dict[str, Any]]:
+        """``trials`` as evaluation trials, per fold and repetition: an interrupted evaluation
+        still pairs up."""
         plan = self.confirmation
-        ended = list(self.ended.values())
-        ranks = rank_strategies(ended, protocol.BEST_VALUE, self.rank_mode, plan.top_k)
-        finalists = [self.ended[rank.best_trial_id].config for rank in ranks[: plan.finalists]]
-        planned = [(trial, Phase.CONFIRMATION) for trial in finalists]
-        for factor in plan.learning_rate_factors if finalists else []:
-            leader = finalists[0]
-            lr = leader["optimizer"]["lr"] * factor
-            planned.append((with_learning_rate(leader, lr), Phase.LEARNING_RATE))
         return [
             evaluation_config(
                 {protocol.TRIAL: trial, protocol.CPUS: self._cpus()},
@@ -106,7 +167,7 @@ class ConfirmingSearcher(WrappingSearcher):
             )
             for fold in range(plan.folds)
             for repetition in range(1, plan.seeds + 1)  # fresh: the search ran seed 0 by default
-            for trial, phase in planned
+            for trial in trials
         ]
 
     def _cpus(self) -> float:
@@ -116,12 +177,25 @@ class ConfirmingSearcher(WrappingSearcher):
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if trial_id in self.configs:
             self.inner.on_trial_result(trial_id, result)
+            costs = {k: result[k] for k in COSTS if k in result}
+            self.epochs.setdefault(trial_id, []).append(costs)
 
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
+        if trial_id in self.evaluating:
+            config = self.evaluating[trial_id]
+            self.evaluated[trial_id] = TrialRecord(
+                trial_id,
+                Phase(config[protocol.PHASE]),
+                config[protocol.TRIAL],
+                status=TrialStatus.FAILED if error else TrialStatus.FINISHED,
+                history=[] if error or result is None else [result],
+            )
         if trial_id not in self.configs:
             return
         self.inner.on_trial_complete(trial_id, result=result, error=error)
         trial = self.configs[trial_id][protocol.TRIAL]
-        self.ended[trial_id] = ended_trial(trial_id, trial, result, error)
+        self.ended[trial_id] = ended_trial(
+            trial_id, trial, result, error, self.epochs.pop(trial_id, [])
+        )

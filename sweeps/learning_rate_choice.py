@@ -3,9 +3,9 @@ that scored better on the same folds (``Confirmation.learning_rate_factors``).
 
 A search of a few trials per strategy tries few learning rates, and a strategy often wins it at
 its default one: on the selection benchmark most of the delivered configs' regret was their
-learning rate (docs/SELECTION.md). The leading finalist's best config is therefore also
-evaluated at other learning rates on the finalists' folds and repetitions; when the verdict
-recommends it, the learning rate whose paired difference to the search's is the best is
+learning rate (docs/SELECTION.md). Once the verdict has recommended a finalist, its best
+config is therefore also evaluated at other learning rates on the finalists' folds and
+repetitions, and the learning rate whose paired difference to the search's is the best is
 delivered. The strategy's verdict is left to the search's config alone: the chosen rate's mean
 is the best of several on the same folds, so optimistic, and says so.
 """
@@ -66,8 +66,8 @@ def choose_learning_rate(
 ) -> LearningRateChoice | None:
     """The learning rate to deliver for the recommended ``strategy``, whose best search trial
     ran at ``searched``, from the evaluation ``trials`` of that config at other learning rates
-    (none when there are none, or they are another finalist's: the verdict did not pick the
-    leader). ``metric`` without ``val_``."""
+    (none when there are none, or they are another finalist's: a sweep before 2026-12-03
+    evaluated the leading finalist's). ``metric`` without ``val_``."""
     trials = [t for t in trials if t.strategy == strategy]
     searched_scores = evaluation.scores.get(strategy)
     if not trials or not searched_scores:

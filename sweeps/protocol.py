@@ -23,7 +23,7 @@ ENDED = (TrialStatus.FINISHED, TrialStatus.PRUNED, TrialStatus.FAILED)
 
 class Phase(StrEnum):
     """Why a trial ran: the search, evaluating a finalist on one fold × repetition, or
-    evaluating the leading finalist at another learning rate on the same fold × repetition."""
+    evaluating the recommended finalist at another learning rate on the same fold × repetition."""
 
     SEARCH = "search"
     CONFIRMATION = "confirmation"

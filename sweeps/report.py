@@ -60,6 +60,42 @@ class Conclusion:
         }
 
 
+def costs_of(
+    board: list[dict[str, Any]], ranks: list[StrategyRank]
+) -> dict[str, tuple[int | None, float | None]]:
+    """Each strategy's cost as its best search trial's: trainable parameters, seconds per
+    epoch (what the verdict's cheaper-of-two rule reads)."""
+    rows = {row["trial_id"]: row for row in board}
+    return {
+        r.strategy: (rows[r.best_trial_id]["trainable_params"], rows[r.best_trial_id]["epoch_time"])
+        for r in ranks
+    }
+
+
+def judge_finalists(
+    confirmed: list[TrialRecord],
+    costs: dict[str, tuple[int | None, float | None]],
+    *,
+    plan: Confirmation,
+    metric: str,
+    mode: str,
+    chance: float,
+) -> tuple[Evaluation, Recommendation]:
+    """The finalists' evaluation from their ``confirmed`` trials, and the verdict on it: the
+    report's, and the searcher's when it plans the recommended finalist's other learning
+    rates."""
+    evaluation = read_evaluation(
+        confirmed,
+        list(dict.fromkeys(r.strategy for r in confirmed)),
+        folds=plan.folds,
+        repetitions=plan.seeds,
+        metric=metric.removeprefix("val_"),
+        chance=chance,
+        equivalence=plan.equivalence,
+    )
+    return evaluation, recommend(evaluation, costs, metric, mode)
+
+
 def conclude(
     searched: list[TrialRecord],
     confirmed: list[TrialRecord],
@@ -74,18 +110,14 @@ def conclude(
 ) -> Conclusion:
     """Rank the ``searched`` trials and recommend a strategy from the ``confirmed`` ones (the
     finalists' evaluation trials), none when no trial reported, and its learning rate from the
-    ``learning_rate_trials`` (the leader's evaluation at other learning rates); hold the
-    classical ``reference`` against them. ``chance``: the metric's chance level on the whole
+    ``learning_rate_trials`` (its evaluation at other learning rates); hold the classical
+    ``reference`` against them. ``chance``: the metric's chance level on the whole
     data; ``search_trained``: a search trial's training examples."""
     board = leaderboard(searched, metric, mode)
     ranks = rank_strategies(searched, metric, mode, plan.top_k)
     counts = {status: sum(r.status == status for r in searched) for status in ENDED}
     lost = sum(r.status == TrialStatus.LOST for r in searched)
-    rows = {row["trial_id"]: row for row in board}
-    costs = {
-        r.strategy: (rows[r.best_trial_id]["trainable_params"], rows[r.best_trial_id]["epoch_time"])
-        for r in ranks
-    }
+    costs = costs_of(board, ranks)
     recommendation = None
     evaluation: Evaluation | None = None
     if ranks and (plan.seeds == 0 or not confirmed):
@@ -95,17 +127,9 @@ def conclude(
             top.strategy, top.best, costs[top.strategy], metric, chance, why
         )
     elif ranks:
-        finalists = list(dict.fromkeys(r.strategy for r in confirmed))
-        evaluation = read_evaluation(
-            confirmed,
-            finalists,
-            folds=plan.folds,
-            repetitions=plan.seeds,
-            metric=metric.removeprefix("val_"),
-            chance=chance,
-            equivalence=plan.equivalence,
+        evaluation, recommendation = judge_finalists(
+            confirmed, costs, plan=plan, metric=metric, mode=mode, chance=chance
         )
-        recommendation = recommend(evaluation, costs, metric, mode)
         gaps = search_gaps(
             recommendation, ranks, searched, confirmed, mode=mode, search_trained=search_trained
         )

@@ -76,11 +76,11 @@ class Confirmation(_Config):
     cheaper finalist is recommended."""
     top_k: pydantic.PositiveInt = 3  # strategies are ranked by best and top-k mean
     learning_rate_factors: list[pydantic.PositiveFloat] = []
-    """The leading finalist's best config is also evaluated at its learning rate times each
-    factor, on the same folds and repetitions (e.g. ``[0.3, 3]``). When it is the one
-    recommended, the learning rate whose paired difference to the search's is the best (if
-    above 0) is the one delivered (``best_config.yaml``): a search of a few trials per strategy
-    rarely lands on the best one. Empty: the search's learning rate is delivered."""
+    """Once the verdict has recommended a finalist, its best config is also evaluated at its
+    learning rate times each factor, on the same folds and repetitions (e.g. ``[0.3, 3]``); the
+    learning rate whose paired difference to the search's is the best (if above 0) is the one
+    delivered (``best_config.yaml``): a search of a few trials per strategy rarely lands on the
+    best one. Empty: the search's learning rate is delivered."""
 
     @pydantic.field_validator("learning_rate_factors")
     @classmethod

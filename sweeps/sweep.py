@@ -176,7 +176,7 @@ class SweepRun:
         store.join()
         self.session = open_session(uri, spec.experiment, directory)
         self.data_ref = ray.put(data)  # the driver keeps no copy of its own
-        self.class_counts = np.bincount(data.y)  # for the metric's chance level
+        self.chance = chance_level(spec.trial.training.metric, np.bincount(data.y))
         self.search_trained = len(spec.trial.split.split(data).train)  # beside the folds'
 
     @classmethod
@@ -230,7 +230,9 @@ class SweepRun:
 
     @property
     def inputs(self) -> TuneRunInputs:
-        return TuneRunInputs(self.spec, self.data_ref, self.context, self.session, self.directory)
+        return TuneRunInputs(
+            self.spec, self.data_ref, self.context, self.session, self.directory, self.chance
+        )
 
     def search(self, auto: bool = False) -> None:
         """The sweep's Tune run: the search, then the finalists' evaluation. ``auto``: first a
@@ -273,7 +275,7 @@ class SweepRun:
             plan=spec.confirmation,
             metric=spec.metric,
             mode=spec.mode,
-            chance=chance_level(spec.trial.training.metric, self.class_counts),
+            chance=self.chance,
             search_trained=self.search_trained,
             reference=reference,
             learning_rate_trials=ledger.of_phase(Phase.LEARNING_RATE),

@@ -126,13 +126,15 @@ class SearchOf:
 @dataclass(frozen=True)
 class TuneRunInputs:
     """What the sweep's Tune run is made of: the spec as it runs, the dataset in the object
-    store, the search spaces' context, the MLflow session and the sweep directory."""
+    store, the search spaces' context, the MLflow session, the sweep directory, and the metric's
+    chance level on the whole data."""
 
     spec: SweepSpec
     data_ref: ray.ObjectRef[EEGDataset]
     context: SpaceContext
     session: TrackingSession
     directory: SweepDir
+    chance: float
 
 
 def run_search(inputs: TuneRunInputs, *, race: list[str], resume: bool = False) -> None:
@@ -154,7 +156,14 @@ def run_search(inputs: TuneRunInputs, *, race: list[str], resume: bool = False) 
         searcher = study_searcher(spec, context, directory, SEARCH)
     n_search = len(race) + spec.num_samples
     if spec.confirmation.trials:
-        searcher = ConfirmingSearcher(searcher, n_search, spec.confirmation, spec.mode)
+        searcher = ConfirmingSearcher(
+            searcher,
+            n_search,
+            spec.confirmation,
+            metric=spec.metric,
+            mode=spec.mode,
+            chance=inputs.chance,
+        )
     total = n_search + spec.confirmation.trials
     tracker = MlflowTracker(inputs.session, directory, spec.metric, spec.mode)
     callbacks = [tracker, InterruptWatcher(), ForgetEndedTrialStatistics()]

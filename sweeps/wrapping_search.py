@@ -39,9 +39,18 @@ class WrappingSearcher(SavedAsData):
 
 
 def ended_trial(
-    trial_id: str, trial: dict[str, Any], result: dict[str, Any] | None, error: bool
+    trial_id: str,
+    trial: dict[str, Any],
+    result: dict[str, Any] | None,
+    error: bool,
+    epochs: list[dict[str, Any]] | None = None,
 ) -> TrialRecord:
-    """An ended search trial as a ranking sees it: its best value, or none when it failed."""
+    """An ended search trial as a ranking sees it: its best value (none when it failed), on
+    the last of its ``epochs`` where they were kept (what each epoch cost)."""
     value = (result or {}).get(protocol.BEST_VALUE)
-    history = [] if error or value is None else [{protocol.BEST_VALUE: value}]
-    return TrialRecord(trial_id, Phase.SEARCH, trial, history=history)
+    if error or value is None:
+        return TrialRecord(trial_id, Phase.SEARCH, trial)
+    *before, last = epochs or [{}]
+    return TrialRecord(
+        trial_id, Phase.SEARCH, trial, history=[*before, {**last, protocol.BEST_VALUE: value}]
+    )

@@ -86,7 +86,8 @@ def test_a_rate_with_fewer_than_two_scores_cannot_be_chosen() -> None:
 
 
 def test_nothing_is_chosen_when_the_verdict_picked_another_finalist() -> None:
-    """The other rates were the leader's; the recommended runner-up keeps its own."""
+    """Another finalist's rates (a sweep before 2026-12-03 evaluated the leader's): the
+    recommended one keeps its own."""
     assert _choose(_at("linear_probe", 3e-3, [0.9] * 6)) is None
     assert _choose([]) is None
 

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from ray.tune.search import Searcher
 from sweep_helpers import said
 
@@ -94,6 +95,14 @@ def _ended(value: float) -> dict:
     return {protocol.BEST_VALUE: value}
 
 
+def confirming(inner: SavedAsData, n_search: int, plan: Confirmation) -> ConfirmingSearcher:
+    return ConfirmingSearcher(inner, n_search, plan, metric=METRIC, mode="max", chance=0.25)
+
+
+def _fold_result(value: float) -> dict:
+    return {protocol.CONFIRMATION_VALUE: value, protocol.FOLD + "balanced_accuracy": value}
+
+
 def test_the_finalists_are_evaluated_on_every_fold_and_repetition_after_the_search(
     tmp_path,
 ) -> None:
@@ -103,7 +112,7 @@ def test_the_finalists_are_evaluated_on_every_fold_and_repetition_after_the_sear
         [_config("mlp_probe"), _config("linear_probe"), _config("lora", 4), _config("from_scratch")]
     )
     plan = Confirmation(folds=3, seeds=2, finalists=2)
-    searcher = ConfirmingSearcher(inner, n_search=4, confirmation=plan, mode="max")
+    searcher = confirming(inner, 4, plan)
     assert [searcher.suggest(t) is not None for t in ("r1", "s1", "s2", "s3")] == [True] * 4
     assert searcher.suggest("early") is None  # waits until the search has ended
     for trial_id, value in (("r1", 0.85), ("s1", 0.8), ("s2", 0.9), ("s3", 0.6)):
@@ -113,7 +122,7 @@ def test_the_finalists_are_evaluated_on_every_fold_and_repetition_after_the_sear
     saved = tmp_path / "searcher.pkl"
     searcher.save(str(saved))  # Tune saves it with the experiment; a resumed sweep restores it
     assert json.loads(saved.read_text())["inner"]["completed"] == ["r1", "s1", "s2", "s3"]
-    restored = ConfirmingSearcher(Scripted([]), 4, plan, "max")
+    restored = confirming(Scripted([]), 4, plan)
     restored.restore(str(saved))
     evaluations = [restored.suggest(f"e{i}") for i in range(12)]
     assert restored.suggest("e12") == Searcher.FINISHED
@@ -143,17 +152,46 @@ def test_the_finalists_are_evaluated_on_every_fold_and_repetition_after_the_sear
     assert restored.inner.completed == ["r1", "s1", "s2", "s3"]  # the study never sees "e0"
 
 
-def test_the_leader_alone_is_evaluated_at_each_other_learning_rate_on_the_same_folds() -> None:
+@pytest.mark.parametrize(
+    ("probe_scores", "recommended"),
+    [
+        ([0.80, 0.81, 0.81, 0.80, 0.80, 0.80], "mlp_probe"),  # tied with lora, and cheaper
+        ([0.60, 0.62, 0.58, 0.61, 0.60, 0.59], "lora"),
+    ],
+)
+def test_the_recommended_finalist_alone_is_evaluated_at_each_other_learning_rate(
+    tmp_path, probe_scores: list[float], recommended: str
+) -> None:
+    """Once the finalists' evaluation has ended, by the verdict the report gives on it: on a
+    tie the cheaper runner-up is recommended, and it gets the other learning rates."""
     configs = [_config(s) for s in ("lora", "mlp_probe", "linear_probe")]
     for config in configs:
         config[protocol.TRIAL]["optimizer"] = {"lr": 1e-3}
     plan = Confirmation(folds=3, seeds=2, finalists=2, learning_rate_factors=[0.3, 3])
-    searcher = ConfirmingSearcher(Scripted(configs), n_search=3, confirmation=plan, mode="max")
+    searcher = confirming(Scripted(configs), 3, plan)
+    costs = {"a": 10_000, "b": 100, "c": 40}  # trainable parameters
     for trial_id, value in (("a", 0.9), ("b", 0.8), ("c", 0.7)):
         searcher.suggest(trial_id)
+        for _ in range(2):
+            epoch = {protocol.TRAINABLE_PARAMS: costs[trial_id], "epoch_time": 0.5}
+            searcher.on_trial_result(trial_id, {**epoch, protocol.BEST_VALUE: value})
         searcher.on_trial_complete(trial_id, _ended(value))
-    evaluations = [searcher.suggest(f"e{i}") for i in range(plan.trials)]
-    assert searcher.suggest("last") == Searcher.FINISHED and plan.trials == (2 + 2) * 3 * 2
+    evaluations = {f"e{i}": searcher.suggest(f"e{i}") for i in range(12)}
+    assert {c[protocol.PHASE] for c in evaluations.values()} == {"confirmation"}
+    assert searcher.suggest("early") is None  # the verdict waits for every fold score
+    scores = {"lora": iter([0.80, 0.82, 0.81, 0.79, 0.80, 0.81]), "mlp_probe": iter(probe_scores)}
+    for trial_id, config in evaluations.items():
+        if trial_id == "e11":  # a failed trial ends the evaluation too, without a score
+            searcher.on_trial_complete(trial_id, error=True)
+        else:
+            kind = config[protocol.TRIAL]["strategy"]["kind"]
+            searcher.on_trial_complete(trial_id, _fold_result(next(scores[kind])))
+    saved = tmp_path / "searcher.pkl"
+    searcher.save(str(saved))  # an interrupted sweep plans the other rates after its resume
+    restored = confirming(Scripted([]), 3, plan)
+    restored.restore(str(saved))
+    rates = [restored.suggest(f"lr{i}") for i in range(12)]
+    assert restored.suggest("last") == Searcher.FINISHED and plan.trials == (2 + 2) * 3 * 2
     planned = [
         (
             c[protocol.PHASE],
@@ -162,17 +200,40 @@ def test_the_leader_alone_is_evaluated_at_each_other_learning_rate_on_the_same_f
             c[protocol.TRIAL]["split"]["fold"],
             c[protocol.TRIAL]["split"]["repetition"],
         )
-        for c in evaluations
+        for c in rates
     ]
-    assert planned[:4] == [
-        ("confirmation", "lora", 1e-3, 0, 1),
-        ("confirmation", "mlp_probe", 1e-3, 0, 1),
-        ("learning_rate", "lora", 3e-4, 0, 1),
-        ("learning_rate", "lora", 3e-3, 0, 1),
+    assert planned[:2] == [
+        ("learning_rate", recommended, 3e-4, 0, 1),
+        ("learning_rate", recommended, 3e-3, 0, 1),
     ]
-    assert sorted(p[1:] for p in planned if p[0] == "learning_rate") == sorted(
-        ("lora", lr, f, r) for lr in (3e-4, 3e-3) for f in range(3) for r in (1, 2)
+    assert sorted(p[1:] for p in planned) == sorted(
+        (recommended, lr, f, r) for lr in (3e-4, 3e-3) for f in range(3) for r in (1, 2)
     )
+
+
+def test_nothing_recommended_means_no_other_learning_rates() -> None:
+    """Every finalist at chance: the sweep ends after its evaluation."""
+    configs = [_config(s) for s in ("lora", "mlp_probe")]
+    plan = Confirmation(folds=3, seeds=1, finalists=2, learning_rate_factors=[3])
+    searcher = confirming(Scripted(configs), 2, plan)
+    for trial_id, value in (("a", 0.3), ("b", 0.28)):
+        searcher.suggest(trial_id)
+        searcher.on_trial_complete(trial_id, _ended(value))
+    for i in range(6):
+        searcher.suggest(f"e{i}")
+        searcher.on_trial_complete(f"e{i}", _fold_result(0.25))
+    assert searcher.suggest("last") == Searcher.FINISHED
+
+
+def test_a_state_saved_when_every_evaluation_trial_was_planned_at_once_resumes_as_is() -> None:
+    """Before 2026-12-03 the leader's other learning rates were queued with the finalists':
+    a sweep saved then proposes its queue and ends, without waiting for a verdict."""
+    plan = Confirmation(folds=3, seeds=1, learning_rate_factors=[3])
+    queued = evaluation_config(_config("lora"), fold=0, folds=3, repetition=1)
+    searcher = confirming(Scripted([]), 0, plan)
+    inner = {"configs": [], "completed": []}
+    searcher.load({"configs": {}, "ended": {}, "inner": inner, "queue": [queued]})
+    assert searcher.suggest("e0") == queued and searcher.suggest("e1") == Searcher.FINISHED
 
 
 def test_an_evaluation_without_patience_of_its_own_stops_after_a_quarter_of_its_epochs() -> None:
@@ -215,10 +276,10 @@ def test_the_race_ends_before_the_winner_is_searched_in_the_same_run(tmp_path) -
         searcher.suggest("s1")
     assert lines == ["the race is won by lora: tuning it"]
     # Tune saves the searcher every second, inside the finalists' one
-    confirming = ConfirmingSearcher(searcher, 5, Confirmation(), "max")
-    confirming.save(str(tmp_path / "confirming.pkl"))
+    wrapped = confirming(searcher, 5, Confirmation())
+    wrapped.save(str(tmp_path / "confirming.pkl"))
     rebuilt = RacingSearcher(Scripted([]), 3, SearchOfScripted(), "max")  # as from the spec
-    resumed = ConfirmingSearcher(rebuilt, 5, Confirmation(), "max")
+    resumed = confirming(rebuilt, 5, Confirmation())
     resumed.restore(str(tmp_path / "confirming.pkl"))
     assert resumed.inner.search is not None
     assert resumed.suggest("s2")[protocol.TRIAL]["seed"] == 2  # the winner's search goes on

@@ -12,6 +12,7 @@ from bench.selection.compare import RESULTS, family_agreement, report  # noqa: E
 from bench.selection.ground_truth import DEFAULT_OUT  # noqa: E402
 
 SELECTION = Path(__file__).resolve().parents[1] / "docs" / "SELECTION.md"
+PILOT = RESULTS.with_name("results_learning_rate.json")  # the leading finalist's rates
 
 
 def _row(task: str, seed: int, ours: str | None, ours_regret: float) -> dict:
@@ -84,9 +85,9 @@ def test_the_published_table_is_the_report_of_the_stored_results() -> None:
 
 def test_the_learning_rate_pilot_is_the_report_of_its_stored_rows() -> None:
     """The pilot of ``learning_rate_factors`` (docs/SELECTION.md): every row made with the
-    leader at a third and three times its learning rate, sweep seeds 0, 1 and 2 of each of its
-    tasks, and its published block the report of those rows."""
-    rows = json.loads(RESULTS.with_name("results_learning_rate.json").read_text())
+    leading finalist at a third and three times its learning rate, sweep seeds 0, 1 and 2 of
+    each of its tasks, and its published block the report of those rows."""
+    rows = json.loads(PILOT.read_text())
     assert {tuple(row["learning_rate_factors"]) for row in rows} == {(0.3, 3.0)}
     seeds: dict[str, list[int]] = {}
     for row in rows:
@@ -95,18 +96,27 @@ def test_the_learning_rate_pilot_is_the_report_of_its_stored_rows() -> None:
     assert report(rows) in SELECTION.read_text()
 
 
-def test_rows_of_another_learning_rate_plan_are_never_mixed_in(tmp_path, monkeypatch) -> None:
-    """A table made without the leader's other learning rates is not resumed with them (its
-    rows would be mixed with rows of another method)."""
+@pytest.mark.parametrize(
+    ("made", "said"),
+    [
+        (ROWS, "(none)"),  # before the option
+        (json.loads(PILOT.read_text()), "0.3 3.0 (the leading finalist's)"),
+    ],
+)
+def test_rows_of_another_learning_rate_plan_are_never_mixed_in(
+    tmp_path, monkeypatch, made, said
+) -> None:
+    """A table made without the recommended finalist's other learning rates is not resumed
+    with them (its rows would be mixed with rows of another method)."""
     from bench.selection import compare
 
     out = tmp_path / "results.json"
-    out.write_text(json.dumps(ROWS))  # made before the option: no factors
+    out.write_text(json.dumps(made))
     monkeypatch.setattr(sys, "argv", ["compare", "--out", str(out), "--tasks", "a"])
     with pytest.raises(SystemExit) as stopped:
         compare.main()
     assert str(stopped.value) == (
-        f"{out}: its rows were made with --learning-rate-factors (none), not 0.3 3.0: pass "
-        "those to resume it, or --out for a new file"
+        f"{out}: its rows were made with --learning-rate-factors {said}, not 0.3 3.0 (the "
+        "recommended finalist's): pass those to resume it, or --out for a new file"
     )
-    assert json.loads(out.read_text()) == ROWS  # nothing lost
+    assert json.loads(out.read_text()) == made  # nothing lost

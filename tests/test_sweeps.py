@@ -21,7 +21,7 @@ from sweeps.trainable import CHECKPOINT_FILE
 @pytest.fixture(scope="module")
 def finished_sweep(ray_cluster, tmp_path_factory, pretrained_shallow):
     """An 8-trial ASHA sweep run one trial at a time (a deterministic order, so the pruning
-    is too), with the finalists' evaluation (the leader's also at other learning rates),
+    is too), with the finalists' evaluation (the recommended one's also at other learning rates),
     through the CLI and the cluster's address: a pretrained backbone adapted to new subjects
     of its population, which it can learn."""
     tmp = tmp_path_factory.mktemp("sweep")
@@ -60,7 +60,7 @@ def test_every_trial_is_one_child_run_under_one_parent(finished_sweep) -> None:
     confirmation = [c for c in children if c.data.tags["phase"] == "confirmation"]
     assert len(search) == 8 and len(confirmation) == 2 * 3  # two finalists × 3 folds × 1 seed
     rates = [c for c in children if c.data.tags["phase"] == "learning_rate"]
-    assert len(rates) == 2 * 3  # the leader at 2 other learning rates × 3 folds × 1 seed
+    assert len(rates) == 2 * 3  # the recommended at 2 other learning rates × 3 folds × 1 seed
     (reference,) = [c for c in children if c.data.tags["phase"] == "classical_reference"]
     assert len(children) == 8 + 6 + 6 + 1
     folds = MlflowClient(spec.tracking.uri).get_metric_history(
@@ -168,20 +168,19 @@ def test_report_recommendation_and_best_config(finished_sweep) -> None:
         assert section.count("<img class=half") in (0, 2), section[:80]
 
 
-def test_the_leaders_other_learning_rates_choose_the_delivered_one(finished_sweep) -> None:
-    """Recomputed from the ledger: the leading finalist's best config at each other learning
-    rate, paired with its fold scores at the search's; the best gain (if above 0) is the
-    learning rate of best_config.yaml and of the test, and the text says which."""
+def test_the_recommended_ones_other_learning_rates_choose_the_delivered_one(
+    finished_sweep,
+) -> None:
+    """Recomputed from the ledger: the recommended finalist's best config at each other
+    learning rate, paired with its fold scores at the search's; the best gain (if above 0) is
+    the learning rate of best_config.yaml and of the test, and the text says which."""
     _, sweep_dir = finished_sweep
     recommendation = json.loads((sweep_dir / "report.json").read_text())["recommendation"]
     ledger = Ledger(sweep_dir / "trials.jsonl")
     others = ledger.of_phase("learning_rate")
-    (leader,) = {r.strategy for r in others}
+    assert {r.strategy for r in others} == {recommendation["strategy"]}
     best = TrialConfig.load(sweep_dir / "best_config.yaml")
     choice = recommendation["learning_rate"]
-    if recommendation["strategy"] != leader:  # the runner-up keeps the search's rate
-        assert choice is None
-        return
     searched = choice["searched"]
     assert choice["learning_rates"] == pytest.approx([searched * 0.1, searched * 3])
 
@@ -189,7 +188,7 @@ def test_the_leaders_other_learning_rates_choose_the_delivered_one(finished_swee
         return {
             (r.config["split"]["fold"], r.config["seed"]): r.history[-1]["fold_balanced_accuracy"]
             for r in records
-            if r.strategy == leader and r.status == "FINISHED"
+            if r.strategy == recommendation["strategy"] and r.status == "FINISHED"
         }
 
     at_search = scores(ledger.of_phase("confirmation"))

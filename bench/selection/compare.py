@@ -39,8 +39,10 @@ from sweeps.sweep import SweepOutcome, run_sweep
 warnings.filterwarnings("ignore")
 REGRET_TARGET = 0.01
 COMPUTE_TARGET = 0.25
-# the leader's other learning rates, as factors of its own (``--learning-rate-factors``)
+# the recommended finalist's other learning rates, as factors of its own
+# (``--learning-rate-factors``)
 LEARNING_RATE_FACTORS = (0.3, 3.0)
+RATES_OF = "recommended finalist"  # whose other learning rates a sweep evaluated
 
 
 def sweep_spec(
@@ -54,8 +56,8 @@ def sweep_spec(
     learning_rate_factors: Sequence[float] = (),
 ) -> SweepSpec:
     """The task as a user would sweep it: its target data and base trial, every strategy, and
-    the finalists evaluated on 3 folds × ``seeds`` (none with 0), the leading one also at its
-    learning rate times each of ``learning_rate_factors``; ``sweep_seed`` seeds the sampler
+    the finalists evaluated on 3 folds × ``seeds`` (none with 0), the recommended one also at
+    its learning rate times each of ``learning_rate_factors``; ``sweep_seed`` seeds the sampler
     (which trials, in which order); the classical reference beside them unless
     ``with_reference`` is off."""
     base = task.base.model_dump(mode="json", exclude={"data"})
@@ -161,7 +163,7 @@ def main() -> None:
         type=float,
         default=list(LEARNING_RATE_FACTORS),
         metavar="FACTOR",
-        help="the leader's other learning rates, as factors of its own (default: "
+        help="the recommended finalist's other learning rates, as factors of its own (default: "
         f"{' '.join(map(str, LEARNING_RATE_FACTORS))}; none: the search's learning rate only, "
         "as the published table before 2026-12-03 was made)",
     )
@@ -190,12 +192,12 @@ def main() -> None:
     yardstick = Yardstick(delivered_scores)
     rows = json.loads(out.read_text()) if out.exists() else []
     factors = args.learning_rate_factors
-    made = {tuple(row.get("learning_rate_factors", [])) for row in rows}
-    if made - {tuple(factors)}:
-        found = " or ".join(_factors_text(f) for f in sorted(made))
+    wanted = made_with({"learning_rate_factors": factors, "learning_rates_of": RATES_OF})
+    made = {made_with(row) for row in rows}
+    if made - {wanted}:
         sys.exit(
-            f"{out}: its rows were made with --learning-rate-factors {found}, not "
-            f"{_factors_text(factors)}: pass those to resume it, or --out for a new file"
+            f"{out}: its rows were made with --learning-rate-factors {' or '.join(sorted(made))}, "
+            f"not {wanted}: pass those to resume it, or --out for a new file"
         )
     done = {(row["task"], row["sweep_seed"]) for row in rows}
     chosen = [t for t in TASKS if t.name in names]
@@ -226,8 +228,13 @@ def main() -> None:
     print(report(rows))
 
 
-def _factors_text(factors: Sequence[float]) -> str:
-    return " ".join(map(str, factors)) or "(none)"
+def made_with(row: dict) -> str:
+    """The learning rates a row's sweep evaluated beyond the search's, as a refusal to mix
+    rows says it: the pilot's rows (made before ``learning_rates_of`` was stored) evaluated the
+    leading finalist's, later ones the recommended finalist's."""
+    factors = row.get("learning_rate_factors", [])
+    of = row.get("learning_rates_of", "leading finalist")
+    return f"{' '.join(map(str, factors))} (the {of}'s)" if factors else "(none)"
 
 
 def compare_task(
@@ -250,6 +257,7 @@ def compare_task(
         "sweep_seed": sweep_seed,
         "grid_epochs": grid_epochs(truth, task.name),
         "learning_rate_factors": learning_rate_factors,
+        "learning_rates_of": RATES_OF,
     }
     ours = sweep_spec(
         task, folder, "tpe", trials, seeds, sweep_seed, learning_rate_factors=learning_rate_factors
