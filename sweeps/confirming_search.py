@@ -190,7 +190,8 @@ class ConfirmingSearcher(WrappingSearcher):
                 Phase(config[protocol.PHASE]),
                 config[protocol.TRIAL],
                 status=TrialStatus.FAILED if error else TrialStatus.FINISHED,
-                history=[] if error or result is None else [result],
+                # its scores on its fold and the fold's facts: what the verdict reads
+                history=[{k: v for k, v in (result or {}).items() if k.startswith(protocol.FOLD)}],
             )
         if trial_id not in self.configs:
             return
