@@ -8,11 +8,17 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.selection.compare import RESULTS, family_agreement, report  # noqa: E402  (not installed)
+from bench.selection.compare import (  # noqa: E402  (not installed)
+    RESULTS,
+    family_agreement,
+    made_with,
+    report,
+)
 from bench.selection.ground_truth import DEFAULT_OUT  # noqa: E402
 
 SELECTION = Path(__file__).resolve().parents[1] / "docs" / "SELECTION.md"
 PILOT = RESULTS.with_name("results_learning_rate.json")  # the leading finalist's rates
+RECOMMENDED_RATE = RESULTS.with_name("results_recommended_rate.json")
 
 
 def _row(task: str, seed: int, ours: str | None, ours_regret: float) -> dict:
@@ -93,6 +99,17 @@ def test_the_learning_rate_pilot_is_the_report_of_its_stored_rows() -> None:
     for row in rows:
         seeds.setdefault(row["task"], []).append(row["sweep_seed"])
     assert len(seeds) >= 3 and all(sorted(found) == [0, 1, 2] for found in seeds.values())
+    assert report(rows) in SELECTION.read_text()
+
+
+def test_the_recommended_finalists_rates_are_the_report_of_their_stored_rows() -> None:
+    """The second pilot (docs/SELECTION.md): every row made with the recommended finalist at
+    a third and three times its learning rate, each (task, sweep seed) once, and its published
+    block the report of those rows."""
+    rows = json.loads(RECOMMENDED_RATE.read_text())
+    assert {made_with(row) for row in rows} == {"0.3 3.0 (the recommended finalist's)"}
+    runs = [(row["task"], row["sweep_seed"]) for row in rows]
+    assert len(runs) == len(set(runs)) >= 9
     assert report(rows) in SELECTION.read_text()
 
 
