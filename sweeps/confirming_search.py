@@ -133,23 +133,24 @@ class ConfirmingSearcher(WrappingSearcher):
     def _other_learning_rates(self) -> list[dict[str, Any]]:
         """The recommended finalist's config at its learning rate times each factor (none when
         nothing is recommended)."""
+        ranks = self._ranks()
         board = leaderboard(list(self.ended.values()), protocol.BEST_VALUE, self.rank_mode)
         confirmed = [r for r in self.evaluated.values() if r.phase == Phase.CONFIRMATION]
         _, verdict = judge_finalists(
             confirmed,
-            costs_of(board, self._ranks()),
+            costs_of(board, ranks),
             plan=self.confirmation,
             metric=self.verdict_metric,
             mode=self.rank_mode,
             chance=self.chance,
         )
-        chosen = [c for c in self._finalists() if c["strategy"]["kind"] == verdict.strategy]
+        best = next((r.best_trial_id for r in ranks if r.strategy == verdict.strategy), None)
+        if best is None:
+            return []
+        config = self.ended[best].config
+        factors = self.confirmation.learning_rate_factors
         return self._on_every_fold(
-            [
-                with_learning_rate(config, config["optimizer"]["lr"] * factor)
-                for config in chosen
-                for factor in self.confirmation.learning_rate_factors
-            ],
+            [with_learning_rate(config, config["optimizer"]["lr"] * f) for f in factors],
             Phase.LEARNING_RATE,
         )
 
