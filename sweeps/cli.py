@@ -88,11 +88,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def _sweep_dir(path: Path) -> "tuple[SweepDir, SweepSpec]":
     """The sweep directory a command was pointed at, with its spec."""
-    from sweeps.spec import load_spec
+    from sweeps.spec import load_sweep_spec
     from sweeps.sweep_dir import SweepDir
 
     directory = SweepDir.open(path)
-    return directory, load_spec(directory.spec)
+    return directory, load_sweep_spec(directory)
 
 
 def cmd_status(args: argparse.Namespace) -> None:

@@ -75,12 +75,13 @@ class Confirmation(_Config):
     """A difference of the metric that counts as a tie (when within noise too): then the
     cheaper finalist is recommended."""
     top_k: pydantic.PositiveInt = 3  # strategies are ranked by best and top-k mean
-    learning_rate_factors: list[pydantic.PositiveFloat] = []
+    learning_rate_factors: list[pydantic.PositiveFloat] = [0.3, 3.0]
     """Once the verdict has recommended a finalist, its best config is also evaluated at its
-    learning rate times each factor, on the same folds and repetitions (e.g. ``[0.3, 3]``); the
-    learning rate whose paired difference to the search's is the best (if above 0) is the one
-    delivered (``best_config.yaml``): a search of a few trials per strategy rarely lands on the
-    best one. Empty: the search's learning rate is delivered."""
+    learning rate times each factor, on the same folds and repetitions; the learning rate whose
+    paired difference to the search's is the best (if above 0) is the one delivered
+    (``best_config.yaml``): a search of a few trials per strategy rarely lands on the best one
+    (docs/SELECTION.md measures what it gains). Empty: the search's learning rate is
+    delivered."""
 
     @pydantic.field_validator("learning_rate_factors")
     @classmethod
@@ -193,6 +194,18 @@ def load_spec(path: Path, overrides: dict[str, Any] | None = None) -> SweepSpec:
     them."""
     values = {**read_yaml(path), **(overrides or {})}
     return absolute_paths(validated(SweepSpec, values, path))
+
+
+def load_sweep_spec(directory: SweepDir) -> SweepSpec:
+    """The spec a sweep runs with, from its directory. Its ``spec.yaml`` holds every field, so a
+    field missing there did not exist when the sweep started: it is read as the sweep ran, not
+    as today's default (a sweep started before the learning-rate step was on by default
+    resumes without it)."""
+    confirmation = read_yaml(directory.spec).get("confirmation")
+    if not isinstance(confirmation, dict):
+        return load_spec(directory.spec)
+    as_it_ran = {"learning_rate_factors": [], **confirmation}
+    return load_spec(directory.spec, {"confirmation": as_it_ran})
 
 
 def absolute_paths(spec: SweepSpec) -> SweepSpec:

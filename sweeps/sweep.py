@@ -40,7 +40,7 @@ from sweeps.reference import run_reference
 from sweeps.report import Conclusion, conclude
 from sweeps.runtime import cluster_capacity, connect
 from sweeps.saved_state import check_restorable, upgrade_saved_state
-from sweeps.spec import SweepSpec, load_spec
+from sweeps.spec import SweepSpec, load_sweep_spec
 from sweeps.sweep_dir import RACE, SEARCH, SweepDir
 from sweeps.tracking_session import (
     PARENT,
@@ -203,7 +203,7 @@ class SweepRun:
         """An interrupted sweep, opened from its directory (also when it was moved)."""
         configure_process()
         directory = SweepDir.open(path)
-        spec = load_spec(directory.spec)
+        spec = load_sweep_spec(directory)
         if spec.sweep_dir() != directory:
             spec = spec.model_copy(update={"storage_path": directory.path.parent})
         data, fitted = sweep_data(spec)

@@ -117,7 +117,7 @@ def test_ctrl_c_then_a_killed_driver_then_resume_lose_and_double_nothing(ray_clu
         ray_cluster.address,
         num_samples=5,
         max_concurrent=2,
-        confirmation={"seeds": 1, "folds": 2},
+        confirmation={"seeds": 1, "folds": 2, "learning_rate_factors": []},
         warm_start=False,  # every Optuna trial is then created as its Tune trial starts
     )
     sweep_dir = tmp_path / "sweeps" / "killed"

@@ -111,7 +111,7 @@ def test_the_finalists_are_evaluated_on_every_fold_and_repetition_after_the_sear
     inner = Scripted(
         [_config("mlp_probe"), _config("linear_probe"), _config("lora", 4), _config("from_scratch")]
     )
-    plan = Confirmation(folds=3, seeds=2, finalists=2)
+    plan = Confirmation(folds=3, seeds=2, finalists=2, learning_rate_factors=[])
     searcher = confirming(inner, 4, plan)
     assert [searcher.suggest(t) is not None for t in ("r1", "s1", "s2", "s3")] == [True] * 4
     assert searcher.suggest("early") is None  # waits until the search has ended

@@ -21,6 +21,7 @@ from sweeps.errors import SweepError
 from sweeps.ledger import Ledger
 from sweeps.protocol import Phase
 from sweeps.saved_state import check_restorable
+from sweeps.spec import load_sweep_spec
 from sweeps.sweep_dir import SEARCH
 from sweeps.tune_run import study_searcher
 
@@ -70,8 +71,24 @@ def test_a_sweep_interrupted_under_the_previous_layout_resumes(ray_cluster, tmp_
         "from_scratch",
         "mlp_probe",
     }
+    # started before the learning-rate step was on by default: resumed without it
+    assert not [r for r in trials.values() if r.phase == Phase.LEARNING_RATE]
     assert json.loads((sweep_dir / "report.json").read_text())["recommendation"]["verdict"]
     assert saved_states_naming_us(sweep_dir / "search") == []  # converted, and saved after
+
+
+def test_a_sweep_resumes_with_the_plan_it_started_with(tmp_path) -> None:
+    """A field its spec.yaml lacks did not exist when it started: read as it ran then."""
+    spec = small_spec(tmp_path, "planned", confirmation={"seeds": 1, "folds": 2})
+    assert spec.confirmation.learning_rate_factors == [0.3, 3.0]  # today's default
+    directory = spec.sweep_dir()
+    directory.path.mkdir(parents=True)
+    written = yaml.safe_load(spec.to_yaml())
+    directory.spec.write_text(yaml.safe_dump(written))
+    assert load_sweep_spec(directory).confirmation.learning_rate_factors == [0.3, 3.0]
+    del written["confirmation"]["learning_rate_factors"]  # as written before 2026-12-03
+    directory.spec.write_text(yaml.safe_dump(written))
+    assert load_sweep_spec(directory).confirmation.learning_rate_factors == []
 
 
 def _two_subjects(tmp_path: Path) -> tuple:
