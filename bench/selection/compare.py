@@ -11,7 +11,8 @@ Beside that strategy-level regret, the config-level one (``yardstick.py``): what
 delivers, trained again with 5 seeds and scored on the test split, against the same best. The
 sweep's classical reference (tangent space; canonical correlation on the SSVEP tasks) is scored
 on the same test split. Every row (task × sweep seed) is written to ``results.json`` as it ends,
-and a rerun resumes from it.
+and a rerun resumes from it; the sweeps run with the product's default learning-rate step
+(``results_without_learning_rate_step.json`` holds the same runs made without it).
 
     python -m bench.selection.compare               # 3 sweeps of every task (~7 min each, 2 CPUs)
     python -m bench.selection.compare --reduced     # one simulated and one real task, 1 sweep
@@ -33,15 +34,15 @@ from bench.selection.tasks import REALDATA, TASKS, SelectionTask
 from bench.selection.yardstick import Yardstick
 from probe_core import EEGDataset, TrialConfig, pretrain
 from sweeps.ledger import Ledger
-from sweeps.spec import SweepSpec
+from sweeps.spec import Confirmation, SweepSpec
 from sweeps.sweep import SweepOutcome, run_sweep
 
 warnings.filterwarnings("ignore")
 REGRET_TARGET = 0.01
 COMPUTE_TARGET = 0.25
-# the recommended finalist's other learning rates, as factors of its own
-# (``--learning-rate-factors``)
-LEARNING_RATE_FACTORS = (0.3, 3.0)
+# the recommended finalist's other learning rates, as factors of its own: the product's
+# default (``--learning-rate-factors``)
+LEARNING_RATE_FACTORS = tuple(Confirmation().learning_rate_factors)
 RATES_OF = "recommended finalist"  # whose other learning rates a sweep evaluated
 
 
@@ -164,8 +165,8 @@ def main() -> None:
         default=list(LEARNING_RATE_FACTORS),
         metavar="FACTOR",
         help="the recommended finalist's other learning rates, as factors of its own (default: "
-        f"{' '.join(map(str, LEARNING_RATE_FACTORS))}; none: the search's learning rate only, "
-        "as the published table before 2026-12-03 was made)",
+        f"{' '.join(map(str, LEARNING_RATE_FACTORS))}, the product's; none: the search's "
+        "learning rate only, as results_without_learning_rate_step.json was made)",
     )
     parser.add_argument(
         "--out",
