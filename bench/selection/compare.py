@@ -14,7 +14,7 @@ on the same test split. Every row (task × sweep seed) is written to ``results.j
 and a rerun resumes from it; the sweeps run with the product's default learning-rate step
 (``results_without_learning_rate_step.json`` holds the same runs made without it).
 
-    python -m bench.selection.compare               # 3 sweeps of every task (~7 min each, 2 CPUs)
+    python -m bench.selection.compare               # 3 sweeps of every task (6-12 min each, 2 CPUs)
     python -m bench.selection.compare --reduced     # one simulated and one real task, 1 sweep
 """
 
