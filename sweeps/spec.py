@@ -201,11 +201,11 @@ def load_sweep_spec(directory: SweepDir) -> SweepSpec:
     field missing there did not exist when the sweep started: it is read as the sweep ran, not
     as today's default (a sweep started before the learning-rate step was on by default
     resumes without it)."""
-    confirmation = read_yaml(directory.spec).get("confirmation")
-    if not isinstance(confirmation, dict):
-        return load_spec(directory.spec)
-    as_it_ran = {"learning_rate_factors": [], **confirmation}
-    return load_spec(directory.spec, {"confirmation": as_it_ran})
+    values = read_yaml(directory.spec)
+    confirmation = values.get("confirmation")
+    if isinstance(confirmation, dict):
+        values["confirmation"] = {"learning_rate_factors": [], **confirmation}
+    return absolute_paths(validated(SweepSpec, values, directory.spec))
 
 
 def absolute_paths(spec: SweepSpec) -> SweepSpec:
