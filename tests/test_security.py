@@ -2,6 +2,7 @@
 with it; secrets never reach MLflow params; YAML and checkpoints are read safely."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def token_cluster(tmp_path_factory):
 
     wait_for(lambda: "CONNECTED" in connect_driver(address, env).stdout, timeout_s=180, every_s=2)
     yield address, env, home
-    os.killpg(head.pid, 15)
+    os.killpg(head.pid, signal.SIGINT)  # Ctrl-C: ends in a second (SIGTERM waits ~30 s)
     head.wait(timeout=60)
 
 
