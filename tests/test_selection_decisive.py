@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.selection.decisive import criteria, text, verdict  # noqa: E402  (not installed)
-from bench.selection.ground_truth import DEFAULT_OUT  # noqa: E402
+from bench.selection.ground_truth import DEFAULT_OUT, tuned_runs  # noqa: E402
 
 SELECTION = Path(__file__).resolve().parents[1] / "docs" / "SELECTION.md"
 
@@ -74,3 +74,24 @@ def test_the_task_set_needs_decisive_tasks_winners_of_three_families_and_no_safe
 
 def test_the_published_verdicts_are_those_of_the_stored_ground_truth() -> None:
     assert text(criteria(json.loads(DEFAULT_OUT.read_text()))) in SELECTION.read_text()
+
+
+def test_seeds_added_at_one_learning_rate_do_not_change_which_rate_is_tuned() -> None:
+    """The rate is chosen on the seeds every rate ran; the added seeds then count in its score
+    and in the paired test: here they make decisive a 2-point lead that 5 seeds leave at p 0.054."""
+    noise = [0.02, -0.02, 0.0, 0.015, -0.015]
+
+    def seed_run(kind: str, lr: float, seed: int, val: float) -> dict:
+        test = 0.70 if kind == "linear_probe" else 0.72 + noise[seed % 5]
+        return {"task": "t", "arm": kind, "lr": lr, "seed": seed, "val": val, "test": test}
+
+    kinds = ["linear_probe", "full_finetune"]
+    table = [seed_run(kind, lr, seed, 0.8 - lr) for kind in kinds for lr in (1e-3, 1e-2)
+             for seed in range(5)]  # fmt: skip
+    assert verdict(table, kinds).p_value > 0.05
+    table += [seed_run(kind, 1e-3, seed, 0.0) for kind in kinds for seed in range(5, 10)]
+    table += [seed_run(kind, 1e-2, 10, 1.0) for kind in kinds]  # one lucky seed at another rate
+    tuned = tuned_runs(table, "full_finetune")
+    assert {r["lr"] for r in tuned} == {1e-3} and len(tuned) == 10
+    found = verdict(table, kinds)
+    assert found.seeds == 10 and found.lead == 0.02 and found.p_value < 0.01 and found.decisive
