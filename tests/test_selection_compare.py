@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.selection.compare import (  # noqa: E402  (not installed)
     RESULTS,
     family_agreement,
+    grid_epochs,
     made_with,
     report,
 )
@@ -138,3 +139,14 @@ def test_rows_of_another_learning_rate_plan_are_never_mixed_in(
         "recommended finalist's): pass those to resume it, or --out for a new file"
     )
     assert json.loads(out.read_text()) == made  # nothing lost
+
+
+def test_the_grid_epochs_leave_out_the_presets_and_the_seeds_added_at_tuned_rates() -> None:
+    """The compute target is a share of the grid: runs added for power must not inflate it."""
+    truth = {"grid": {"seeds": 5}, "runs": [
+        {"task": "t", "arm": "lora", "seed": 4, "epochs": 20},
+        {"task": "t", "arm": "lora", "seed": 5, "epochs": 20},  # an added seed
+        {"task": "t", "arm": "preset:fast", "seed": 0, "epochs": 20},
+        {"task": "other", "arm": "lora", "seed": 0, "epochs": 20},
+    ]}  # fmt: skip
+    assert grid_epochs(truth, "t") == 20

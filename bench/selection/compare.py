@@ -122,11 +122,14 @@ def fixed_config_regret(truth: dict, task: SelectionTask, best: float) -> dict[s
 
 
 def grid_epochs(truth: dict, task: str) -> int:
-    """Epochs of the ground truth's strategy grid (the presets left out)."""
+    """Epochs of the ground truth's strategy grid (the presets and any seeds added at the tuned
+    learning rates left out)."""
     return sum(
         r["epochs"]
         for r in truth["runs"]
-        if r["task"] == task and not r["arm"].startswith("preset:")
+        if r["task"] == task
+        and not r["arm"].startswith("preset:")
+        and r["seed"] < truth["grid"]["seeds"]
     )
 
 
