@@ -32,7 +32,8 @@ MIN_WINNING_FAMILIES = 3
 @dataclass(frozen=True)
 class Verdict:
     """One task's answer: its winner and the runner-up from another family, with the paired
-    difference of their test scores over the seeds both ran."""
+    difference of their test scores over the seeds both ran and its 95 % interval (``low``,
+    ``high``: how large a lead the seeds can tell apart)."""
 
     winner: str
     family: str
@@ -40,6 +41,8 @@ class Verdict:
     lead: float
     p_value: float
     seeds: int
+    low: float
+    high: float
 
     @property
     def decisive(self) -> bool:
@@ -65,16 +68,25 @@ def verdict(runs: list[dict], strategies: list[str]) -> Verdict:
     others = [kind for kind in strategies if family(kind) != family(winner)]
     rival = max(others, key=lambda kind: means[kind])
     seeds = sorted(scores[winner].keys() & scores[rival].keys())
-    ahead = [scores[winner][s] for s in seeds]
-    behind = [scores[rival][s] for s in seeds]
-    p_value = float(stats.ttest_rel(ahead, behind).pvalue) if len(seeds) > 1 else 1.0
+    differences = [scores[winner][s] - scores[rival][s] for s in seeds]
+    lead = means[winner] - means[rival]
+    if len(seeds) > 1:
+        p_value = float(stats.ttest_1samp(differences, 0.0).pvalue)
+        half = (
+            stats.t.ppf(0.975, len(seeds) - 1) * statistics.stdev(differences) / len(seeds) ** 0.5
+        )
+    else:
+        p_value, half = 1.0, float("inf")
+    centre = statistics.mean(differences) if seeds else lead
     return Verdict(
         winner=winner,
         family=family(winner),
         rival=rival,
-        lead=round(means[winner] - means[rival], 4),
+        lead=round(lead, 4),
         p_value=1.0 if p_value != p_value else round(p_value, 4),  # NaN: identical scores
         seeds=len(seeds),
+        low=round(centre - half, 4),
+        high=round(centre + half, 4),
     )
 
 
@@ -126,8 +138,8 @@ def text(found: dict) -> str:
             mark += f" so far ({task['strategies_missing']} strategies not run yet)"
         lines.append(
             f"{name}: {task['winner']} ({task['family']}) ahead of {task['rival']} by "
-            f"{task['lead']:+.3f}, paired p {task['p_value']:.3f} over {task['seeds']} seeds: "
-            f"{mark}"
+            f"{task['lead']:+.3f} (95 % CI {task['low']:+.3f} to {task['high']:+.3f}), "
+            f"paired p {task['p_value']:.3f} over {task['seeds']} seeds: {mark}"
         )
     for kind, names in sorted(found["near_best"].items()):
         lines.append(
