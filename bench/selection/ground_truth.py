@@ -194,10 +194,11 @@ def tuned_runs(runs: list[dict], kind: str) -> list[dict]:
 
 def more_seeds_runs(runs: list[dict], task: SelectionTask, seeds: int, more: int) -> list[dict]:
     """Seeds ``seeds`` to ``seeds + more - 1`` of each strategy at its tuned learning rate."""
+    own = [r for r in runs if r["task"] == task.name]
     return [
         {"task": task.name, "arm": kind, "lr": tuned[0]["lr"], "seed": seed}
         for kind in task.strategies
-        if (tuned := tuned_runs([r for r in runs if r["task"] == task.name], kind))
+        if (tuned := tuned_runs(own, kind))
         for seed in range(seeds, seeds + more)
     ]
 
