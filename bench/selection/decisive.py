@@ -72,12 +72,12 @@ def verdict(runs: list[dict], strategies: list[str]) -> Verdict:
     lead = means[winner] - means[rival]
     if len(seeds) > 1:
         p_value = float(stats.ttest_1samp(differences, 0.0).pvalue)
+        centre = statistics.mean(differences)
         half = (
             stats.t.ppf(0.975, len(seeds) - 1) * statistics.stdev(differences) / len(seeds) ** 0.5
         )
-    else:
-        p_value, half = 1.0, float("inf")
-    centre = statistics.mean(differences) if seeds else lead
+    else:  # no interval from fewer than two seeds
+        p_value, centre, half = 1.0, lead, float("inf")
     return Verdict(
         winner=winner,
         family=family(winner),
