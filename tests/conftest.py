@@ -74,3 +74,38 @@ def ray_cluster():
     yield cluster
     ray.shutdown()
     cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def finished_sweep(ray_cluster, tmp_path_factory, pretrained_shallow):
+    """An 8-trial ASHA sweep run one trial at a time (a deterministic order, so the pruning
+    is too), with the finalists' evaluation (the recommended one's also at other learning rates),
+    through the CLI and the cluster's address: a pretrained backbone adapted to new subjects
+    of its population, which it can learn. The sweep tests read it; the browser test opens it."""
+    from sweep_helpers import small_spec
+
+    from sweeps.cli import main
+
+    tmp = tmp_path_factory.mktemp("sweep")
+    spec = small_spec(
+        tmp,
+        "main",
+        data={"kind": "synthetic", "subjects": [20, 21], "trials_per_class": 24},
+        trial={
+            "backbone": {"name": "ShallowFBCSPNet", "checkpoint": str(pretrained_shallow)},
+            "split": {"val_fraction": 0.25, "test_fraction": 0.25},
+            "training": {"max_epochs": 4, "batch_size": 8},
+            "optimizer": {"lr": 0.003},
+        },
+        num_samples=8,
+        max_concurrent=1,
+        scheduler={"kind": "asha", "grace_period": 1, "reduction_factor": 2},
+        confirmation={"seeds": 1, "folds": 3, "learning_rate_factors": [0.1, 3]},
+        tracking={"register_model": "probe-sweep-test"},
+        checkpoints={"every_epochs": 2},
+    )
+    path = tmp / "spec.yaml"
+    path.write_text(spec.to_yaml())
+    code = main(["run", str(path), "--address", ray_cluster.address])
+    assert code == 0
+    return spec, tmp / "sweeps" / "main"

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sweep_helpers import cli, eventually, small_spec
+from sweep_helpers import cli, eventually
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 EXPAND_BUTTON = "button[data-component-id*='runnamecellrenderer']"
@@ -45,16 +45,13 @@ def _text_appears(driver, texts: list[str], timeout_s: float = 60.0) -> bool:
 
 
 @pytest.fixture
-def browsed_sweep(request, tmp_path) -> Path:
+def browsed_sweep(request) -> Path:
     """The sweep to browse: $BROWSE_SWEEP (``make screenshots`` browses the quickstart's for
-    the README), else a small one run here on the shared cluster."""
+    the README), else the sweep tests' finished sweep, run on the shared cluster."""
     if os.environ.get("BROWSE_SWEEP"):
         return Path(os.environ["BROWSE_SWEEP"])
-    from sweeps.sweep import run_sweep
-
-    cluster = request.getfixturevalue("ray_cluster")
-    run_sweep(small_spec(tmp_path, "browsed", ray_address=cluster.address, num_samples=3))
-    return tmp_path / "sweeps" / "browsed"
+    _, sweep_dir = request.getfixturevalue("finished_sweep")
+    return sweep_dir
 
 
 def test_the_address_ui_prints_shows_the_answer_then_the_trials_and_the_summary(
