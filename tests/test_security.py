@@ -94,7 +94,18 @@ def closed_address() -> str:
         return f"127.0.0.1:{sock.getsockname()[1]}"  # closed again when the block ends
 
 
-def test_the_cli_says_in_one_line_what_to_fix_without_the_token(token_cluster, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def mistyped_address_refusal(tmp_path_factory) -> tuple[str, float, str]:
+    """A run against a closed port: the address, the seconds it took to be refused (the CLI's
+    start-up: no probe waits on a closed port) and what it printed."""
+    address = closed_address()
+    seconds, err = refused_run(tmp_path_factory.mktemp("mistyped"), address)
+    return address, seconds, err
+
+
+def test_the_cli_says_in_one_line_what_to_fix_without_the_token(
+    token_cluster, mistyped_address_refusal, tmp_path
+) -> None:
     """Ray's own refusal is a 69-line ConnectionError after 20 s of retries (a driver that
     does not know the cluster wants a token), or an AuthenticationError traceback (one whose
     RAY_AUTH_MODE says token, without one). The probe is bounded by PROBE_TIMEOUT_S; the
@@ -103,7 +114,7 @@ def test_the_cli_says_in_one_line_what_to_fix_without_the_token(token_cluster, t
     address, env, _ = token_cluster
     knows = {**env, "HOME": str(tmp_path)}
     unaware = {k: v for k, v in knows.items() if k != "RAY_AUTH_MODE"}
-    start_up, _ = refused_run(tmp_path, closed_address(), knows)
+    _, start_up, _ = mistyped_address_refusal
     for stranger in (knows, unaware):
         seconds, err = refused_run(tmp_path, address, stranger)
         assert seconds < start_up + runtime.PROBE_TIMEOUT_S + 3, (seconds, start_up)
@@ -111,10 +122,9 @@ def test_the_cli_says_in_one_line_what_to_fix_without_the_token(token_cluster, t
         assert "requires token authentication" in err and "RAY_AUTH_TOKEN" in err
 
 
-def test_a_mistyped_address_is_one_line_within_seconds(tmp_path) -> None:
+def test_a_mistyped_address_is_one_line_within_seconds(mistyped_address_refusal) -> None:
     """Ray would retry a closed port for minutes, printing its GCS warnings."""
-    address = closed_address()
-    seconds, err = refused_run(tmp_path, address)
+    address, seconds, err = mistyped_address_refusal
     assert seconds < 60  # 6 s on one machine, 8 on another (the CLI's start-up)
     assert len(err.strip().splitlines()) == 1, err
     assert f"no Ray cluster answers at {address} (Connection refused)" in err
