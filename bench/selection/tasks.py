@@ -126,6 +126,8 @@ def _population(**options) -> SyntheticData:
 
 
 SOURCE_DATA = SyntheticData(subjects=SOURCE_SUBJECTS, n_classes=4, trials_per_class=40)
+TWO_CLASS_SOURCE_DATA = SyntheticData(subjects=SOURCE_SUBJECTS, n_classes=2, trials_per_class=80)
+"""Left against right hand only, as many trials per subject as ``SOURCE_DATA``."""
 SHALLOW_SOURCE = _source(SHALLOW, SOURCE_DATA, epochs=15)
 CONFORMER_SOURCE = _source(CONFORMER, SOURCE_DATA, epochs=20)
 
@@ -152,6 +154,19 @@ TASKS: list[SelectionTask] = [
         _population(subjects=SOURCE_SUBJECTS[:4], session=1),
         train_per_class=2,
         training={"max_epochs": 20, "batch_size": 4},
+    ),
+    _task(
+        "new_classes",
+        "EEGNet pretrained on left against right hand imagery, adapted to new subjects with "
+        "feet and tongue added (4 classes), 5 labelled trials per class and subject: training "
+        "the last block wins, 3.3 points ahead of full fine-tune (decisive), LP-FT and the "
+        "probes further behind; from scratch does not learn in 15 epochs.",
+        "last-k blocks: the features below the last block serve the new classes, the last "
+        "block must change, and too few trials to move the rest",
+        _source(EEGNET, TWO_CLASS_SOURCE_DATA, epochs=30),
+        _population(),
+        train_per_class=5,
+        training={"batch_size": 8},
     ),
     _task(
         "new_location",
