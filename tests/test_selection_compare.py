@@ -93,7 +93,7 @@ def test_the_published_table_is_the_report_of_the_stored_results() -> None:
 
 
 def test_the_table_without_the_learning_rate_step_is_the_report_of_its_rows() -> None:
-    """The same 27 (task, sweep seed) runs made before the step (docs/SELECTION.md)."""
+    """The same (task, sweep seed) runs made before the step (docs/SELECTION.md)."""
     rows = json.loads(WITHOUT_STEP.read_text())
     assert {made_with(row) for row in rows} == {"(none)"}
     published = json.loads(RESULTS.read_text())
