@@ -35,12 +35,13 @@ def optimizer(trial: optuna.Trial, context: SpaceContext) -> TrialConfig:
     )
 
 
-def optimizer_defaults(context: SpaceContext) -> dict[str, Any]:
-    """This space's parameters at the base config's settings, clipped into the space."""
+def optimizer_defaults(context: SpaceContext, lr_factor: float = 1.0) -> dict[str, Any]:
+    """This space's parameters at the base config's settings (the learning rate times
+    ``lr_factor``), clipped into the space."""
     base = context.base
     sizes = _batch_sizes(context)
     return {
-        "lr": min(max(base.optimizer.lr, LR[0]), LR[1]),
+        "lr": min(max(base.optimizer.lr * lr_factor, LR[0]), LR[1]),
         "weight_decay": min(max(base.optimizer.weight_decay, WEIGHT_DECAY[0]), WEIGHT_DECAY[1]),
         "warmup_epochs": min(round(base.schedule.warmup_epochs), _max_warmup(context)),
         "batch_size": min(sizes, key=lambda b: abs(b - base.training.batch_size)),

@@ -55,12 +55,17 @@ class compose:  # noqa: N801 (used like a function; a class so that sweeps can p
         return config
 
 
-def warm_start(context: SpaceContext) -> list[dict[str, Any]]:
-    """One enqueued trial per candidate strategy, everything else at the base config's settings,
-    so the sampler sees every strategy before it starts to exploit (``enqueue_trial`` format;
-    parameters a space does not suggest are ignored)."""
-    shared = optimizer_defaults(context)
-    return [
-        {**shared, **probe_head_defaults(params[STRATEGY_PARAM], context), **params}
-        for params in warm_start_params(context)
-    ]
+def warm_start(context: SpaceContext, lr_factors: Sequence[float] = (1.0,)) -> list[dict[str, Any]]:
+    """One enqueued trial per candidate strategy and learning rate (the base config's times each
+    of ``lr_factors``, in that order), everything else at the base config's settings, so the
+    sampler sees every strategy before it starts to exploit (``enqueue_trial`` format;
+    parameters a space does not suggest are ignored). A factor that clips to a rate already
+    listed adds nothing."""
+    trials: list[dict[str, Any]] = []
+    for factor in lr_factors:
+        shared = optimizer_defaults(context, factor)
+        for params in warm_start_params(context):
+            trial = {**shared, **probe_head_defaults(params[STRATEGY_PARAM], context), **params}
+            if trial not in trials:
+                trials.append(trial)
+    return trials

@@ -83,7 +83,7 @@ def study_searcher(
         load_if_exists=True,
     )
     if not n_held and spec.warm_start and spec.sampler.name != "grid":
-        for params in warm_start(context)[: spec.num_samples]:
+        for params in warm_start(context, spec.warm_start_lr_factors)[: spec.num_samples]:
             study.enqueue_trial(params)
     return StudySearcher(study, space, context, cpus=_cpus(spec), metric=metric, mode=mode)
 

@@ -15,7 +15,7 @@ import yaml
 from sweep_helpers import saved_states_naming_us, small_spec
 
 from probe_core import EEGDataset
-from search_spaces import make_context
+from search_spaces import applicable_strategies, make_context
 from sweeps.cli import EXIT_NOTHING_LEARNT, main
 from sweeps.errors import SweepError
 from sweeps.ledger import Ledger
@@ -131,6 +131,26 @@ def test_the_study_searcher_saves_data_and_a_resumed_one_goes_on_without_repeati
     later = resumed.suggest("t9")
     sampled_after_warm = first[warm:]
     assert all(later["trial"] != config["trial"] for config in sampled_after_warm)
+
+
+def test_a_warm_start_at_two_learning_rates_enqueues_the_base_rate_first(tmp_path) -> None:
+    """The sweep's study holds every strategy at the base rate, then as many at twice it as the
+    sweep's trials leave room for."""
+    spec, context = _two_subjects(tmp_path)
+    kinds = applicable_strategies(context.facts)
+    spec = spec.model_copy(
+        update={"warm_start_lr_factors": [1.0, 2.0], "num_samples": len(kinds) + 1}
+    )
+    directory = spec.sweep_dir()
+    directory.path.mkdir(parents=True)
+    enqueued = [
+        t.system_attrs["fixed_params"]
+        for t in study_searcher(spec, context, directory, SEARCH).study.trials
+    ]
+    base = context.base.optimizer.lr
+    assert [(p["strategy"], p["lr"]) for p in enqueued] == [(k, base) for k in kinds] + [
+        (kinds[0], 2 * base)
+    ]
 
 
 def test_a_saved_state_tune_could_not_read_back_stops_the_resume_in_one_line(tmp_path) -> None:

@@ -14,6 +14,7 @@ from search_spaces import (
     get_space,
     make_context,
     space_distributions,
+    warm_start,
 )
 from search_spaces.freeze_strategy import warm_start_params
 
@@ -183,6 +184,18 @@ def test_warm_start_enqueues_every_strategy_at_its_defaults(contexts) -> None:
     assert defaults["lora"].rank == 8 and defaults["lora"].alpha == 16.0
     assert defaults["mlp_probe"].hidden_sizes == [128] and defaults["mlp_probe"].dropout == 0.1
     assert defaults["lp_ft"].lp_epochs == 3  # the default 5, within this 6-epoch trial's range
+
+
+def test_warm_start_at_several_learning_rates_tries_all_strategies_at_each_in_turn(contexts):
+    """Every strategy at the base rate, then every one at the next; a factor that clips onto a
+    rate already tried (1e-3 × 100 → the range's 1e-2) adds nothing."""
+    context = contexts["EEGNet"]
+    kinds = applicable_strategies(context.facts)
+    assert context.base.optimizer.lr == 1e-3
+    trials = warm_start(context, (1.0, 10.0, 100.0))
+    assert [t["strategy"] for t in trials] == kinds * 2
+    assert [t["lr"] for t in trials] == pytest.approx([1e-3] * len(kinds) + [1e-2] * len(kinds))
+    assert warm_start(context) == trials[: len(kinds)]  # the default: the base rate only
 
 
 def test_presets_reproduce_the_seed_families(contexts, patch_data) -> None:

@@ -55,12 +55,14 @@ def sweep_spec(
     sweep_seed: int = 0,
     with_reference: bool = True,
     learning_rate_factors: Sequence[float] = (),
+    warm_start_lr_factors: Sequence[float] = (1.0,),
 ) -> SweepSpec:
     """The task as a user would sweep it: its target data and base trial, every strategy, and
     the finalists evaluated on 3 folds × ``seeds`` (none with 0), the recommended one also at
-    its learning rate times each of ``learning_rate_factors``; ``sweep_seed`` seeds the sampler
-    (which trials, in which order); the classical reference beside them unless
-    ``with_reference`` is off."""
+    its learning rate times each of ``learning_rate_factors``; every strategy tried first at the
+    base rate times each of ``warm_start_lr_factors``; ``sweep_seed`` seeds the sampler (which
+    trials, in which order); the classical reference beside them unless ``with_reference`` is
+    off."""
     base = task.base.model_dump(mode="json", exclude={"data"})
     confirmation = {
         "finalists": 2,
@@ -78,6 +80,7 @@ def sweep_spec(
             # a probe's first epochs say little: 3 before the first cut (of 15 or 20)
             "scheduler": {"kind": "asha", "grace_period": 3, "reduction_factor": 3},
             "num_samples": trials,
+            "warm_start_lr_factors": list(warm_start_lr_factors),
             "confirmation": confirmation,
             "reference": (task.reference or {}) if with_reference else None,
             "tracking": {"uri": f"sqlite:///{folder / 'mlflow.db'}"},
@@ -172,6 +175,15 @@ def main() -> None:
         "learning rate only, as results_without_learning_rate_step.json was made)",
     )
     parser.add_argument(
+        "--warm-start-lr-factors",
+        nargs="+",
+        type=float,
+        default=[1.0],
+        metavar="FACTOR",
+        help="probe-sweep's warm start: every strategy at the base learning rate times each "
+        "(default: 1, the product's)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         help=f"every row, written after each and resumed from (default: {RESULTS.name}; "
@@ -195,13 +207,19 @@ def main() -> None:
         delivered_scores = args.delivered or folder / "delivered.json"
     yardstick = Yardstick(delivered_scores)
     rows = json.loads(out.read_text()) if out.exists() else []
-    factors = args.learning_rate_factors
-    wanted = made_with({"learning_rate_factors": factors, "learning_rates_of": RATES_OF})
+    factors, warm_factors = args.learning_rate_factors, args.warm_start_lr_factors
+    wanted = made_with(
+        {
+            "learning_rate_factors": factors,
+            "learning_rates_of": RATES_OF,
+            "warm_start_lr_factors": warm_factors,
+        }
+    )
     made = {made_with(row) for row in rows}
     if made - {wanted}:
         sys.exit(
-            f"{out}: its rows were made with --learning-rate-factors {' or '.join(sorted(made))}, "
-            f"not {wanted}: pass those to resume it, or --out for a new file"
+            f"{out}: its rows were made with {' or '.join(sorted(made))}, not {wanted}: pass "
+            "those to resume it, or --out for a new file"
         )
     done = {(row["task"], row["sweep_seed"]) for row in rows}
     chosen = [t for t in TASKS if t.name in names]
@@ -225,6 +243,7 @@ def main() -> None:
                 seeds,
                 sweep_seed,
                 factors,
+                warm_factors,
             )
             rows.append(row)
             out.write_text(json.dumps(rows, indent=1))
@@ -233,12 +252,15 @@ def main() -> None:
 
 
 def made_with(row: dict) -> str:
-    """The learning rates a row's sweep evaluated beyond the search's, as a refusal to mix
-    rows says it: the pilot's rows (made before ``learning_rates_of`` was stored) evaluated the
-    leading finalist's, later ones the recommended finalist's."""
+    """The options a row's sweep ran with, as a refusal to mix rows says them: the learning
+    rates it evaluated beyond the search's (the pilot's rows, made before ``learning_rates_of``
+    was stored, evaluated the leading finalist's, later ones the recommended finalist's) and the
+    warm start's (rows made before it was stored: the base rate only)."""
     factors = row.get("learning_rate_factors", [])
     of = row.get("learning_rates_of", "leading finalist")
-    return f"{' '.join(map(str, factors))} (the {of}'s)" if factors else "(none)"
+    step = f"{' '.join(map(str, factors))} (the {of}'s)" if factors else "(none)"
+    warm = " ".join(map(str, row.get("warm_start_lr_factors", [1.0])))
+    return f"--learning-rate-factors {step} --warm-start-lr-factors {warm}"
 
 
 def compare_task(
@@ -251,6 +273,7 @@ def compare_task(
     seeds: int,
     sweep_seed: int,
     learning_rate_factors: list[float],
+    warm_start_lr_factors: list[float],
 ) -> dict:
     """One sweep of ``task`` and random search with as many trials, each with ``sweep_seed``,
     and the fixed baselines: their picks, regrets and compute."""
@@ -262,9 +285,17 @@ def compare_task(
         "grid_epochs": grid_epochs(truth, task.name),
         "learning_rate_factors": learning_rate_factors,
         "learning_rates_of": RATES_OF,
+        "warm_start_lr_factors": warm_start_lr_factors,
     }
     ours = sweep_spec(
-        task, folder, "tpe", trials, seeds, sweep_seed, learning_rate_factors=learning_rate_factors
+        task,
+        folder,
+        "tpe",
+        trials,
+        seeds,
+        sweep_seed,
+        learning_rate_factors=learning_rate_factors,
+        warm_start_lr_factors=warm_start_lr_factors,
     )
     outcome = run_sweep(ours)
     chosen = outcome.recommendation.strategy if outcome.recommendation else None
