@@ -83,7 +83,9 @@ def test_the_published_table_is_the_report_of_the_stored_results() -> None:
     """Every task of the ground truth swept with sweep seeds 0, 1 and 2 (the issue asks for 3),
     with the product's default learning-rate step (the recommended finalist's rates)."""
     rows = json.loads(RESULTS.read_text())  # every pick and score of the published runs
-    assert {made_with(row) for row in rows} == {"0.3 3.0 (the recommended finalist's)"}
+    assert {made_with(row) for row in rows} == {
+        "--learning-rate-factors 0.3 3.0 (the recommended finalist's) --warm-start-lr-factors 1.0"
+    }
     seeds: dict[str, list[int]] = {}
     for row in rows:
         seeds.setdefault(row["task"], []).append(row["sweep_seed"])
@@ -95,7 +97,9 @@ def test_the_published_table_is_the_report_of_the_stored_results() -> None:
 def test_the_table_without_the_learning_rate_step_is_the_report_of_its_rows() -> None:
     """The same (task, sweep seed) runs made before the step (docs/SELECTION.md)."""
     rows = json.loads(WITHOUT_STEP.read_text())
-    assert {made_with(row) for row in rows} == {"(none)"}
+    assert {made_with(row) for row in rows} == {
+        "--learning-rate-factors (none) --warm-start-lr-factors 1.0"
+    }
     published = json.loads(RESULTS.read_text())
     runs = sorted((row["task"], row["sweep_seed"]) for row in rows)
     assert runs == sorted((row["task"], row["sweep_seed"]) for row in published)
@@ -115,18 +119,32 @@ def test_the_learning_rate_pilot_is_the_report_of_its_stored_rows() -> None:
     assert report(rows) in SELECTION.read_text()
 
 
+TWO_RATE_WARM_START = {
+    "learning_rate_factors": [0.3, 3.0],
+    "learning_rates_of": "recommended finalist",
+    "warm_start_lr_factors": [1.0, 10.0],
+}
+
+
 @pytest.mark.parametrize(
     ("made", "said"),
     [
-        (ROWS, "(none)"),  # before the option
-        (json.loads(PILOT.read_text()), "0.3 3.0 (the leading finalist's)"),
+        (ROWS, "(none) --warm-start-lr-factors 1.0"),  # before the options
+        (
+            json.loads(PILOT.read_text()),
+            "0.3 3.0 (the leading finalist's) --warm-start-lr-factors 1.0",
+        ),
+        (
+            [{**row, **TWO_RATE_WARM_START} for row in ROWS],  # the warm start alone differs
+            "0.3 3.0 (the recommended finalist's) --warm-start-lr-factors 1.0 10.0",
+        ),
     ],
 )
 def test_rows_of_another_learning_rate_plan_are_never_mixed_in(
     tmp_path, monkeypatch, made, said
 ) -> None:
-    """A table made without the recommended finalist's other learning rates is not resumed
-    with them (its rows would be mixed with rows of another method)."""
+    """A table made with other learning rates (the recommended finalist's, or the warm start's)
+    is not resumed with the defaults (its rows would be mixed with rows of another method)."""
     from bench.selection import compare
 
     out = tmp_path / "results.json"
@@ -135,8 +153,9 @@ def test_rows_of_another_learning_rate_plan_are_never_mixed_in(
     with pytest.raises(SystemExit) as stopped:
         compare.main()
     assert str(stopped.value) == (
-        f"{out}: its rows were made with --learning-rate-factors {said}, not 0.3 3.0 (the "
-        "recommended finalist's): pass those to resume it, or --out for a new file"
+        f"{out}: its rows were made with --learning-rate-factors {said}, not "
+        "--learning-rate-factors 0.3 3.0 (the recommended finalist's) --warm-start-lr-factors "
+        "1.0: pass those to resume it, or --out for a new file"
     )
     assert json.loads(out.read_text()) == made  # nothing lost
 
