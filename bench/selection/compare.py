@@ -43,6 +43,8 @@ COMPUTE_TARGET = 0.25
 # the recommended finalist's other learning rates, as factors of its own: the product's
 # default (``--learning-rate-factors``)
 LEARNING_RATE_FACTORS = tuple(Confirmation().learning_rate_factors)
+# every strategy's first trials, at the base learning rate times each: the product's default
+WARM_START_LR_FACTORS = tuple(SweepSpec.model_fields["warm_start_lr_factors"].default)
 RATES_OF = "recommended finalist"  # whose other learning rates a sweep evaluated
 
 
@@ -55,7 +57,7 @@ def sweep_spec(
     sweep_seed: int = 0,
     with_reference: bool = True,
     learning_rate_factors: Sequence[float] = (),
-    warm_start_lr_factors: Sequence[float] = (1.0,),
+    warm_start_lr_factors: Sequence[float] = WARM_START_LR_FACTORS,
 ) -> SweepSpec:
     """The task as a user would sweep it: its target data and base trial, every strategy, and
     the finalists evaluated on 3 folds × ``seeds`` (none with 0), the recommended one also at
@@ -178,10 +180,10 @@ def main() -> None:
         "--warm-start-lr-factors",
         nargs="+",
         type=float,
-        default=[1.0],
+        default=list(WARM_START_LR_FACTORS),
         metavar="FACTOR",
         help="probe-sweep's warm start: every strategy at the base learning rate times each "
-        "(default: 1, the product's)",
+        f"(default: {' '.join(map(str, WARM_START_LR_FACTORS))}, the product's)",
     )
     parser.add_argument(
         "--out",
@@ -307,8 +309,16 @@ def compare_task(
         "compute": epochs_trained(ours) / row["grid_epochs"],
     }
     evaluation_trials = ours.confirmation.trials
+    # random search as every published row made it: each strategy first at the base rate only
     random = sweep_spec(
-        task, folder, "random", trials + evaluation_trials, 0, sweep_seed, with_reference=False
+        task,
+        folder,
+        "random",
+        trials + evaluation_trials,
+        0,
+        sweep_seed,
+        with_reference=False,
+        warm_start_lr_factors=(1.0,),
     )
     random_outcome = run_sweep(random)
     picked = random_outcome.recommendation
