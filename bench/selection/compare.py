@@ -166,24 +166,19 @@ def main() -> None:
     parser.add_argument(
         "--reduced", action="store_true", help=f"{' and '.join(REDUCED)}, 10 trials, 1 sweep"
     )
-    parser.add_argument(
+    _factors_option(
+        parser,
         "--learning-rate-factors",
-        nargs="*",
-        type=float,
-        default=list(LEARNING_RATE_FACTORS),
-        metavar="FACTOR",
-        help="the recommended finalist's other learning rates, as factors of its own (default: "
-        f"{' '.join(map(str, LEARNING_RATE_FACTORS))}, the product's; none: the search's "
-        "learning rate only, as results_without_learning_rate_step.json was made)",
+        LEARNING_RATE_FACTORS,
+        "the recommended finalist's other learning rates, as factors of its own",
+        "; none: the search's learning rate only, as results_without_learning_rate_step.json "
+        "was made",
     )
-    parser.add_argument(
+    _factors_option(
+        parser,
         "--warm-start-lr-factors",
-        nargs="+",
-        type=float,
-        default=list(WARM_START_LR_FACTORS),
-        metavar="FACTOR",
-        help="probe-sweep's warm start: every strategy at the base learning rate times each "
-        f"(default: {' '.join(map(str, WARM_START_LR_FACTORS))}, the product's)",
+        WARM_START_LR_FACTORS,
+        "probe-sweep's warm start: every strategy at the base learning rate times each",
     )
     parser.add_argument(
         "--out",
@@ -251,6 +246,25 @@ def main() -> None:
             out.write_text(json.dumps(rows, indent=1))
             print(json.dumps(row), flush=True)
     print(report(rows))
+
+
+def _factors_option(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    default: Sequence[float],
+    what: str,
+    if_none: str = "",
+) -> None:
+    """A list of learning-rate factors, the product's by default (none allowed if ``if_none``
+    says what that means)."""
+    parser.add_argument(
+        flag,
+        nargs="*" if if_none else "+",
+        type=float,
+        default=list(default),
+        metavar="FACTOR",
+        help=f"{what} (default: {' '.join(map(str, default))}, the product's{if_none})",
+    )
 
 
 def made_with(row: dict) -> str:
