@@ -20,6 +20,7 @@ from bench.selection.ground_truth import DEFAULT_OUT  # noqa: E402
 SELECTION = Path(__file__).resolve().parents[1] / "docs" / "SELECTION.md"
 PILOT = RESULTS.with_name("results_learning_rate.json")  # the leading finalist's rates
 WITHOUT_STEP = RESULTS.with_name("results_without_learning_rate_step.json")
+TWO_RATE_WARM_START_ROWS = RESULTS.with_name("results_two_rate_warm_start.json")
 
 
 def _row(task: str, seed: int, ours: str | None, ours_regret: float) -> dict:
@@ -103,6 +104,20 @@ def test_the_table_without_the_learning_rate_step_is_the_report_of_its_rows() ->
     published = json.loads(RESULTS.read_text())
     runs = sorted((row["task"], row["sweep_seed"]) for row in rows)
     assert runs == sorted((row["task"], row["sweep_seed"]) for row in published)
+    assert report(rows) in SELECTION.read_text()
+
+
+def test_the_two_rate_warm_start_table_is_the_report_of_its_rows() -> None:
+    """Runs of the published table's (task, sweep seed) pairs, each made with every strategy
+    first at the base learning rate and at ten times it (docs/SELECTION.md)."""
+    rows = json.loads(TWO_RATE_WARM_START_ROWS.read_text())
+    assert {made_with(row) for row in rows} == {
+        "--learning-rate-factors 0.3 3.0 (the recommended finalist's) "
+        "--warm-start-lr-factors 1.0 10.0"
+    }
+    runs = [(row["task"], row["sweep_seed"]) for row in rows]
+    published = {(row["task"], row["sweep_seed"]) for row in json.loads(RESULTS.read_text())}
+    assert len(set(runs)) == len(runs) and set(runs) <= published
     assert report(rows) in SELECTION.read_text()
 
 
