@@ -186,7 +186,7 @@ def test_warm_start_enqueues_every_strategy_at_its_defaults(contexts) -> None:
     assert defaults["lp_ft"].lp_epochs == 3  # the default 5, within this 6-epoch trial's range
 
 
-def test_warm_start_at_several_learning_rates_tries_all_strategies_at_each_in_turn(contexts):
+def test_warm_start_tries_every_strategy_at_each_learning_rate_in_turn(contexts) -> None:
     """Every strategy at the base rate, then every one at the next; a factor that clips onto a
     rate already tried (1e-3 × 100 → the range's 1e-2) adds nothing."""
     context = contexts["EEGNet"]
