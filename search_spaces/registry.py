@@ -61,11 +61,15 @@ def warm_start(context: SpaceContext, lr_factors: Sequence[float] = (1.0,)) -> l
     sampler sees every strategy before it starts to exploit (``enqueue_trial`` format;
     parameters a space does not suggest are ignored). A factor that clips to a rate already
     listed adds nothing."""
+    strategies = [
+        {**probe_head_defaults(params[STRATEGY_PARAM], context), **params}
+        for params in warm_start_params(context)
+    ]
     trials: list[dict[str, Any]] = []
     for factor in lr_factors:
         shared = optimizer_defaults(context, factor)
-        for params in warm_start_params(context):
-            trial = {**shared, **probe_head_defaults(params[STRATEGY_PARAM], context), **params}
+        for strategy in strategies:
+            trial = {**shared, **strategy}
             if trial not in trials:
                 trials.append(trial)
     return trials
