@@ -55,7 +55,7 @@ class compose:  # noqa: N801 (used like a function; a class so that sweeps can p
         return config
 
 
-def warm_start(context: SpaceContext, lr_factors: Sequence[float] = (1.0,)) -> list[dict[str, Any]]:
+def warm_start(context: SpaceContext, lr_factors: Sequence[float]) -> list[dict[str, Any]]:
     """One enqueued trial per candidate strategy and learning rate (the base config's times each
     of ``lr_factors``, in that order), everything else at the base config's settings, so the
     sampler sees every strategy before it starts to exploit (``enqueue_trial`` format;

@@ -138,11 +138,11 @@ class SweepSpec(_Config):
     checkpoints: Checkpoints = Checkpoints()
     warm_start: bool = True
     """Try every strategy at its defaults first, before the sampler exploits one."""
-    warm_start_lr_factors: list[pydantic.PositiveFloat] = pydantic.Field([1.0], min_length=1)
+    warm_start_lr_factors: list[pydantic.PositiveFloat] = pydantic.Field([1.0, 10.0], min_length=1)
     """The warm start's learning rates, as factors of the trial's own (clipped into the
-    optimiser space's range); every strategy at the first before any at the next. More than one
-    lets the scheduler's first cut compare strategies each near its own good rate, not all at a
-    rate that suits the fastest learner (docs/SELECTION.md)."""
+    optimiser space's range); every strategy at the first before any at the next. Two rates let
+    the scheduler's first cut compare strategies each near its own good rate, not all at one
+    that suits the fastest learner (docs/SELECTION.md); ``[1]`` is the base rate only."""
     objectives: list[Objective] = []
     """Extra objectives to minimise next to the metric (multi-objective; use sampler nsga2)."""
     confirmation: Confirmation = Confirmation()

@@ -195,7 +195,7 @@ def test_warm_start_tries_every_strategy_at_each_learning_rate_in_turn(contexts)
     trials = warm_start(context, (1.0, 10.0, 100.0))
     assert [t["strategy"] for t in trials] == kinds * 2
     assert [t["lr"] for t in trials] == pytest.approx([1e-3] * len(kinds) + [1e-2] * len(kinds))
-    assert warm_start(context) == trials[: len(kinds)]  # the default: the base rate only
+    assert warm_start(context, (1.0,)) == trials[: len(kinds)]  # the base rate only
 
 
 def test_presets_reproduce_the_seed_families(contexts, patch_data) -> None:

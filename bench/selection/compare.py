@@ -11,9 +11,10 @@ Beside that strategy-level regret, the config-level one (``yardstick.py``): what
 delivers, trained again with 5 seeds and scored on the test split, against the same best. The
 sweep's classical reference (tangent space; canonical correlation on the SSVEP tasks) is scored
 on the same test split. Every row (task × sweep seed) is written to ``results.json`` as it ends,
-and a rerun resumes from it; the sweeps run with the product's default learning-rate step
-(``results_without_learning_rate_step.json`` holds the same runs made without it;
-``results_two_rate_warm_start.json`` runs made with ``--warm-start-lr-factors 1 10``).
+and a rerun resumes from it; the sweeps run with the product's defaults: the learning-rate step
+and the warm start at two learning rates (the same runs made with the base rate's warm start
+only are in ``results_base_rate_warm_start.json``, and without the step as well in
+``results_without_learning_rate_step.json``).
 
     python -m bench.selection.compare               # 3 sweeps of every task (6-12 min each, 2 CPUs)
     python -m bench.selection.compare --reduced     # one simulated and one real task, 1 sweep
