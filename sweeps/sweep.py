@@ -236,13 +236,16 @@ class SweepRun:
 
     def search(self, auto: bool = False) -> None:
         """The sweep's Tune run: the search, then the finalists' evaluation. ``auto``: first a
-        race of every applicable strategy at its defaults; the search tunes the winner only."""
-        race = candidate_strategies(self.context) if auto else []
-        if race:
+        race of every applicable strategy at its defaults and the warm start's learning rates;
+        the search tunes the winner only."""
+        if auto:
             log.info(
-                "racing %d strategies at their default settings, then tuning the winner", len(race)
+                "racing %d strategies at their default settings and %s times the learning rate, "
+                "then tuning the winner",
+                len(candidate_strategies(self.context)),
+                " and ".join(f"{f:g}" for f in self.spec.warm_start_lr_factors),
             )
-        run_search(self.inputs, race=race)
+        run_search(self.inputs, auto=auto)
         raise_if_interrupted(self.directory.path)
 
     def restore(self) -> None:
@@ -255,8 +258,7 @@ class SweepRun:
             log.info("converted the saved state of %s from the previous layout", directory.path)
         check_restorable(directory.tune_run)
         raced = directory.load_study(RACE) is not None
-        race = candidate_strategies(self.context) if raced else []
-        run_search(self.inputs, race=race, resume=True)
+        run_search(self.inputs, auto=raced, resume=True)
         log.info("resumed %s from %s", self.spec.name, directory.tune_run)
         raise_if_interrupted(directory.path)
 

@@ -96,16 +96,17 @@ def trainable(spec: SweepSpec, data_ref: ray.ObjectRef[EEGDataset]) -> type[tune
     return cast(type[tune.Trainable], tune.with_resources(with_data, resources))
 
 
-def race_spec(spec: SweepSpec, strategies: list[str]) -> SweepSpec:
-    """The ``--auto`` race: every strategy once, at its defaults, under the spec's scheduler
-    (ASHA, the default, stops the weak ones early)."""
-    grid = SamplerConfig(name="grid", seed=spec.sampler.seed, grid={"strategy": strategies})
+def race_spec(spec: SweepSpec, context: SpaceContext) -> SweepSpec:
+    """The ``--auto`` race: every strategy at its defaults and each of the warm start's learning
+    rates, under the spec's scheduler (ASHA, the default, stops the weak ones early). Each trial
+    is enqueued (``warm_start``), so the sampler draws nothing; the race study holds them all
+    from its start, which tells a resumed sweep how long its race is."""
     return spec.model_copy(
         update={
-            "spaces": ["freeze_strategy_defaults"],
-            "sampler": grid,
-            "num_samples": len(strategies),
-            "warm_start": False,
+            "spaces": ["freeze_strategy_defaults", "optimizer"],
+            "sampler": SamplerConfig(name="random", seed=spec.sampler.seed),
+            "num_samples": len(warm_start(context, spec.warm_start_lr_factors)),
+            "warm_start": True,
             "objectives": [],
         }
     )
@@ -137,24 +138,26 @@ class TuneRunInputs:
     chance: float
 
 
-def run_search(inputs: TuneRunInputs, *, race: list[str], resume: bool = False) -> None:
-    """The sweep's Tune run: the spec's search (of the winner of a ``race`` of these strategies
-    at their defaults, when given), then the evaluation of its finalists. ``resume``: continue
+def run_search(inputs: TuneRunInputs, *, auto: bool, resume: bool = False) -> None:
+    """The sweep's Tune run: the spec's search (``auto``: of the winner of a race of every
+    strategy at its defaults), then the evaluation of its finalists. ``resume``: continue
     the run an interrupted driver saved; its searchers are built afresh, as here, and load what
     they saved (``sweeps.saved_state``). Progress shows as ``sweeps.output`` says: none when
     quiet, one updating line, or also Ray Tune's output."""
     spec, context, directory = inputs.spec, inputs.context, inputs.directory
     single_objective = not spec.objectives
     searcher: SavedAsData
-    if race:  # the race ran every strategy at its defaults: no warm start after it
+    n_race = 0
+    if auto:  # the race ran every strategy at its defaults: no warm start after it
         no_warm_start = spec.model_copy(update={"warm_start": False})
-        raced = study_searcher(race_spec(spec, race), context, directory, RACE)
+        raced = study_searcher(race_spec(spec, context), context, directory, RACE)
+        n_race = len(raced.study.trials)
         searcher = RacingSearcher(
-            raced, len(race), SearchOf(no_warm_start, context, directory), spec.mode
+            raced, n_race, SearchOf(no_warm_start, context, directory), spec.mode
         )
     else:
         searcher = study_searcher(spec, context, directory, SEARCH)
-    n_search = len(race) + spec.num_samples
+    n_search = n_race + spec.num_samples
     if spec.confirmation.trials:
         searcher = ConfirmingSearcher(
             searcher,

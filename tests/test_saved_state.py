@@ -16,14 +16,15 @@ from sweep_helpers import saved_states_naming_us, small_spec
 
 from probe_core import EEGDataset
 from search_spaces import applicable_strategies, make_context
+from search_spaces.config_paths import with_values
 from sweeps.cli import EXIT_NOTHING_LEARNT, main
 from sweeps.errors import SweepError
 from sweeps.ledger import Ledger
-from sweeps.protocol import Phase
+from sweeps.protocol import TRIAL, Phase
 from sweeps.saved_state import check_restorable
 from sweeps.spec import load_sweep_spec
-from sweeps.sweep_dir import SEARCH
-from sweeps.tune_run import study_searcher
+from sweeps.sweep_dir import RACE, SEARCH
+from sweeps.tune_run import race_spec, study_searcher
 
 PREVIOUS_LAYOUT = Path(__file__).parent / "data" / "previous_layout_sweep.tar.xz"
 """``probe-sweep run --auto`` of EEGNet on synthetic data (6 strategies raced, then 3 trials of
@@ -151,6 +152,27 @@ def test_a_warm_start_at_two_learning_rates_enqueues_the_base_rate_first(tmp_pat
     assert [(p["strategy"], p["lr"]) for p in enqueued] == [(k, base) for k in kinds] + [
         (kinds[0], 2 * base)
     ]
+
+
+def test_the_auto_race_is_enqueued_whole_so_a_resumed_race_keeps_its_length(tmp_path) -> None:
+    """``--auto``'s race: every strategy at its defaults, at the base learning rate and ten
+    times it, all in the race study from its start; a resumed sweep counts its race from there
+    (a race saved before the second rate existed held one trial per strategy, and stays so)."""
+    spec, context = _two_subjects(tmp_path)
+    kinds = applicable_strategies(context.facts)
+    directory = spec.sweep_dir()
+    directory.path.mkdir(parents=True)
+    race = study_searcher(race_spec(spec, context), context, directory, RACE)
+    assert len(race.study.trials) == 2 * len(kinds)
+    proposed = [race.suggest(f"t{i}")[TRIAL] for i in range(2 * len(kinds))]
+    base, rates = context.base, (0.003, 0.01)  # 10 × 0.003 clipped to the space's 1e-2
+    assert proposed == [
+        with_values(base, {"strategy": {"kind": k}, "optimizer.lr": lr}).model_dump(mode="json")
+        for lr in rates
+        for k in kinds
+    ]
+    resumed = study_searcher(race_spec(spec, context), context, directory, RACE)
+    assert len(resumed.study.trials) == 2 * len(kinds)  # nothing enqueued again
 
 
 def test_a_saved_state_tune_could_not_read_back_stops_the_resume_in_one_line(tmp_path) -> None:

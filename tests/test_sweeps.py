@@ -402,7 +402,7 @@ def test_half_gpu_trials_pack_two_per_gpu(ray_cluster, tmp_path) -> None:
     assert shared
 
 
-def test_auto_races_every_strategy_then_tunes_the_winner(ray_cluster, tmp_path) -> None:
+def test_auto_races_each_strategy_at_two_rates_then_tunes_the_winner(ray_cluster, tmp_path) -> None:
     import optuna
 
     from probe_core.assembly import backbone_with_facts
@@ -423,15 +423,18 @@ def test_auto_races_every_strategy_then_tunes_the_winner(ray_cluster, tmp_path) 
     tuning = optuna.load_study(study_name="auto.search", storage=storage).trials
     _, facts = backbone_with_facts(spec.base_trial(), spec.data.build(), pretrained=False)
     offered = applicable_strategies(facts)
-    assert sorted(t.params["strategy"] for t in race) == sorted(offered)  # each once
+    # each strategy once at the base rate (0.003) and once at ten times it, clipped to 1e-2
+    raced = sorted((t.params["strategy"], t.params["lr"]) for t in race)
+    assert raced == sorted((kind, lr) for kind in offered for lr in (0.003, 0.01))
+    n_race = 2 * len(offered)
     winner = {t.params["strategy"] for t in tuning}
     assert len(tuning) == 2 and len(winner) == 1  # the search tunes one strategy
     records = Ledger(sweep_dir / "trials.jsonl").of_phase("search")
-    assert len(records) == len(offered) + 2
+    assert len(records) == n_race + 2
     # one Tune run: the search's trials ran in the race's trial processes
     records.sort(key=lambda r: r.history[0]["time"])  # the race ends before the search starts
-    race_pids = {r.placement[protocol.PID] for r in records[: len(offered)]}
-    search_pids = {r.placement[protocol.PID] for r in records[len(offered) :]}
+    race_pids = {r.placement[protocol.PID] for r in records[:n_race]}
+    search_pids = {r.placement[protocol.PID] for r in records[n_race:]}
     assert race_pids & search_pids and not (sweep_dir / "race").exists()
     assert (sweep_dir / "best_config.yaml").is_file()
 
