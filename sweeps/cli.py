@@ -210,7 +210,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--auto",
         action="store_true",
-        help="race all strategies at defaults, tune the winner, confirm",
+        help="race all strategies at defaults and two learning rates, tune the winner, confirm",
     )
     run.set_defaults(handler=cmd_run)
 

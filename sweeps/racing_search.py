@@ -1,4 +1,5 @@
-"""``--auto``: race every strategy at its defaults, then search the winner, in one Tune run.
+"""``--auto``: race every strategy at its defaults (at the warm start's learning rates), then
+search the winner, in one Tune run.
 
 The race's trials are proposed first; once they have all ended the best strategy (by its best
 trial) wins, and the search of that strategy alone is built and proposes the rest. One Tune run

@@ -143,7 +143,7 @@ class SweepSpec(_Config):
     optimiser space's range); every strategy at the first before any at the next. Two rates let
     the scheduler's first cut compare strategies each near its own good rate, not all at one
     that suits the fastest learner (docs/SELECTION.md); ``[1]`` is the base rate only.
-    ``--auto``'s race runs at the base rate only."""
+    ``--auto``'s race is these trials."""
     objectives: list[Objective] = []
     """Extra objectives to minimise next to the metric (multi-objective; use sampler nsga2)."""
     confirmation: Confirmation = Confirmation()
