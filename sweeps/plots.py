@@ -70,7 +70,10 @@ def parameter_plots(study: optuna.Study, metric: str, folder: Path, columns: int
         groups.setdefault(str(trial.params.get(STRATEGY_PARAM, "all")), []).append(trial)
     paths = []
     for strategy, trials in sorted(groups.items()):
-        names = sorted({name for t in trials for name in t.params} - {STRATEGY_PARAM})
+        names = sorted(
+            {name for t in trials for name, d in t.distributions.items() if not d.single()}
+            - {STRATEGY_PARAM}
+        )  # a parameter with one possible value (warm-up in a short trial) says nothing
         if not names:
             continue
         rows = math.ceil(len(names) / columns)
