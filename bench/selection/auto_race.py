@@ -7,7 +7,7 @@ is tuned after it, so a strategy that needs a higher rate is never searched (new
 probes lead at 1e-3, training EEGNet's last block wins at 1e-2). Every row (task × sweep seed
 × race rates) goes to ``results_auto.json`` as it ends, and a rerun resumes from it.
 
-    python -m bench.selection.auto_race --tasks new_classes few_shot   # 5-10 min a sweep, 2 CPUs
+    python -m bench.selection.auto_race --tasks new_classes few_shot   # 2-5 min a sweep, 2 CPUs
 """
 
 import argparse
@@ -78,33 +78,32 @@ def auto_row(
 
 
 def report(rows: list[dict], default_rows: list[dict]) -> str:
-    """Per race: mean and worst config-level regret, runs within a point, strategy-level mean,
-    compute; and the default search (no race) on the same (task, sweep seed) pairs."""
+    """Per race: mean and worst config-level regret in points, runs within a point, the
+    strategy-level mean, compute; the default search (no race) on the same (task, sweep seed)
+    pairs; then every run's pick."""
     pairs = {(r["task"], r["sweep_seed"]) for r in rows}
-    default = [
-        {**r["probe-sweep"], "race_lr_factors": None}
-        for r in default_rows
-        if (r["task"], r["sweep_seed"]) in pairs
-    ]
+    default = [r["probe-sweep"] for r in default_rows if (r["task"], r["sweep_seed"]) in pairs]
+    groups = {
+        f"--auto, race at {factors}": [r for r in rows if r["race_lr_factors"] == factors]
+        for factors in RACES
+    }
+    groups["the default search, no race"] = default
     lines = []
-    for factors in (*RACES, None):
-        among = default if factors is None else rows
-        runs = [r for r in among if r["race_lr_factors"] == factors]
+    for name, runs in groups.items():
         if not runs:
             continue
-        regrets = [r["config_regret"] for r in runs]
-        name = "the default search, no race" if factors is None else f"--auto, race at {factors}"
+        regrets = [100 * r["config_regret"] for r in runs]
         lines.append(
-            f"{name}: {len(runs)} runs, config-level regret mean {statistics.mean(regrets):.3f} "
-            f"worst {max(regrets):.3f}, within 0.01 in {sum(x <= 0.01 for x in regrets)}; "
-            f"strategy-level mean {statistics.mean(r['regret'] for r in runs):.3f}; "
+            f"{name}: {len(runs)} runs, config-level regret mean {statistics.mean(regrets):.1f} "
+            f"worst {max(regrets):.1f} points, within a point in {sum(x <= 1 for x in regrets)};"
+            f" strategy-level mean {100 * statistics.mean(r['regret'] for r in runs):.1f}; "
             f"compute at most {max(r['compute'] for r in runs):.0%} of the grid"
         )
     for r in sorted(rows, key=lambda r: (r["task"], r["sweep_seed"], len(r["race_lr_factors"]))):
+        lr = f" at {r['delivered']['lr']:.2g}" if r["delivered"] else ""
         lines.append(
-            f"  {r['task']} seed {r['sweep_seed']} race {r['race_lr_factors']}: {r['strategy']}"
-            f" ({r['delivered'] and r['delivered']['lr']}), config-level regret "
-            f"{r['config_regret']:.3f}"
+            f"  {r['task']} seed {r['sweep_seed']}, race at {r['race_lr_factors']}: "
+            f"{r['strategy']}{lr}, {100 * r['config_regret']:.1f}"
         )
     return "\n".join(lines)
 
