@@ -22,10 +22,7 @@ from bench.selection.compare import (
     LEARNING_RATE_FACTORS,
     RESULTS,
     WARM_START_LR_FACTORS,
-    delivered,
-    epochs_trained,
-    grid_epochs,
-    regret,
+    scored,
     sweep_spec,
 )
 from bench.selection.ground_truth import DEFAULT_OUT
@@ -51,8 +48,6 @@ def auto_row(
 ) -> dict:
     """One ``--auto`` sweep of ``task`` (16 search trials, the finalists on 3 folds × 2 seeds,
     the learning-rate step), its race at the base rate times each of ``race_lr_factors``."""
-    summary = truth["summary"][task.name]
-    best = max(s["test_mean"] for s in summary["strategies"].values())
     spec = sweep_spec(
         task,
         folder,
@@ -65,15 +60,11 @@ def auto_row(
     )
     spec = spec.model_copy(update={"name": f"{spec.name}-auto-{len(race_lr_factors)}"})
     outcome = run_sweep(spec, auto=True)
-    chosen = outcome.recommendation.strategy if outcome.recommendation else None
     return {
         "task": task.name,
         "sweep_seed": sweep_seed,
         "race_lr_factors": race_lr_factors,
-        "strategy": chosen,
-        "regret": regret(summary, chosen),
-        **yardstick.judge(best, delivered(outcome), dataset),
-        "compute": epochs_trained(spec) / grid_epochs(truth, task.name),
+        **scored(spec, outcome, task, truth, yardstick, dataset),
     }
 
 
@@ -120,14 +111,17 @@ def main() -> None:
     done = {(r["task"], r["sweep_seed"], tuple(r["race_lr_factors"])) for r in rows}
     folder = Path(tempfile.mkdtemp(prefix="bench_auto_race_"))
     tasks = [t for t in TASKS if t.name in args.tasks and t.available]
+    datasets: dict[str, EEGDataset] = {}  # built once per task
     for sweep_seed in range(args.sweep_seeds):
         for task in tasks:
-            if not task.source.output.exists():
-                pretrain(task.source)
-            dataset = task.target.build()
             for factors in RACES:
                 if (task.name, sweep_seed, tuple(factors)) in done:
                     continue
+                if not task.source.output.exists():
+                    pretrain(task.source)
+                if task.name not in datasets:
+                    datasets[task.name] = task.target.build()
+                dataset = datasets[task.name]
                 row = auto_row(task, dataset, truth, yardstick, folder, sweep_seed, factors)
                 rows.append(row)
                 args.out.write_text(json.dumps(rows, indent=1))

@@ -111,6 +111,27 @@ def delivered(outcome: SweepOutcome) -> TrialConfig | None:
     return TrialConfig.load(path) if path.exists() else None
 
 
+def scored(
+    spec: SweepSpec,
+    outcome: SweepOutcome,
+    task: SelectionTask,
+    truth: dict,
+    yardstick: Yardstick,
+    dataset: EEGDataset,
+) -> dict:
+    """A sweep of ``task`` against the ground truth: the strategy it recommended, the
+    strategy-level and config-level regrets, and its epochs as a share of the grid's."""
+    summary = truth["summary"][task.name]
+    best = max(s["test_mean"] for s in summary["strategies"].values())
+    chosen = outcome.recommendation.strategy if outcome.recommendation else None
+    return {
+        "strategy": chosen,
+        "regret": regret(summary, chosen),
+        **yardstick.judge(best, delivered(outcome), dataset),
+        "compute": epochs_trained(spec) / grid_epochs(truth, task.name),
+    }
+
+
 def fixed_config_regret(truth: dict, task: SelectionTask, best: float) -> dict[str, float]:
     """Config-level regret of the choices that need no sweep, read from the ground truth's own
     runs (the same yardstick: those configs trained with each seed and tested): every strategy
@@ -316,13 +337,9 @@ def compare_task(
         warm_start_lr_factors=warm_start_lr_factors,
     )
     outcome = run_sweep(ours)
-    chosen = outcome.recommendation.strategy if outcome.recommendation else None
     row["probe-sweep"] = {
-        "strategy": chosen,
+        **scored(ours, outcome, task, truth, yardstick, dataset),
         "verdict": outcome.recommendation and outcome.recommendation.verdict,
-        "regret": regret(summary, chosen),
-        **yardstick.judge(best_score, delivered(outcome), dataset),
-        "compute": epochs_trained(ours) / row["grid_epochs"],
     }
     evaluation_trials = ours.confirmation.trials
     # random search as every published row made it: each strategy first at the base rate only
@@ -336,14 +353,7 @@ def compare_task(
         with_reference=False,
         warm_start_lr_factors=(1.0,),
     )
-    random_outcome = run_sweep(random)
-    picked = random_outcome.recommendation
-    row["random search"] = {
-        "strategy": picked and picked.strategy,
-        "regret": regret(summary, picked and picked.strategy),
-        **yardstick.judge(best_score, delivered(random_outcome), dataset),
-        "compute": epochs_trained(random) / row["grid_epochs"],
-    }
+    row["random search"] = scored(random, run_sweep(random), task, truth, yardstick, dataset)
     recommendation = outcome.recommendation
     reference = recommendation and recommendation.reference
     if recommendation and reference and reference.test_metrics:  # on the same test split
