@@ -228,6 +228,20 @@ TASKS: list[SelectionTask] = [
         training={"batch_size": 8},
     ),
     _task(
+        "transformer_new_classes",
+        "The small EEGConformer pretrained on left against right hand imagery, adapted to new "
+        "subjects with feet and tongue added (4 classes), 5 labelled trials per class and "
+        "subject: training the attention layers only wins, 4.5 points ahead of full "
+        "fine-tune (decisive), LoRA 6 behind, the attentive probe 9.5 and LP-FT 16.6; from "
+        "scratch does not learn in 15 epochs.",
+        "attention-only (or LoRA): the attention must learn which parts of the trial tell the "
+        "new classes apart, with too few trials to move the rest",
+        _source(CONFORMER, TWO_CLASS_SOURCE_DATA, epochs=20),
+        _population(),
+        train_per_class=5,
+        training={"batch_size": 8},
+    ),
+    _task(
         "ssvep_few_shot",
         "Real SSVEP: ShallowFBCSPNet pretrained on subjects 1-6, adapted to subjects 7-12 with "
         "8 labelled trials per class and subject: full fine-tune leads from scratch by 8.5 "
