@@ -97,12 +97,16 @@ def epochs_trained(spec: SweepSpec) -> int:
     return sum(len(r.history) for r in Ledger(spec.sweep_dir().ledger).trials.values())
 
 
+def best_test_mean(summary: dict) -> float:
+    """The ground truth's best on a task: the highest mean test score of any strategy."""
+    return max(s["test_mean"] for s in summary["strategies"].values())
+
+
 def regret(summary: dict, strategy: str | None) -> float:
     """Best mean test score minus the chosen strategy's (the whole best score when nothing was
     recommended: a user would have nothing)."""
-    scores = summary["strategies"]
-    best = max(s["test_mean"] for s in scores.values())
-    return best - (scores[strategy]["test_mean"] if strategy else 0.0)
+    chosen = summary["strategies"][strategy]["test_mean"] if strategy else 0.0
+    return best_test_mean(summary) - chosen
 
 
 def delivered(outcome: SweepOutcome) -> TrialConfig | None:
@@ -122,7 +126,7 @@ def scored(
     """A sweep of ``task`` against the ground truth: the strategy it recommended, the
     strategy-level and config-level regrets, and its epochs as a share of the grid's."""
     summary = truth["summary"][task.name]
-    best = max(s["test_mean"] for s in summary["strategies"].values())
+    best = best_test_mean(summary)
     chosen = outcome.recommendation.strategy if outcome.recommendation else None
     return {
         "strategy": chosen,
@@ -165,7 +169,7 @@ def fixed_baselines(summary: dict) -> dict[str, float]:
     """Regret of the choices that need no sweep."""
     presets = summary["presets"]
     picked = max(presets, key=lambda name: presets[name]["val_mean"])
-    best = max(s["test_mean"] for s in summary["strategies"].values())
+    best = best_test_mean(summary)
     return {
         "always full fine-tune": regret(summary, "full_finetune"),
         "always linear probe": regret(summary, "linear_probe"),
@@ -317,7 +321,7 @@ def compare_task(
     """One sweep of ``task`` and random search with as many trials, each with ``sweep_seed``,
     and the fixed baselines: their picks, regrets and compute."""
     summary = truth["summary"][task.name]
-    best_score = max(s["test_mean"] for s in summary["strategies"].values())
+    best_score = best_test_mean(summary)
     row = {
         "task": task.name,
         "sweep_seed": sweep_seed,
