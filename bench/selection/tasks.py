@@ -242,6 +242,19 @@ TASKS: list[SelectionTask] = [
         training={"batch_size": 8},
     ),
     _task(
+        "transformer_same_subjects",
+        "The small EEGConformer; four of its source subjects recorded again, 1 labelled trial "
+        "per class and subject: the MLP probe wins, 2.3 points ahead of training the last "
+        "block and 2.4 ahead of LP-FT (decisive with ten seeds), the linear and attentive "
+        "probes close behind it; full fine-tune 10.5 points behind.",
+        "a probe: the frozen features already tell these subjects' classes apart, and one "
+        "trial per class moves a trained backbone the wrong way",
+        CONFORMER_SOURCE,
+        _population(subjects=SOURCE_SUBJECTS[:4], session=1),
+        train_per_class=1,
+        training={"max_epochs": 20, "batch_size": 4},
+    ),
+    _task(
         "ssvep_few_shot",
         "Real SSVEP: ShallowFBCSPNet pretrained on subjects 1-6, adapted to subjects 7-12 with "
         "8 labelled trials per class and subject: full fine-tune leads from scratch by 8.5 "
