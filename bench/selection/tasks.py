@@ -246,7 +246,7 @@ TASKS: list[SelectionTask] = [
         "The small EEGConformer; four of its source subjects recorded again, 1 labelled trial "
         "per class and subject: the MLP probe wins, 2.3 points ahead of training the last "
         "block and 2.4 ahead of LP-FT (decisive with ten seeds), the linear and attentive "
-        "probes close behind it; full fine-tune 10.5 points behind.",
+        "probes close behind it; full fine-tune 10.6 points behind.",
         "a probe: the frozen features already tell these subjects' classes apart, and one "
         "trial per class moves a trained backbone the wrong way",
         CONFORMER_SOURCE,
